@@ -1,0 +1,87 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 8080, c.Port)
+	require.Equal(t, 4, c.WorkerCount)
+	require.Equal(t, 500, c.BatchSize)
+	require.Equal(t, 10000, c.MaxBatch)
+	require.Equal(t, int64(6<<20), c.MaxBodyBytes)
+	require.Equal(t, "logagg:events", c.Stream)
+	require.Equal(t, "logagg", c.Group)
+	require.Equal(t, 30*time.Second, c.ClaimIdle)
+	require.Empty(t, c.APIKeys)
+}
+
+func TestLoadValues(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"DATABASE_URL": "postgres://u:p@db:5432/x",
+		"REDIS_URL":    "redis://cache:6379/1",
+		"PORT":         "9090",
+		"WORKER_COUNT": "0",
+		"BATCH_SIZE":   "1",
+		"API_KEYS":     " a, b ,,c ",
+		"CLAIM_IDLE":   "2s",
+		"LOG_LEVEL":    "DEBUG",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, 9090, c.Port)
+	require.Equal(t, 0, c.WorkerCount)
+	require.Equal(t, 1, c.BatchSize)
+	require.Equal(t, []string{"a", "b", "c"}, c.APIKeys)
+	require.Equal(t, 2*time.Second, c.ClaimIdle)
+	require.Equal(t, "debug", c.LogLevel)
+	require.NoError(t, c.Require("DATABASE_URL", "REDIS_URL"))
+}
+
+func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"PORT":         "http",
+		"WORKER_COUNT": "-1",
+		"BATCH_SIZE":   "0",
+		"MAX_BATCH":    "lots",
+		"CLAIM_IDLE":   "30",
+		"LOG_LEVEL":    "loud",
+		"DATABASE_URL": "mysql://x@y/z",
+		"REDIS_URL":    "127.0.0.1:6379",
+	}
+	for name, value := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(env(map[string]string{name: value}))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), name)
+		})
+	}
+}
+
+func TestErrorsNeverShowPasswords(t *testing.T) {
+	t.Parallel()
+	_, err := Load(env(map[string]string{"DATABASE_URL": "mysql://user:s3cret@db/x"}))
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret")
+}
+
+func TestRequire(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	err = c.Require("DATABASE_URL", "REDIS_URL")
+	require.ErrorContains(t, err, "DATABASE_URL is required")
+	require.ErrorContains(t, err, "REDIS_URL is required")
+}
