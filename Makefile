@@ -1,0 +1,43 @@
+# logagg — `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/logagg/logagg/shared/app.Version=$(VERSION)
+PORT ?= 8080
+DB_NAME ?= logagg
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DB_NAME)?sslmode=disable
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_TIMEOUT ?= 14m
+
+.DEFAULT_GOAL := help
+.PHONY: help services run build test test-short lint clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
+
+services: ## Make sure PostgreSQL and Redis answer on 127.0.0.1 (starts or installs them)
+	@scripts/services.sh
+
+run: services build ## Run the whole service on :8080 (PORT), creating its database
+	@psql "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" -qtAc \
+		"SELECT 1 FROM pg_database WHERE datname = '$(DB_NAME)'" | grep -q 1 || \
+		psql "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" -qc "CREATE DATABASE $(DB_NAME)"
+	PORT=$(PORT) bin/localrun
+
+build: ## Build bin/localrun and bin/publisher
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/localrun ./localrun
+
+test: services ## Run every test (unit and integration) against the real PostgreSQL and Redis
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-short: ## Run the tests that need no server
+	$(GO) test -short -count=1 ./...
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+clean: ## Remove build output
+	rm -rf bin .aws-sam
