@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/logagg/logagg/shared/api"
+	"github.com/logagg/logagg/shared/app"
+	"github.com/logagg/logagg/shared/config"
+	"github.com/logagg/logagg/shared/consume"
+	"github.com/logagg/logagg/shared/metrics"
+	"github.com/logagg/logagg/shared/worker"
+)
+
+// startupWait is how long localrun waits for PostgreSQL and Redis to come up.
+const startupWait = 60 * time.Second
+
+// run builds the service from the environment and serves until ctx ends,
+// then shuts down gracefully: the HTTP server stops accepting and finishes
+// its requests, and every worker finishes and acknowledges its batch.
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Require("DATABASE_URL", "REDIS_URL"); err != nil {
+		return err
+	}
+	log := app.Logger(cfg, stderr)
+	name := cfg.ConsumerName
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+
+	st, err := app.OpenStore(ctx, cfg, startupWait, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	q, client, err := app.RedisQueue(ctx, cfg, cfg.WorkerCount+32, startupWait, log)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	m := metrics.New()
+	m.RegisterStats(st.Stats)
+	handler := &consume.Handler{Store: st, MaxDeliveries: cfg.MaxDeliveries, Logger: log, Observer: m}
+	srv := &http.Server{
+		Handler: api.New(api.Deps{
+			Publisher: q, Reader: st, Published: q, Checks: app.Checks(st, q, "redis"),
+			Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, APIKeys: cfg.APIKeys,
+			Version: app.Version, Logger: log, Observer: m, Metrics: m.Handler(),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          nil,
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	if err != nil {
+		return fmt.Errorf("PORT: %w", err)
+	}
+
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Go(func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	})
+	for i := range cfg.WorkerCount {
+		w := &worker.Worker{
+			Consumer: q.Consumer(fmt.Sprintf("%s-%d", name, i)), Handle: handler.Handle,
+			BatchSize: cfg.BatchSize, Source: "redis:" + cfg.Stream, Logger: log,
+			FinishTimeout: cfg.ShutdownTimeout,
+		}
+		wg.Go(func() { _ = w.Run(ctx) })
+	}
+	if cfg.WorkerCount > 0 {
+		wg.Go(func() { housekeeping(ctx, q, st, cfg, log) })
+	}
+	log.Info("logagg listening", "addr", ln.Addr().String(), "workers", cfg.WorkerCount,
+		"batch_size", cfg.BatchSize, "consumer", name, "version", app.Version)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return err
+	}
+	log.Info("shutting down: no new requests, finishing in-flight batches")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("HTTP shutdown incomplete", "error", err)
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,216 @@
+// Package api holds logagg's HTTP handlers: publish, the read API, health,
+// metrics, the OpenAPI document and the dashboard. The handlers are plain
+// net/http; localrun serves them directly and the Lambda functions wrap them
+// with the API Gateway proxy adapter.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
+	"github.com/logagg/logagg/shared/store"
+)
+
+// Reader answers the read API.
+type Reader interface {
+	Events(ctx context.Context, f store.Filter) ([]store.StoredEvent, error)
+	Count(ctx context.Context, topic string) (int64, error)
+	Stats(ctx context.Context) (store.Stats, error)
+	Topics(ctx context.Context) ([]store.TopicStats, error)
+}
+
+// Check is one dependency /health reports on.
+type Check struct {
+	Name string // the key in the /health body: "database", "redis", "queue"
+	Ping func(ctx context.Context) error
+}
+
+// Observer records requests and publishes (metrics). It may be nil.
+type Observer interface {
+	ObserveRequest(route string, code int, took time.Duration)
+	ObservePublished(n int)
+}
+
+// Deps are what the handlers need; a nil Publisher leaves out the publish
+// route and a nil Reader the read routes, so one Lambda function can serve
+// only its own routes.
+type Deps struct {
+	Publisher    queue.Publisher
+	Reader       Reader
+	Published    queue.Counter // events accepted by /publish, for /stats
+	Checks       []Check
+	Limits       event.Limits
+	MaxBodyBytes int64
+	APIKeys      []string
+	Version      string
+	Started      time.Time
+	Logger       *slog.Logger
+	Observer     Observer
+	Metrics      http.Handler // served at /metrics when set
+}
+
+// route is one path with its handler per method.
+type route struct {
+	path    string
+	methods map[string]http.HandlerFunc
+}
+
+// Server is the logagg HTTP API.
+type Server struct {
+	deps   Deps
+	byPath map[string]*route
+	order  []string // paths in registration order, for the index
+}
+
+// New builds the API over deps.
+func New(deps Deps) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Limits == (event.Limits{}) {
+		deps.Limits = event.DefaultLimits()
+	}
+	if deps.MaxBodyBytes <= 0 {
+		deps.MaxBodyBytes = 6 << 20
+	}
+	if deps.Started.IsZero() {
+		deps.Started = time.Now()
+	}
+	s := &Server{deps: deps, byPath: map[string]*route{}}
+	s.handle("GET", "/", s.index)
+	s.handle("GET", "/health", s.health)
+	s.handle("GET", "/openapi.json", s.openAPI)
+	if deps.Publisher != nil {
+		s.handle("POST", "/publish", s.publish)
+	}
+	if deps.Reader != nil {
+		s.handle("GET", "/events", s.events)
+		s.handle("GET", "/events/count", s.count)
+		s.handle("GET", "/stats", s.stats)
+		s.handle("GET", "/topics", s.topics)
+		s.handle("GET", "/ui", s.ui)
+	}
+	if deps.Metrics != nil {
+		s.handle("GET", "/metrics", deps.Metrics.ServeHTTP)
+	}
+	return s
+}
+
+func (s *Server) handle(method, path string, h http.HandlerFunc) {
+	r, ok := s.byPath[path]
+	if !ok {
+		r = &route{path: path, methods: map[string]http.HandlerFunc{}}
+		s.byPath[path] = r
+		s.order = append(s.order, path)
+	}
+	r.methods[method] = h
+	if method == "GET" {
+		r.methods["HEAD"] = h
+	}
+}
+
+// Paths lists the routes served, for the index and the OpenAPI check.
+func (s *Server) Paths() map[string][]string {
+	out := map[string][]string{}
+	for _, r := range s.byPath {
+		for m := range r.methods {
+			if m != "HEAD" {
+				out[r.path] = append(out[r.path], m)
+			}
+		}
+		sortStrings(out[r.path])
+	}
+	return out
+}
+
+// ServeHTTP authenticates, routes and answers every error as JSON.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	routeName := "unmatched"
+	defer func() {
+		if p := recover(); p != nil {
+			s.deps.Logger.Error("handler panicked", "path", r.URL.Path, "panic", p)
+			if !rw.wrote {
+				writeError(rw, event.Errorf(event.Internal, "internal error"))
+			}
+		}
+		if s.deps.Observer != nil {
+			s.deps.Observer.ObserveRequest(routeName, rw.code, time.Since(start))
+		}
+	}()
+	path := r.URL.Path
+	if path != "/" {
+		path = strings.TrimSuffix(path, "/")
+	}
+	if path != "/health" && !s.authorized(r) {
+		writeError(rw, event.Errorf(event.Unauthorized,
+			"missing or wrong API key: send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'"))
+		return
+	}
+	rt, ok := s.byPath[path]
+	if !ok {
+		writeError(rw, event.Errorf(event.NotFound, "no such endpoint: %s (GET / lists them)", r.URL.Path))
+		return
+	}
+	routeName = rt.path
+	h, ok := rt.methods[r.Method]
+	if !ok {
+		allowed := make([]string, 0, len(rt.methods))
+		for m := range rt.methods {
+			allowed = append(allowed, m)
+		}
+		rw.Header().Set("Allow", strings.Join(sortStrings(allowed), ", "))
+		writeError(rw, event.Errorf(event.MethodNotAllowed, "%s does not allow %s", rt.path, r.Method))
+		return
+	}
+	h(rw, r)
+}
+
+// authorized checks the API key in constant time; with no keys configured
+// the API is open.
+func (s *Server) authorized(r *http.Request) bool {
+	if len(s.deps.APIKeys) == 0 {
+		return true
+	}
+	key := r.Header.Get("X-API-Key")
+	if key == "" {
+		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			key = strings.TrimSpace(a[7:])
+		}
+	}
+	if key == "" {
+		return false
+	}
+	ok := 0
+	for _, k := range s.deps.APIKeys {
+		ok |= subtle.ConstantTimeCompare([]byte(k), []byte(key))
+	}
+	return ok == 1
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,401 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/store"
+)
+
+// fakeQueue records what was published; err makes Publish fail.
+type fakeQueue struct {
+	mu        sync.Mutex
+	bodies    [][]byte
+	err       error
+	published int64
+}
+
+func (q *fakeQueue) Publish(_ context.Context, bodies [][]byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return q.err
+	}
+	q.bodies = append(q.bodies, bodies...)
+	q.published += int64(len(bodies))
+	return nil
+}
+
+func (q *fakeQueue) Published(context.Context) (int64, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.published, q.err
+}
+
+func (q *fakeQueue) count() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.bodies)
+}
+
+// fakeReader answers reads from fixed data and records the last filter.
+type fakeReader struct {
+	mu     sync.Mutex
+	list   []store.StoredEvent
+	stats  store.Stats
+	err    error
+	filter store.Filter
+}
+
+func (r *fakeReader) Events(_ context.Context, f store.Filter) ([]store.StoredEvent, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.filter = f
+	if r.err != nil {
+		return nil, r.err
+	}
+	out := []store.StoredEvent{}
+	for _, e := range r.list {
+		if (f.Before == 0 || e.ID < f.Before) && len(out) < f.Limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (r *fakeReader) Count(_ context.Context, topic string) (int64, error) {
+	return int64(len(r.list)), r.err
+}
+
+func (r *fakeReader) Stats(context.Context) (store.Stats, error) { return r.stats, r.err }
+
+func (r *fakeReader) Topics(context.Context) ([]store.TopicStats, error) {
+	return []store.TopicStats{{Topic: "a", Unique: 2, Duplicates: 1}}, r.err
+}
+
+type harness struct {
+	srv    *Server
+	queue  *fakeQueue
+	reader *fakeReader
+}
+
+func newHarness(t *testing.T, mod func(*Deps)) harness {
+	t.Helper()
+	h := harness{queue: &fakeQueue{}, reader: &fakeReader{}}
+	deps := Deps{
+		Publisher: h.queue, Reader: h.reader, Published: h.queue, Version: "test",
+		Limits: event.Limits{MaxEvents: 5, MaxEventBytes: 1024}, MaxBodyBytes: 4096,
+		Checks:  []Check{{Name: "database", Ping: func(context.Context) error { return nil }}},
+		Started: time.Now().Add(-3 * time.Second),
+	}
+	if mod != nil {
+		mod(&deps)
+	}
+	h.srv = New(deps)
+	return h
+}
+
+func (h harness) do(t *testing.T, method, target, ctype, body string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.srv.ServeHTTP(rec, req)
+	return rec
+}
+
+func decodeBody(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), rec.Body.String())
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &m), rec.Body.String())
+	return m
+}
+
+const oneEvent = `{"topic":"user.login","event_id":"evt-1","timestamp":"2026-11-25T10:00:00Z","source":"auth","payload":{"user":"ana"}}`
+
+func TestPublishAcceptsEveryForm(t *testing.T) {
+	t.Parallel()
+	two := `{"topic":"t","event_id":"2","timestamp":"2026-11-25T10:00:00+07:00","source":"s"}`
+	cases := []struct {
+		name, ctype, body string
+		queued            int
+	}{
+		{"wrapped", "application/json", `{"events":[` + oneEvent + `,` + two + `]}`, 2},
+		{"bare array", "application/json", `[` + oneEvent + `,` + two + `]`, 2},
+		{"single object", "application/json", oneEvent, 1},
+		{"no content type", "", oneEvent, 1},
+		{"ndjson", "application/x-ndjson", oneEvent + "\n" + two + "\n", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, nil)
+			rec := h.do(t, "POST", "/publish", tc.ctype, tc.body)
+			require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
+			require.Equal(t, map[string]any{"status": "accepted", "queued": float64(tc.queued)}, decodeBody(t, rec))
+			require.Equal(t, tc.queued, h.queue.count())
+			got, err := event.DecodeMessage(h.queue.bodies[0])
+			require.NoError(t, err)
+			require.Equal(t, "user.login", got[0].Topic)
+		})
+	}
+}
+
+func TestPublishRejections(t *testing.T) {
+	t.Parallel()
+	big := `{"events":[` + strings.Repeat(oneEvent+",", 40) + oneEvent + `]}`
+	six := `[` + strings.Repeat(oneEvent+",", 5) + oneEvent + `]`
+	cases := []struct {
+		name, ctype, body string
+		status            int
+		wantError         string
+	}{
+		{"malformed json", "application/json", `{"events":[`, 400, ""},
+		{"form content type", "application/x-www-form-urlencoded", oneEvent, 415, "Content-Type: application/json"},
+		{"invalid event", "application/json", `[` + oneEvent + `,{"topic":""}]`, 422, ""},
+		{"empty batch", "application/json", `{"events":[]}`, 422, ""},
+		{"body over limit", "application/json", big, 413, "4096"},
+		{"too many events", "application/json", six, 413, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, nil)
+			rec := h.do(t, "POST", "/publish", tc.ctype, tc.body)
+			require.Equal(t, tc.status, rec.Code, rec.Body.String())
+			body := decodeBody(t, rec)
+			require.NotEmpty(t, body["error"])
+			require.Contains(t, body["error"], tc.wantError)
+			require.Zero(t, h.queue.count(), "a rejected request queues nothing")
+		})
+	}
+}
+
+func TestPublishInvalidGivesDetails(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	rec := h.do(t, "POST", "/publish", "application/json",
+		`[`+oneEvent+`,{"topic":"t","event_id":"x","timestamp":"yesterday","source":"s"}]`)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	var body errorBody
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+	require.Len(t, body.Details, 1)
+	require.Equal(t, 1, body.Details[0].Index)
+	require.Equal(t, "timestamp", body.Details[0].Field)
+}
+
+func TestPublishQueueFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err        error
+		status     int
+		retryAfter string
+	}{
+		{event.Errorf(event.Overloaded, "backlog full"), 429, "1"},
+		{event.Errorf(event.Unavailable, "queue unavailable"), 503, "5"},
+		{errors.New("dial tcp: secret detail"), 500, ""},
+	} {
+		h := newHarness(t, nil)
+		h.queue.err = tc.err
+		rec := h.do(t, "POST", "/publish", "application/json", oneEvent)
+		require.Equal(t, tc.status, rec.Code)
+		require.Equal(t, tc.retryAfter, rec.Header().Get("Retry-After"))
+		require.NotContains(t, rec.Body.String(), "secret detail", "internal errors stay in the logs")
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(d *Deps) { d.APIKeys = []string{"k1", "k2"} })
+	require.Equal(t, 401, h.do(t, "GET", "/stats", "", "").Code)
+	require.Equal(t, 401, h.do(t, "GET", "/nowhere", "", "").Code, "checked before routing")
+	require.Equal(t, 401, h.do(t, "GET", "/stats", "", "", "X-API-Key", "wrong").Code)
+	require.Equal(t, 200, h.do(t, "GET", "/stats", "", "", "X-API-Key", "k2").Code)
+	require.Equal(t, 200, h.do(t, "GET", "/stats", "", "", "Authorization", "Bearer k1").Code)
+	require.Equal(t, 200, h.do(t, "GET", "/health", "", "").Code, "health needs no key")
+	rec := h.do(t, "POST", "/publish", "application/json", oneEvent)
+	require.Equal(t, 401, rec.Code)
+	require.Contains(t, decodeBody(t, rec)["error"], "X-API-Key")
+}
+
+func TestNotFoundAndMethodNotAllowedAreJSON(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	rec := h.do(t, "GET", "/nope", "", "")
+	require.Equal(t, 404, rec.Code)
+	require.NotEmpty(t, decodeBody(t, rec)["error"])
+	rec = h.do(t, "GET", "/publish", "", "")
+	require.Equal(t, 405, rec.Code)
+	require.Equal(t, "POST", rec.Header().Get("Allow"))
+	require.NotEmpty(t, decodeBody(t, rec)["error"])
+	rec = h.do(t, "DELETE", "/events", "", "")
+	require.Equal(t, 405, rec.Code)
+	require.Equal(t, "GET, HEAD", rec.Header().Get("Allow"))
+}
+
+func TestEventsQueryParameters(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"limit=abc", "limit=0", "limit=1001", "cursor=garbage", "cursor=djE6LTE",
+		"since=yesterday", "until=2026-11-25", "topic=%zz"} {
+		h := newHarness(t, nil)
+		rec := h.do(t, "GET", "/events?"+bad, "", "")
+		require.Equal(t, 400, rec.Code, bad)
+		require.NotEmpty(t, decodeBody(t, rec)["error"], bad)
+	}
+	h := newHarness(t, nil)
+	rec := h.do(t, "GET", "/events?topic=a&source=s&since=2026-11-25T00:00:00Z&until=2026-11-26T00:00:00%2B07:00&limit=7", "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	f := h.reader.filter
+	require.Equal(t, "a", f.Topic)
+	require.Equal(t, "s", f.Source)
+	require.Equal(t, 7, f.Limit)
+	require.True(t, f.Since.Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)))
+	require.True(t, f.Until.Equal(time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)))
+	require.JSONEq(t, `[]`, rec.Body.String(), "an empty page is an empty array")
+}
+
+func TestEventsPagingWithCursor(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	for id := int64(5); id >= 1; id-- {
+		h.reader.list = append(h.reader.list, store.StoredEvent{ID: id, Event: event.Event{Topic: "t", EventID: string(rune('a' + id)), Payload: json.RawMessage(`{}`)}})
+	}
+	var seen []string
+	next := "/events?limit=2"
+	for next != "" {
+		rec := h.do(t, "GET", next, "", "")
+		require.Equal(t, 200, rec.Code, rec.Body.String())
+		var page []map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+		for _, e := range page {
+			seen = append(seen, e["event_id"].(string))
+		}
+		next = ""
+		if c := rec.Header().Get(NextCursorHeader); c != "" {
+			require.Contains(t, rec.Header().Get("Link"), "cursor="+c)
+			next = "/events?limit=2&cursor=" + c
+		}
+	}
+	require.Equal(t, []string{"f", "e", "d", "c", "b"}, seen)
+}
+
+func TestStats(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.reader.stats = store.Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, Topics: 3, DeadLettered: 2, PayloadConflicts: 1}
+	h.queue.published = 60
+	rec := h.do(t, "GET", "/stats", "", "")
+	require.Equal(t, 200, rec.Code)
+	body := decodeBody(t, rec)
+	for k, v := range map[string]float64{"received": 50, "unique_processed": 35, "duplicate_dropped": 15, "topics": 3,
+		"published": 60, "queued": 8, "dead_lettered": 2, "payload_conflicts": 1} {
+		require.Equal(t, v, body[k], k)
+	}
+	require.GreaterOrEqual(t, body["uptime_seconds"], float64(3))
+	require.Equal(t, "ok", body["status"])
+}
+
+func TestStatsWhenDatabaseIsDown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.reader.err = event.Wrap(event.Unavailable, errors.New("connection refused to 10.0.0.1"), "database unavailable")
+	rec := h.do(t, "GET", "/stats", "", "")
+	require.Equal(t, 503, rec.Code)
+	require.Equal(t, "database unavailable", decodeBody(t, rec)["error"])
+}
+
+func TestHealthNamesTheFailingDependency(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(d *Deps) {
+		d.Checks = append(d.Checks, Check{Name: "redis", Ping: func(context.Context) error { return errors.New("down") }})
+	})
+	rec := h.do(t, "GET", "/health", "", "")
+	require.Equal(t, 503, rec.Code)
+	require.Equal(t, map[string]any{"status": "unhealthy", "database": "connected", "redis": "disconnected"}, decodeBody(t, rec))
+
+	ok := newHarness(t, nil)
+	rec = ok.do(t, "GET", "/health", "", "")
+	require.Equal(t, 200, rec.Code)
+	require.Equal(t, "healthy", decodeBody(t, rec)["status"])
+}
+
+func TestIndexListsEndpoints(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	body := decodeBody(t, h.do(t, "GET", "/", "", ""))
+	require.Equal(t, "logagg", body["service"])
+	require.Contains(t, body["endpoints"], "POST /publish")
+	require.Contains(t, body["endpoints"], "GET /events/count")
+}
+
+func TestOnlyConfiguredRoutesAreServed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(d *Deps) { d.Reader = nil })
+	require.Equal(t, 404, h.do(t, "GET", "/stats", "", "").Code)
+	require.Equal(t, 202, h.do(t, "POST", "/publish", "", oneEvent).Code)
+}
+
+// TestLambdaStubEvents drives the handlers with the API Gateway HTTP API
+// (payload v2) events in events/, through the adapter the Lambda functions
+// use.
+func TestLambdaStubEvents(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		status int
+		check  func(t *testing.T, h harness, body string)
+	}{
+		"publish-single.json": {202, func(t *testing.T, h harness, body string) { require.Equal(t, 1, h.queue.count()) }},
+		"publish-batch.json":  {202, func(t *testing.T, h harness, body string) { require.JSONEq(t, `{"status":"accepted","queued":4}`, body) }},
+		"publish-invalid.json": {422, func(t *testing.T, h harness, body string) {
+			require.Zero(t, h.queue.count())
+			require.Contains(t, body, `"index":1`)
+		}},
+		"query-events.json": {200, func(t *testing.T, h harness, body string) { require.Equal(t, "user.login", h.reader.filter.Topic) }},
+		"query-stats.json":  {200, func(t *testing.T, h harness, body string) { require.Contains(t, body, `"unique_processed"`) }},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+			require.NoError(t, err)
+			var req events.APIGatewayV2HTTPRequest
+			require.NoError(t, json.Unmarshal(raw, &req))
+			h := newHarness(t, func(d *Deps) { d.Limits = event.DefaultLimits(); d.MaxBodyBytes = 6 << 20 })
+			resp, err := httpadapter.NewV2(h.srv).ProxyWithContext(context.Background(), req)
+			require.NoError(t, err)
+			require.Equal(t, tc.status, resp.StatusCode, resp.Body)
+			require.True(t, json.Valid([]byte(resp.Body)), resp.Body)
+			tc.check(t, h, resp.Body)
+		})
+	}
+}
+
+func TestPanicsBecomeJSON500(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.srv.handle("GET", "/boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	rec := h.do(t, "GET", "/boom", "", "")
+	require.Equal(t, 500, rec.Code)
+	require.False(t, bytes.Contains(rec.Body.Bytes(), []byte("goroutine")))
+}

@@ -1,0 +1,48 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/logagg/logagg/shared/event"
+)
+
+// publish validates the whole request, queues every event, and answers 202
+// only once all of them are durably queued. Validation is all-or-nothing, so
+// a rejected request queues nothing.
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.deps.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, event.Errorf(event.TooLarge, "request body is over the limit of %d bytes; split it into smaller requests", s.deps.MaxBodyBytes))
+			return
+		}
+		writeError(w, event.Errorf(event.Malformed, "could not read the request body"))
+		return
+	}
+	evs, err := event.DecodeRequest(r.Header.Get("Content-Type"), body, s.deps.Limits)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	bodies := make([][]byte, len(evs))
+	for i, e := range evs {
+		if bodies[i], err = event.Encode(e); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if err := s.deps.Publisher.Publish(r.Context(), bodies); err != nil {
+		if event.ErrorCode(err) == event.Internal {
+			s.deps.Logger.Error("publish failed", "error", err)
+		}
+		writeError(w, err)
+		return
+	}
+	if s.deps.Observer != nil {
+		s.deps.Observer.ObservePublished(len(evs))
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "queued": len(evs)})
+}

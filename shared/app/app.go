@@ -1,0 +1,104 @@
+// Package app builds logagg's dependencies from a Config. It is the part of
+// wiring that localrun and the Lambda functions share; it holds no business
+// logic.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/logagg/logagg/shared/api"
+	"github.com/logagg/logagg/shared/config"
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/redisqueue"
+	"github.com/logagg/logagg/shared/store"
+)
+
+// Version is set at build time with -ldflags "-X github.com/logagg/logagg/shared/app.Version=…".
+var Version = "dev"
+
+// Logger returns a JSON logger at the configured level.
+func Logger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// OpenStore connects to PostgreSQL and migrates the schema, retrying while
+// the database is still starting (as it is right after `docker compose up`)
+// until ctx ends or wait has passed.
+func OpenStore(ctx context.Context, cfg config.Config, wait time.Duration, log *slog.Logger) (*store.Store, error) {
+	deadline := time.Now().Add(wait)
+	delay := 200 * time.Millisecond
+	for {
+		st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: int32(cfg.DBMaxConns)})
+		if err == nil {
+			return st, nil
+		}
+		if event.ErrorCode(err) != event.Unavailable || time.Now().After(deadline) {
+			return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		log.Warn("database not reachable yet; retrying", "error", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 3*time.Second)
+	}
+}
+
+// RedisQueue connects to Redis and makes sure the stream's consumer group
+// exists, retrying like OpenStore. poolSize should cover one blocking read
+// per worker plus the HTTP traffic.
+func RedisQueue(ctx context.Context, cfg config.Config, poolSize int, wait time.Duration, log *slog.Logger) (*redisqueue.Queue, *redis.Client, error) {
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opt.PoolSize = max(opt.PoolSize, poolSize)
+	client := redis.NewClient(opt)
+	q := redisqueue.New(client, redisqueue.Options{
+		Stream: cfg.Stream, Group: cfg.Group, MaxBacklog: cfg.MaxBacklog, ClaimIdle: cfg.ClaimIdle,
+	})
+	deadline := time.Now().Add(wait)
+	delay := 200 * time.Millisecond
+	for {
+		err := q.EnsureGroup(ctx)
+		if err == nil {
+			return q, client, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			client.Close()
+			return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		log.Warn("redis not reachable yet; retrying", "error", err, "in", delay)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 3*time.Second)
+	}
+}
+
+// Limits are the publish limits of cfg.
+func Limits(cfg config.Config) event.Limits {
+	return event.Limits{MaxEvents: cfg.MaxBatch, MaxEventBytes: cfg.MaxEventBytes}
+}
+
+// Checks are the /health checks for a store and a queue.
+func Checks(st *store.Store, q interface{ Ping(context.Context) error }, queueName string) []api.Check {
+	var checks []api.Check
+	if st != nil {
+		checks = append(checks, api.Check{Name: "database", Ping: st.Ping})
+	}
+	if q != nil {
+		checks = append(checks, api.Check{Name: queueName, Ping: q.Ping})
+	}
+	return checks
+}

@@ -1,0 +1,135 @@
+// Package consume turns queue messages into committed rows. Its Handler is
+// the one consume path: the Lambda function receives SQS events and hands
+// them to it, and localrun's workers wrap what they read from the Redis
+// Stream as SQS events and call the very same Handler.
+package consume
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/store"
+)
+
+// Store commits one batch of records in one transaction.
+type Store interface {
+	Consume(ctx context.Context, recs []store.Record) (store.Result, error)
+}
+
+// Observer is told what every batch did (metrics). It may be nil.
+type Observer interface {
+	ObserveBatch(res store.Result, err error, took time.Duration)
+}
+
+// Handler consumes SQS-shaped batches.
+type Handler struct {
+	Store Store
+	// MaxDeliveries dead-letters a message delivered more often than this
+	// (its ApproximateReceiveCount), so a message that crashes its consumer
+	// cannot stall the queue for ever. 0 means no limit.
+	MaxDeliveries int
+	Logger        *slog.Logger
+	Observer      Observer
+}
+
+// Handle commits the batch and reports the messages to retry. A message that
+// can never succeed (not JSON, not a valid event, delivered too often) is
+// dead-lettered in the database and is not reported, so it is acknowledged
+// and never retried. When the database cannot be reached, every message is
+// reported in BatchItemFailures and nothing is committed; the error return
+// stays nil so that SQS retries exactly those messages.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	if len(ev.Records) == 0 {
+		return events.SQSEventResponse{}, nil
+	}
+	recs := make([]store.Record, len(ev.Records))
+	for i, m := range ev.Records {
+		recs[i] = h.record(m)
+	}
+	start := time.Now()
+	res, err := h.Store.Consume(ctx, recs)
+	if h.Observer != nil {
+		h.Observer.ObserveBatch(res, err, time.Since(start))
+	}
+	if err != nil {
+		h.logger().Warn("batch not committed; every message will be retried",
+			"messages", len(recs), "error", err)
+		resp := events.SQSEventResponse{BatchItemFailures: make([]events.SQSBatchItemFailure, len(ev.Records))}
+		for i, m := range ev.Records {
+			resp.BatchItemFailures[i] = events.SQSBatchItemFailure{ItemIdentifier: m.MessageId}
+		}
+		return resp, nil
+	}
+	if res.Conflicts > 0 {
+		h.logger().Warn("duplicates with a different payload dropped", "payload_conflicts", res.Conflicts)
+	}
+	if res.DeadLettered > 0 {
+		h.logger().Warn("messages dead-lettered", "events", res.DeadLettered)
+	}
+	return events.SQSEventResponse{}, nil
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+// record judges one message: its events, or why it is dead.
+func (h *Handler) record(m events.SQSMessage) store.Record {
+	rec := store.Record{MessageID: m.MessageId}
+	if n := receiveCount(m); h.MaxDeliveries > 0 && n > h.MaxDeliveries {
+		rec.Body = []byte(m.Body)
+		rec.DeadReason = fmt.Sprintf("delivered %d times, more than the limit of %d", n, h.MaxDeliveries)
+		rec.DeadCount = countElements(m.Body)
+		return rec
+	}
+	evs, err := event.DecodeMessage([]byte(m.Body))
+	if err != nil {
+		rec.Body = []byte(m.Body)
+		rec.DeadReason = reason(err)
+		rec.DeadCount = countElements(m.Body)
+		return rec
+	}
+	rec.Events = evs
+	return rec
+}
+
+// reason renders a decoding error with its field details, for the dead
+// letter's record.
+func reason(err error) string {
+	e, ok := err.(*event.Error)
+	if !ok || len(e.Details) == 0 {
+		return err.Error()
+	}
+	s := e.Message
+	for _, d := range e.Details {
+		s += fmt.Sprintf("; event %d %s: %s", d.Index, d.Field, d.Message)
+	}
+	return s
+}
+
+// countElements is how many events a dead message stands for: the length of
+// a JSON array, else one.
+func countElements(body string) int {
+	var arr []json.RawMessage
+	if json.Unmarshal([]byte(body), &arr) == nil && len(arr) > 0 {
+		return len(arr)
+	}
+	return 1
+}
+
+func receiveCount(m events.SQSMessage) int {
+	n, err := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	if err != nil {
+		return 1
+	}
+	return n
+}

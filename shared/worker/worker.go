@@ -1,0 +1,217 @@
+// Package worker runs the local consume loop: it reads messages from a
+// queue.Consumer, wraps them as an SQS event, calls the consume handler the
+// Lambda function uses, and acknowledges what the handler did not report as
+// failed. Acknowledging only after the handler returns (after commit) is
+// what makes delivery at-least-once; the store's ledger makes it count once.
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/logagg/logagg/shared/queue"
+)
+
+// HandleFunc is the consume handler's signature: the Lambda SQS contract.
+type HandleFunc func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error)
+
+// Worker is one consumer loop.
+type Worker struct {
+	Consumer  queue.Consumer
+	Handle    HandleFunc
+	BatchSize int
+	// Source is the eventSourceARN the SQS-shaped records carry.
+	Source string
+	Logger *slog.Logger
+	// MaxBackoff caps the wait between retries while a dependency is down.
+	MaxBackoff time.Duration
+	// FinishTimeout bounds how long an in-flight batch may take to finish
+	// once Run's context is cancelled.
+	FinishTimeout time.Duration
+}
+
+// Run consumes until ctx is cancelled, then finishes and acknowledges the
+// batch in flight and returns nil. A receive that is already waiting is let
+// run to its short timeout rather than cut off, so that no message Redis has
+// already handed over is left pending for another replica to reclaim.
+func (w *Worker) Run(ctx context.Context) error {
+	work := context.WithoutCancel(ctx)
+	backoff := newBackoff(w.MaxBackoff)
+	for ctx.Err() == nil {
+		msgs, err := w.Consumer.Receive(work, w.batchSize())
+		if err != nil {
+			w.logger().Warn("receive failed; retrying", "error", err, "in", backoff.peek())
+			backoff.wait(ctx)
+			continue
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		w.process(ctx, work, msgs, backoff)
+	}
+	return nil
+}
+
+// process hands msgs to the handler and acknowledges the ones it did not
+// report failed; failed ones are retried here, with backoff, until they
+// succeed or the worker is told to stop, in which case they stay pending and
+// any consumer reclaims them after the idle threshold.
+func (w *Worker) process(stop, work context.Context, msgs []queue.Message, b *backoff) {
+	for len(msgs) > 0 {
+		finish, cancel := w.finishContext(stop, work)
+		failed, err := w.handle(finish, msgs)
+		var ackErr error
+		if done := without(msgs, failed); len(done) > 0 {
+			ackErr = w.ack(finish, done)
+		}
+		cancel()
+		if err == nil && len(failed) == 0 && ackErr == nil {
+			b.reset()
+			return
+		}
+		if err != nil {
+			w.logger().Warn("consume handler failed; retrying the batch", "error", err, "messages", len(msgs))
+		}
+		if ackErr != nil {
+			// The batch committed; a redelivery will be recognised by the
+			// ledger and acknowledged without being counted again.
+			w.logger().Warn("acknowledge failed; messages will be redelivered", "error", ackErr)
+			return
+		}
+		if stop.Err() != nil {
+			return
+		}
+		msgs = keep(msgs, failed)
+		b.wait(stop)
+	}
+}
+
+// finishContext is the context a batch runs under: not cancelled by a stop
+// request, but bounded by FinishTimeout once one arrives.
+func (w *Worker) finishContext(stop, work context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(work)
+	timeout := w.FinishTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	unwatch := context.AfterFunc(stop, func() {
+		t := time.AfterFunc(timeout, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	return ctx, func() { unwatch(); cancel() }
+}
+
+// handle calls the handler and returns the IDs it reported failed; a
+// top-level error fails them all.
+func (w *Worker) handle(ctx context.Context, msgs []queue.Message) (map[string]bool, error) {
+	resp, err := w.Handle(ctx, w.sqsEvent(msgs))
+	if err != nil {
+		all := make(map[string]bool, len(msgs))
+		for _, m := range msgs {
+			all[m.ID] = true
+		}
+		return all, err
+	}
+	if len(resp.BatchItemFailures) == 0 {
+		return nil, nil
+	}
+	failed := make(map[string]bool, len(resp.BatchItemFailures))
+	for _, f := range resp.BatchItemFailures {
+		failed[f.ItemIdentifier] = true
+	}
+	return failed, nil
+}
+
+func (w *Worker) ack(ctx context.Context, msgs []queue.Message) error {
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	return w.Consumer.Ack(ctx, ids)
+}
+
+// sqsEvent wraps queue messages in the shape the SQS event source delivers.
+func (w *Worker) sqsEvent(msgs []queue.Message) events.SQSEvent {
+	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
+	for i, m := range msgs {
+		ev.Records[i] = events.SQSMessage{
+			MessageId:      m.ID,
+			Body:           string(m.Body),
+			EventSource:    "aws:sqs",
+			EventSourceARN: w.Source,
+			Attributes:     map[string]string{"ApproximateReceiveCount": strconv.Itoa(m.Deliveries)},
+		}
+	}
+	return ev
+}
+
+func (w *Worker) batchSize() int {
+	if w.BatchSize <= 0 {
+		return 500
+	}
+	return w.BatchSize
+}
+
+func (w *Worker) logger() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.Default()
+}
+
+func without(msgs []queue.Message, failed map[string]bool) []queue.Message {
+	if len(failed) == 0 {
+		return msgs
+	}
+	out := make([]queue.Message, 0, len(msgs))
+	for _, m := range msgs {
+		if !failed[m.ID] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func keep(msgs []queue.Message, failed map[string]bool) []queue.Message {
+	out := make([]queue.Message, 0, len(failed))
+	for _, m := range msgs {
+		if failed[m.ID] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// backoff is capped exponential backoff with full jitter.
+type backoff struct {
+	next, max time.Duration
+}
+
+const minBackoff = 50 * time.Millisecond
+
+func newBackoff(max time.Duration) *backoff {
+	if max <= 0 {
+		max = 5 * time.Second
+	}
+	return &backoff{next: minBackoff, max: max}
+}
+
+func (b *backoff) peek() time.Duration { return b.next }
+
+func (b *backoff) reset() { b.next = minBackoff }
+
+// wait sleeps for a random time up to the current step, or until ctx ends.
+func (b *backoff) wait(ctx context.Context) {
+	d := time.Duration(rand.Int64N(int64(b.next))) + minBackoff/2
+	b.next = min(2*b.next, b.max)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
