@@ -366,7 +366,9 @@ func TestLambdaStubEvents(t *testing.T) {
 		check  func(t *testing.T, h harness, body string)
 	}{
 		"publish-single.json": {202, func(t *testing.T, h harness, body string) { require.Equal(t, 1, h.queue.count()) }},
-		"publish-batch.json":  {202, func(t *testing.T, h harness, body string) { require.JSONEq(t, `{"status":"accepted","queued":4}`, body) }},
+		"publish-batch.json": {202, func(t *testing.T, h harness, body string) {
+			require.JSONEq(t, `{"status":"accepted","queued":4}`, body)
+		}},
 		"publish-invalid.json": {422, func(t *testing.T, h harness, body string) {
 			require.Zero(t, h.queue.count())
 			require.Contains(t, body, `"index":1`)
