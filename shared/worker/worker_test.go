@@ -1,0 +1,185 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/memqueue"
+)
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting: " + msg)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// recorder is a consume handler that records every record it saw and can
+// fail some of them the first times.
+type recorder struct {
+	mu        sync.Mutex
+	seen      map[string]int // message ID → times handled
+	bodies    map[string]string
+	attrs     []map[string]string
+	failFirst bool          // report the first record of the first batch as failed
+	errOnce   bool          // return a top-level error once
+	block     chan struct{} // when set, Handle waits on it
+	entered   chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{seen: map[string]int{}, bodies: map[string]string{}}
+}
+
+func (r *recorder) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	if r.entered != nil {
+		select {
+		case r.entered <- struct{}{}:
+		default:
+		}
+	}
+	if r.block != nil {
+		<-r.block
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.errOnce {
+		r.errOnce = false
+		return events.SQSEventResponse{}, errors.New("boom")
+	}
+	var resp events.SQSEventResponse
+	for _, m := range ev.Records {
+		r.seen[m.MessageId]++
+		r.bodies[m.MessageId] = m.Body
+		r.attrs = append(r.attrs, m.Attributes)
+		if r.failFirst {
+			r.failFirst = false
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+func (r *recorder) handled() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.seen)
+}
+
+func publish(t *testing.T, q *memqueue.Queue, n int) {
+	t.Helper()
+	bodies := make([][]byte, n)
+	for i := range bodies {
+		bodies[i] = fmt.Appendf(nil, `{"n":%d}`, i)
+	}
+	require.NoError(t, q.Publish(context.Background(), bodies))
+}
+
+func backlog(t *testing.T, q *memqueue.Queue) int64 {
+	n, err := q.Backlog(context.Background())
+	require.NoError(t, err)
+	return n
+}
+
+func start(t *testing.T, w *Worker) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("worker did not stop")
+		}
+	}
+}
+
+func TestWorkerConsumesAndAcknowledges(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond})
+	rec := newRecorder()
+	stop := start(t, &Worker{Consumer: q.Consumer("w"), Handle: rec.Handle, BatchSize: 7, Source: "test:stream"})
+	defer stop()
+	publish(t, q, 50)
+	eventually(t, func() bool { return rec.handled() == 50 && backlog(t, q) == 0 }, "all 50 handled and acknowledged")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, a := range rec.attrs {
+		require.Equal(t, "1", a["ApproximateReceiveCount"])
+	}
+	for id, n := range rec.seen {
+		require.Equal(t, 1, n, id)
+	}
+}
+
+func TestWorkerRetriesATopLevelError(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
+	rec := newRecorder()
+	rec.errOnce = true
+	publish(t, q, 10)
+	stop := start(t, &Worker{Consumer: q.Consumer("w"), Handle: rec.Handle, BatchSize: 10, MaxBackoff: 20 * time.Millisecond})
+	defer stop()
+	eventually(t, func() bool { return rec.handled() == 10 && backlog(t, q) == 0 },
+		"a top-level error is retried by the same worker, long before the claim threshold")
+}
+
+func TestWorkerRetriesOnlyTheFailedItems(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
+	rec := newRecorder()
+	rec.failFirst = true
+	publish(t, q, 6)
+	stop := start(t, &Worker{Consumer: q.Consumer("w"), Handle: rec.Handle, BatchSize: 6, MaxBackoff: 20 * time.Millisecond})
+	defer stop()
+	eventually(t, func() bool { return rec.handled() == 6 && backlog(t, q) == 0 }, "all handled and acknowledged")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	twice := 0
+	for _, n := range rec.seen {
+		require.LessOrEqual(t, n, 2)
+		if n == 2 {
+			twice++
+		}
+	}
+	require.Equal(t, 1, twice, "only the reported failure was handed over again")
+}
+
+func TestWorkerFinishesItsBatchOnStop(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond})
+	rec := newRecorder()
+	rec.block = make(chan struct{})
+	rec.entered = make(chan struct{}, 1)
+	publish(t, q, 5)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- (&Worker{Consumer: q.Consumer("w"), Handle: rec.Handle, BatchSize: 5}).Run(ctx)
+	}()
+	<-rec.entered
+	cancel() // stop requested while the batch is in flight
+	select {
+	case <-done:
+		t.Fatal("Run returned before its in-flight batch finished")
+	default:
+	}
+	close(rec.block)
+	require.NoError(t, <-done)
+	require.Equal(t, 5, rec.handled())
+	require.Zero(t, backlog(t, q), "the in-flight batch was acknowledged before Run returned")
+}
