@@ -1,0 +1,57 @@
+package migrations_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/tern/v2/migrate"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/migrations"
+	"github.com/logagg/logagg/shared/testenv"
+)
+
+func TestMigrationsAreNumberedFromOne(t *testing.T) {
+	t.Parallel()
+	names, err := migrate.FindMigrations(migrations.FS)
+	require.NoError(t, err)
+	require.NotEmpty(t, names)
+	require.Equal(t, "001_initial.sql", names[0])
+}
+
+func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testenv.NewDatabase(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+
+	m, err := migrate.NewMigrator(ctx, conn, migrations.VersionTable)
+	require.NoError(t, err)
+	require.NoError(t, m.LoadMigrations(migrations.FS))
+	latest := int32(len(m.Migrations))
+
+	tables := func() []string {
+		rows, err := conn.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> $1 ORDER BY 1`, migrations.VersionTable)
+		require.NoError(t, err)
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return names
+	}
+	want := []string{"consumed_messages", "dead_letters", "duplicate_events", "processed_events", "published_counts", "stats_shards", "topic_stats"}
+
+	require.NoError(t, m.Migrate(ctx))
+	v, err := m.GetCurrentVersion(ctx)
+	require.NoError(t, err)
+	require.Equal(t, latest, v)
+	require.Equal(t, want, tables())
+
+	require.NoError(t, m.MigrateTo(ctx, 0))
+	require.Empty(t, tables())
+
+	require.NoError(t, m.Migrate(ctx))
+	require.Equal(t, want, tables())
+	// Migrating a current schema is a no-op.
+	require.NoError(t, m.Migrate(ctx))
+}
