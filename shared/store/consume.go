@@ -1,0 +1,458 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/logagg/logagg/shared/event"
+)
+
+// maxAttempts bounds how often Consume runs a transaction that PostgreSQL
+// aborted for a deadlock or serialization failure.
+const maxAttempts = 5
+
+// Consume commits one batch of queue messages in one transaction, so that
+// either all of the batch's effect is visible or none of it is:
+//
+//  1. Every record's MessageID goes into the ledger of consumed messages. A
+//     record whose ID is already there was committed by an earlier call
+//     (a crash between commit and acknowledgement), whatever that call's
+//     batch looked like: it is skipped, counted in AlreadyCommitted, and
+//     changes no counter.
+//  2. Records with a DeadReason are dead-lettered.
+//  3. The events of the other records are inserted with ON CONFLICT DO
+//     NOTHING on (topic, event_id); the first occurrence in the batch wins.
+//  4. Every event not inserted is a duplicate. Each is audited (who sent it,
+//     when, whether its payload matched the stored one); a mismatch is a
+//     payload conflict.
+//  5. The counters are incremented, on one counter shard per call.
+//
+// The transaction runs at READ COMMITTED, and that is enough: every write is
+// an atomic INSERT … ON CONFLICT DO NOTHING or an increment `col = col + n`
+// evaluated on the latest committed row version, and no decision is taken on
+// something read earlier. Uniqueness is enforced by the unique indexes, which
+// see uncommitted concurrent inserts and wait for them, so phantoms cannot
+// produce a second row, write skew has no read to be skewed by, and
+// increments cannot be lost. SERIALIZABLE would only add retries. The
+// duplicate audit (4) runs as a statement of its own, after the insert, so
+// that its snapshot includes rows that concurrent batches committed while
+// the insert waited for them.
+//
+// Locks are always taken in the same order — ledger IDs sorted, then event
+// keys sorted, then the counter shard, then the topic counters sorted — so
+// concurrent consumers wait for one another but do not deadlock; should
+// PostgreSQL still report a deadlock or serialization failure, the call is
+// run again.
+//
+// When PostgreSQL refuses the data itself (an invalid JSON escape, a value
+// out of range, …), the batch is split in halves that are consumed in
+// transactions of their own, down to the single record at fault, which is
+// dead-lettered with the reason "rejected by the database: …". One bad
+// message therefore never blocks the others. A split batch commits in
+// parts: should a later part fail, the error is returned and the parts
+// already committed are skipped by the ledger when the batch is retried.
+//
+// Every record needs a MessageID (code Invalid otherwise). A database that
+// is out of reach gives code Unavailable: nothing was committed, or what was
+// is in the ledger, so the caller retries the batch later.
+func (s *Store) Consume(ctx context.Context, recs []Record) (Result, error) {
+	for i, r := range recs {
+		if r.MessageID == "" {
+			return Result{}, event.Errorf(event.Invalid, "record %d has no message ID", i)
+		}
+	}
+	if len(recs) == 0 {
+		return Result{}, nil
+	}
+	return s.consume(ctx, recs)
+}
+
+// consume runs recs as one transaction, or in halves when PostgreSQL refuses
+// their data.
+func (s *Store) consume(ctx context.Context, recs []Record) (Result, error) {
+	res, err := s.consumeRetrying(ctx, recs)
+	if err == nil {
+		return res, nil
+	}
+	if classifyFailure(err) != failData {
+		return Result{}, s.classify(err, "committing the batch")
+	}
+	if len(recs) == 1 {
+		return s.reject(ctx, recs[0], err)
+	}
+	mid := len(recs) / 2
+	left, err := s.consume(ctx, recs[:mid])
+	if err != nil {
+		return Result{}, err
+	}
+	right, err := s.consume(ctx, recs[mid:])
+	if err != nil {
+		return Result{}, err
+	}
+	return left.plus(right), nil
+}
+
+// reject dead-letters a record whose data PostgreSQL refused, in a
+// transaction of its own.
+func (s *Store) reject(ctx context.Context, rec Record, cause error) (Result, error) {
+	dead := Record{
+		MessageID:  rec.MessageID,
+		Body:       rec.Body,
+		DeadReason: "rejected by the database: " + pgMessage(cause),
+		DeadCount:  max(len(rec.Events), 1),
+	}
+	if rec.DeadReason != "" {
+		dead.DeadReason = rec.DeadReason
+		dead.DeadCount = rec.DeadCount
+	}
+	if len(dead.Body) == 0 {
+		// Keep what the message carried, so that it can be replayed.
+		dead.Body, _ = json.Marshal(rec.Events)
+	}
+	res, err := s.consumeRetrying(ctx, []Record{dead})
+	if err != nil && classifyFailure(err) == failData {
+		// Only the message ID itself can still be at fault (the reason is
+		// cleaned and the body is bytes): store it cleaned as well.
+		dead.MessageID = cleanText(dead.MessageID)
+		res, err = s.consumeRetrying(ctx, []Record{dead})
+	}
+	if err != nil {
+		return Result{}, s.classify(err, "dead-lettering a rejected message")
+	}
+	return res, nil
+}
+
+// consumeRetrying runs consumeOnce again after a deadlock or serialization
+// failure.
+func (s *Store) consumeRetrying(ctx context.Context, recs []Record) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := s.consumeOnce(ctx, recs)
+		if err == nil || attempt == maxAttempts || classifyFailure(err) != failRetry {
+			return res, err
+		}
+		// Back off a little, at random, so that the transactions that
+		// collided do not collide again.
+		wait := time.Duration(rand.Int64N(int64(5*time.Millisecond) << attempt))
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// pendingEvent is an event on its way into processed_events.
+type pendingEvent struct {
+	event.Event
+	messageID string
+}
+
+// topicDelta is what one transaction adds to one topic's counters.
+type topicDelta struct{ unique, duplicates int64 }
+
+// consumeOnce is one attempt at the transaction described at Consume. It
+// takes four round trips: begin with the ledger insert; the dead letters
+// with the event insert; the audit with the counters; commit.
+func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) {
+	var res Result
+
+	// 1. The ledger, in the same round trip as BEGIN.
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		ids = append(ids, r.MessageID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	fresh := make(map[string]bool, len(ids))
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	b.Queue(insertLedgerSQL, ids).Query(func(rows pgx.Rows) error {
+		var id string
+		_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+			fresh[id] = true
+			return nil
+		})
+		return err
+	})
+	br := s.pool.SendBatch(ctx, b)
+	tx := br.Tx()
+	defer rollback(ctx, tx)
+	if err := br.Close(); err != nil {
+		return Result{}, err
+	}
+
+	// Sort out what the fresh records carry. A message ID that occurs twice
+	// in recs counts once: the later records are already committed.
+	var (
+		dead   deadLetterRows
+		events []pendingEvent
+	)
+	for _, r := range recs {
+		if !fresh[r.MessageID] {
+			res.AlreadyCommitted++
+			continue
+		}
+		delete(fresh, r.MessageID)
+		if r.DeadReason != "" {
+			dead.add(r)
+			res.DeadLettered += max(r.DeadCount, 1)
+			continue
+		}
+		for _, e := range r.Events {
+			events = append(events, pendingEvent{Event: e, messageID: r.MessageID})
+		}
+	}
+
+	// 3. De-duplicate inside the batch (first occurrence wins) and sort by
+	// key, so that concurrent inserts take their index locks in one order.
+	firsts := make(map[event.Key]bool, len(events))
+	var candidates, duplicates []pendingEvent
+	for _, e := range events {
+		if firsts[e.Key()] {
+			duplicates = append(duplicates, e)
+			continue
+		}
+		firsts[e.Key()] = true
+		candidates = append(candidates, e)
+	}
+	slices.SortFunc(candidates, func(a, b pendingEvent) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), strings.Compare(a.EventID, b.EventID))
+	})
+
+	// 2 and 3 in one round trip.
+	inserted := make(map[event.Key]bool, len(candidates))
+	b = &pgx.Batch{}
+	if len(dead.messageIDs) > 0 {
+		b.Queue(insertDeadLettersSQL, dead.messageIDs, dead.bodies, dead.reasons, dead.events)
+	}
+	if len(candidates) > 0 {
+		rows := newEventRows(candidates)
+		b.Queue(insertEventsSQL, rows.topics, rows.eventIDs, rows.timestamps, rows.sources, rows.payloads, rows.messageIDs).
+			Query(func(rows pgx.Rows) error {
+				var k event.Key
+				_, err := pgx.ForEachRow(rows, []any{&k.Topic, &k.EventID}, func() error {
+					inserted[k] = true
+					return nil
+				})
+				return err
+			})
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return Result{}, err
+		}
+	}
+
+	// 4. Whatever was not inserted is a duplicate.
+	topics := make(map[string]*topicDelta)
+	delta := func(topic string) *topicDelta {
+		d := topics[topic]
+		if d == nil {
+			d = &topicDelta{}
+			topics[topic] = d
+		}
+		return d
+	}
+	for _, e := range candidates {
+		if inserted[e.Key()] {
+			res.Unique++
+			delta(e.Topic).unique++
+		} else {
+			duplicates = append(duplicates, e)
+		}
+	}
+	for _, e := range duplicates {
+		delta(e.Topic).duplicates++
+	}
+	res.Duplicates = len(duplicates)
+	res.Received = res.Unique + res.Duplicates
+
+	// 4 and 5 in one round trip: the audit statement also adds to the
+	// counter shard, since only it knows how many payloads conflicted.
+	b = &pgx.Batch{}
+	shard := s.shard()
+	if res.Received > 0 || res.DeadLettered > 0 {
+		rows := newEventRows(duplicates)
+		b.Queue(auditAndCountSQL, rows.topics, rows.eventIDs, rows.sources, rows.messageIDs, rows.payloads,
+			shard, res.Received, res.Unique, res.Duplicates, res.DeadLettered).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&res.Conflicts) })
+	}
+	if len(topics) > 0 {
+		names := make([]string, 0, len(topics))
+		for name := range topics {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		uniques := make([]int64, len(names))
+		dups := make([]int64, len(names))
+		for i, name := range names {
+			uniques[i], dups[i] = topics[name].unique, topics[name].duplicates
+		}
+		b.Queue(addTopicStatsSQL, names, uniques, dups, shard)
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return Result{}, err
+		}
+	}
+
+	// 6.
+	if err := tx.Commit(ctx); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// rollback ends tx if it is still open. It runs even when ctx is done, so
+// that the connection goes back to the pool clean instead of being closed.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	if tx == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = tx.Rollback(ctx) // ErrTxClosed after a commit; any other failure closes the connection
+}
+
+// plus adds two results.
+func (r Result) plus(o Result) Result {
+	return Result{
+		Received:         r.Received + o.Received,
+		Unique:           r.Unique + o.Unique,
+		Duplicates:       r.Duplicates + o.Duplicates,
+		Conflicts:        r.Conflicts + o.Conflicts,
+		DeadLettered:     r.DeadLettered + o.DeadLettered,
+		AlreadyCommitted: r.AlreadyCommitted + o.AlreadyCommitted,
+	}
+}
+
+// eventRows are events as column arrays, for unnest.
+type eventRows struct {
+	topics, eventIDs, sources, payloads, messageIDs []string
+	timestamps                                      []time.Time
+}
+
+func newEventRows(events []pendingEvent) eventRows {
+	r := eventRows{
+		topics:     make([]string, len(events)),
+		eventIDs:   make([]string, len(events)),
+		sources:    make([]string, len(events)),
+		payloads:   make([]string, len(events)),
+		messageIDs: make([]string, len(events)),
+		timestamps: make([]time.Time, len(events)),
+	}
+	for i, e := range events {
+		r.topics[i] = e.Topic
+		r.eventIDs[i] = e.EventID
+		r.sources[i] = e.Source
+		r.payloads[i] = payloadText(e.Payload)
+		r.messageIDs[i] = e.messageID
+		r.timestamps[i] = e.Timestamp
+	}
+	return r
+}
+
+// payloadText is the payload as PostgreSQL parses it; an absent payload is
+// the empty object.
+func payloadText(p json.RawMessage) string {
+	if len(bytes.TrimSpace(p)) == 0 {
+		return "{}"
+	}
+	return string(p)
+}
+
+// deadLetterRows are dead-lettered records as column arrays, for unnest.
+type deadLetterRows struct {
+	messageIDs, reasons []string
+	bodies              [][]byte
+	events              []int32
+}
+
+func (d *deadLetterRows) add(r Record) {
+	body := r.Body
+	if body == nil {
+		body = []byte{}
+	}
+	d.messageIDs = append(d.messageIDs, r.MessageID)
+	d.bodies = append(d.bodies, body)
+	d.reasons = append(d.reasons, cleanText(r.DeadReason))
+	d.events = append(d.events, int32(max(r.DeadCount, 1)))
+}
+
+// cleanText makes s storable as PostgreSQL text: valid UTF-8 without NUL.
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+const insertLedgerSQL = `
+INSERT INTO consumed_messages (message_id)
+SELECT unnest($1::text[])
+ON CONFLICT DO NOTHING
+RETURNING message_id`
+
+const insertDeadLettersSQL = `
+INSERT INTO dead_letters (message_id, body, reason, events)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int[])`
+
+// insertEventsSQL inserts the events in the order given. OFFSET 0 keeps the
+// subquery from being folded into the outer one, which would parse each
+// payload twice.
+const insertEventsSQL = `
+INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, payload_hash, message_id)
+SELECT e.topic, e.event_id, e.ts, e.source, e.payload, decode(md5(e.payload::text), 'hex'), e.message_id
+FROM (
+	SELECT u.topic, u.event_id, u.ts, u.source, u.payload::jsonb AS payload, u.message_id
+	FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
+		AS u (topic, event_id, ts, source, payload, message_id)
+	OFFSET 0
+) e
+ON CONFLICT (topic, event_id) DO NOTHING
+RETURNING topic, event_id`
+
+// auditAndCountSQL audits the dropped duplicates against the stored rows,
+// adds to one counter shard, and returns the number of payload conflicts.
+// Data-modifying WITH clauses run to completion whether or not the main
+// query reads them.
+const auditAndCountSQL = `
+WITH dropped AS (
+	SELECT d.topic, d.event_id, d.source, d.message_id, decode(md5(d.payload::jsonb::text), 'hex') AS payload_hash
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+		AS d (topic, event_id, source, message_id, payload)
+), audited AS (
+	INSERT INTO duplicate_events (topic, event_id, message_id, source, payload_hash, payload_matches)
+	SELECT d.topic, d.event_id, d.message_id, d.source, d.payload_hash, coalesce(p.payload_hash = d.payload_hash, false)
+	FROM dropped d
+	LEFT JOIN processed_events p ON p.topic = d.topic AND p.event_id = d.event_id
+	RETURNING payload_matches
+), conflicts AS (
+	SELECT count(*) FILTER (WHERE NOT payload_matches) AS n FROM audited
+), counted AS (
+	INSERT INTO stats_shards AS s (shard, received, unique_processed, duplicate_dropped, payload_conflicts, dead_lettered)
+	SELECT $6::int, $7::bigint, $8::bigint, $9::bigint, c.n, $10::bigint FROM conflicts c
+	ON CONFLICT (shard) DO UPDATE SET
+		received          = s.received          + excluded.received,
+		unique_processed  = s.unique_processed  + excluded.unique_processed,
+		duplicate_dropped = s.duplicate_dropped + excluded.duplicate_dropped,
+		payload_conflicts = s.payload_conflicts + excluded.payload_conflicts,
+		dead_lettered     = s.dead_lettered     + excluded.dead_lettered
+)
+SELECT n FROM conflicts`
+
+// addTopicStatsSQL adds to the topics' counters on one shard.
+// last_processed_at moves only when the topic got a new row.
+const addTopicStatsSQL = `
+INSERT INTO topic_stats AS t (topic, shard, unique_count, duplicate_count, last_processed_at)
+SELECT u.topic, $4::int, u.unique_count, u.duplicate_count, CASE WHEN u.unique_count > 0 THEN now() END
+FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u (topic, unique_count, duplicate_count)
+ON CONFLICT (topic, shard) DO UPDATE SET
+	unique_count      = t.unique_count    + excluded.unique_count,
+	duplicate_count   = t.duplicate_count + excluded.duplicate_count,
+	last_processed_at = greatest(t.last_processed_at, excluded.last_processed_at)`

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/logagg/logagg/shared/event"
+)
+
+// failure says what to do about an error from the database.
+type failure int
+
+const (
+	failUnavailable failure = iota // the database is out of reach or shutting down: try later
+	failRetry                      // deadlock or serialization failure: run the transaction again
+	failData                       // PostgreSQL refused the data itself: the same input fails again
+	failInternal                   // anything else: a fault in the schema or in this code
+)
+
+// classifyFailure sorts err by its SQLSTATE. Errors without one (network,
+// closed pool, cancelled context) mean the database is out of reach.
+func classifyFailure(err error) failure {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return failUnavailable
+	}
+	code := pgErr.Code
+	switch code {
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return failRetry
+	}
+	if len(code) < 2 {
+		return failInternal
+	}
+	switch code[:2] {
+	case "22", // data exception: bad JSON, untranslatable character, out-of-range value, …
+		"23", // integrity constraint violation not absorbed by ON CONFLICT
+		"54": // program limit exceeded: index row or jsonb nesting too large
+		return failData
+	case "08", // connection exception
+		"40", // transaction rollback (statement completion unknown, …)
+		"53", // insufficient resources: disk full, out of memory, too many connections
+		"57", // operator intervention: shutdown, query cancelled
+		"58": // system error: I/O
+		return failUnavailable
+	}
+	return failInternal
+}
+
+// pgMessage returns PostgreSQL's own message for err, with its detail,
+// which name the problem with the data but never the SQL.
+func pgMessage(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err.Error()
+	}
+	if pgErr.Detail != "" {
+		return pgErr.Message + " (" + strings.TrimSuffix(pgErr.Detail, ".") + ")"
+	}
+	return pgErr.Message
+}
+
+// unavailable wraps err as the database being out of reach.
+func (s *Store) unavailable(err error) *event.Error {
+	return event.Wrap(event.Unavailable, err, "the database at "+s.host+" is unavailable")
+}
+
+// classify turns an error met while doing something into an *event.Error
+// whose message names what failed but carries no SQL.
+func (s *Store) classify(err error, doing string) *event.Error {
+	var e *event.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch classifyFailure(err) {
+	case failUnavailable, failRetry:
+		return s.unavailable(err)
+	case failData:
+		return event.Wrap(event.Invalid, err, doing+": the database refused the data")
+	default:
+		return event.Wrap(event.Internal, err, doing+" failed")
+	}
+}

@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+
+	"github.com/logagg/logagg/migrations"
+	"github.com/logagg/logagg/shared/event"
+)
+
+// Options tune a Store. Zero fields take their defaults.
+type Options struct {
+	// MaxConns bounds the connection pool (default 8).
+	MaxConns int32
+	// Shards is how many rows each counter is spread over so that concurrent
+	// consumers rarely wait for one another (default 16). Replicas may use
+	// different values: every row that exists is summed on read.
+	Shards int
+}
+
+const (
+	defaultMaxConns       = 8
+	defaultShards         = 16
+	defaultConnectTimeout = 10 * time.Second
+)
+
+// Store is logagg's PostgreSQL store. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	host   string // host:port, for error messages that must not carry the password
+	shards int
+	next   atomic.Uint64 // round-robin counter shard cursor
+}
+
+// Open connects to the database at databaseURL, applies the embedded
+// migrations (under an advisory lock, so replicas may start at once) and
+// creates any missing counter shard rows. An unreachable database is an
+// *event.Error with code Unavailable that names the host, never the
+// password.
+func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = defaultMaxConns
+	}
+	if opts.Shards <= 0 {
+		opts.Shards = defaultShards
+	}
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		// pgconn redacts the password in its parse errors.
+		return nil, event.Wrap(event.Invalid, err, "the database URL does not parse")
+	}
+	cfg.MaxConns = opts.MaxConns
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	s := &Store{
+		host:   net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
+		shards: opts.Shards,
+	}
+	s.next.Store(rand.Uint64())
+	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, s.unavailable(err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate brings the schema to the latest version and creates the counter
+// shard rows this Store uses.
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return s.unavailable(err)
+	}
+	defer conn.Release()
+	m, err := migrate.NewMigrator(ctx, conn.Conn(), migrations.VersionTable)
+	if err != nil {
+		return s.classify(err, "preparing the database schema")
+	}
+	if err := m.LoadMigrations(migrations.FS); err != nil {
+		return event.Wrap(event.Internal, err, "loading the database migrations")
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return s.classify(err, "migrating the database schema")
+	}
+	_, err = conn.Exec(ctx, `
+		INSERT INTO stats_shards (shard) SELECT generate_series(0, $1::int - 1) ON CONFLICT DO NOTHING;
+	`, s.shards)
+	if err == nil {
+		_, err = conn.Exec(ctx, `
+			INSERT INTO published_counts (shard) SELECT generate_series(0, $1::int - 1) ON CONFLICT DO NOTHING;
+		`, s.shards)
+	}
+	if err != nil {
+		return s.classify(err, "creating the counter rows")
+	}
+	return nil
+}
+
+// Close closes every connection. It waits for connections in use to be
+// given back.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping reports whether the database answers: nil, or an *event.Error with
+// code Unavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return s.unavailable(err)
+	}
+	return nil
+}
+
+// shard picks the counter shard for one write. Successive calls on one Store
+// take successive shards, so its concurrent consumers do not share a row;
+// the random start spreads replicas apart.
+func (s *Store) shard() int32 {
+	return int32(s.next.Add(1) % uint64(s.shards))
+}

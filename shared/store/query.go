@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// defaultLimit is the page size when none is asked for.
+const defaultLimit = 100
+
+// Events returns processed events matching f, newest processed first. Only
+// the conditions f sets are applied; f.Before is the keyset cursor (pass the
+// last ID of a page to get the next one), and a Limit of 0 or less means
+// 100.
+func (s *Store) Events(ctx context.Context, f Filter) ([]StoredEvent, error) {
+	var (
+		where []string
+		args  []any
+	)
+	cond := func(sql string, arg any) {
+		args = append(args, arg)
+		where = append(where, strings.ReplaceAll(sql, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.Topic != "" {
+		cond("topic = ?", f.Topic)
+	}
+	if f.Source != "" {
+		cond("source = ?", f.Source)
+	}
+	if !f.Since.IsZero() {
+		cond(`"timestamp" >= ?`, f.Since)
+	}
+	if !f.Until.IsZero() {
+		cond(`"timestamp" < ?`, f.Until)
+	}
+	if f.Before > 0 {
+		cond("id < ?", f.Before)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	args = append(args, limit)
+
+	var sql strings.Builder
+	sql.WriteString(`SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events`)
+	if len(where) > 0 {
+		sql.WriteString(" WHERE ")
+		sql.WriteString(strings.Join(where, " AND "))
+	}
+	sql.WriteString(" ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args)))
+
+	rows, err := s.pool.Query(ctx, sql.String(), args...)
+	if err != nil {
+		return nil, s.classify(err, "listing events")
+	}
+	events := make([]StoredEvent, 0, min(limit, 1000))
+	var (
+		e       StoredEvent
+		payload []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Topic, &e.EventID, &e.Timestamp, &e.Source, &payload, &e.ProcessedAt}, func() error {
+		e.Payload = payload
+		e.Timestamp = e.Timestamp.UTC()
+		e.ProcessedAt = e.ProcessedAt.UTC()
+		events = append(events, e)
+		return nil
+	})
+	if err != nil {
+		return nil, s.classify(err, "listing events")
+	}
+	return events, nil
+}
+
+// Count returns how many distinct events of topic were processed; "" counts
+// every topic. It reads the counters, which are exact.
+func (s *Store) Count(ctx context.Context, topic string) (int64, error) {
+	var n int64
+	var err error
+	if topic == "" {
+		err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(unique_processed), 0)::bigint FROM stats_shards`).Scan(&n)
+	} else {
+		err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(unique_count), 0)::bigint FROM topic_stats WHERE topic = $1`, topic).Scan(&n)
+	}
+	if err != nil {
+		return 0, s.classify(err, "counting events")
+	}
+	return n, nil
+}
+
+// Stats returns the aggregate counters. They are read in one statement, so
+// from one snapshot: Received == UniqueProcessed + DuplicateDropped holds at
+// every read, even while batches commit.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(sum(received), 0)::bigint,
+		       coalesce(sum(unique_processed), 0)::bigint,
+		       coalesce(sum(duplicate_dropped), 0)::bigint,
+		       coalesce(sum(payload_conflicts), 0)::bigint,
+		       coalesce(sum(dead_lettered), 0)::bigint,
+		       (SELECT count(DISTINCT topic) FROM topic_stats)
+		FROM stats_shards`).
+		Scan(&st.Received, &st.UniqueProcessed, &st.DuplicateDropped, &st.PayloadConflicts, &st.DeadLettered, &st.Topics)
+	if err != nil {
+		return Stats{}, s.classify(err, "reading the statistics")
+	}
+	return st, nil
+}
+
+// Topics returns every topic's counters, ordered by topic.
+func (s *Store) Topics(ctx context.Context) ([]TopicStats, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT topic, sum(unique_count)::bigint, sum(duplicate_count)::bigint, max(last_processed_at)
+		FROM topic_stats
+		GROUP BY topic
+		ORDER BY topic`)
+	if err != nil {
+		return nil, s.classify(err, "listing topics")
+	}
+	topics := []TopicStats{}
+	var (
+		t    TopicStats
+		last *time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&t.Topic, &t.Unique, &t.Duplicates, &last}, func() error {
+		t.LastProcessedAt = time.Time{}
+		if last != nil {
+			t.LastProcessedAt = last.UTC()
+		}
+		topics = append(topics, t)
+		return nil
+	})
+	if err != nil {
+		return nil, s.classify(err, "listing topics")
+	}
+	return topics, nil
+}
+
+// DeadLetters returns dead-lettered messages, newest first: at most limit
+// (100 when limit is 0 or less), and only those whose ID is below before
+// when before is above 0, so that the last ID of a page asks for the next.
+func (s *Store) DeadLetters(ctx context.Context, limit int, before int64) ([]DeadLetter, error) {
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, message_id, body, reason, events, created_at, replayed_at
+		FROM dead_letters
+		WHERE $1::bigint <= 0 OR id < $1::bigint
+		ORDER BY id DESC
+		LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, s.classify(err, "listing dead letters")
+	}
+	letters := make([]DeadLetter, 0, min(limit, 1000))
+	var (
+		d    DeadLetter
+		body []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.MessageID, &body, &d.Reason, &d.Events, &d.CreatedAt, &d.ReplayedAt}, func() error {
+		d.Body = string(body)
+		d.CreatedAt = d.CreatedAt.UTC()
+		if d.ReplayedAt != nil {
+			r := d.ReplayedAt.UTC()
+			d.ReplayedAt = &r
+		}
+		letters = append(letters, d)
+		return nil
+	})
+	if err != nil {
+		return nil, s.classify(err, "listing dead letters")
+	}
+	return letters, nil
+}

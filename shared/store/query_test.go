@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/event"
+)
+
+func TestEventsPagesWithCursor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	for b := range 5 {
+		var recs []Record
+		for i := range 50 {
+			n := b*50 + i
+			recs = append(recs, rec(fmt.Sprintf("m%d", n), ev("t", fmt.Sprintf("e%d", n), `{}`)))
+		}
+		_, err := s.Consume(ctx, recs)
+		require.NoError(t, err)
+	}
+
+	seen := map[string]bool{}
+	var sizes []int
+	var before int64
+	lastID := int64(1 << 62)
+	for {
+		page, err := s.Events(ctx, Filter{Limit: 100, Before: before})
+		require.NoError(t, err)
+		require.NotNil(t, page)
+		if len(page) == 0 {
+			break
+		}
+		sizes = append(sizes, len(page))
+		for _, e := range page {
+			require.Less(t, e.ID, lastID, "newest processed first")
+			lastID = e.ID
+			require.False(t, seen[e.EventID], "%s listed twice", e.EventID)
+			seen[e.EventID] = true
+		}
+		before = page[len(page)-1].ID
+	}
+	require.Equal(t, []int{100, 100, 50}, sizes)
+	require.Len(t, seen, 250)
+
+	page, err := s.Events(ctx, Filter{})
+	require.NoError(t, err)
+	require.Len(t, page, defaultLimit)
+	require.Equal(t, "e249", page[0].EventID)
+}
+
+func TestEventsFilters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	at := func(topic, id, source string, hour int) event.Event {
+		e := ev(topic, id, `{}`)
+		e.Source = source
+		e.Timestamp = time.Date(2026, 11, 25, hour, 0, 0, 0, time.UTC)
+		return e
+	}
+	// One batch each, so that they are processed in this order.
+	for _, e := range []event.Event{
+		at("login", "a", "auth", 8),
+		at("login", "b", "web", 9),
+		at("logout", "c", "auth", 10),
+		at("logout", "d", "web", 11),
+		at("login", "e", "auth", 12),
+	} {
+		_, err := s.Consume(ctx, []Record{rec("m-"+e.EventID, e)})
+		require.NoError(t, err)
+	}
+
+	hour := func(h int) time.Time { return time.Date(2026, 11, 25, h, 0, 0, 0, time.FixedZone("", 0)) }
+	tests := []struct {
+		name   string
+		filter Filter
+		want   []string // newest processed first
+	}{
+		{name: "none", filter: Filter{}, want: []string{"e", "d", "c", "b", "a"}},
+		{name: "topic", filter: Filter{Topic: "login"}, want: []string{"e", "b", "a"}},
+		{name: "source", filter: Filter{Source: "web"}, want: []string{"d", "b"}},
+		{name: "since is inclusive", filter: Filter{Since: hour(10)}, want: []string{"e", "d", "c"}},
+		{name: "until is exclusive", filter: Filter{Until: hour(10)}, want: []string{"b", "a"}},
+		{name: "since in another zone", filter: Filter{Since: time.Date(2026, 11, 25, 18, 0, 0, 0, time.FixedZone("", 7*3600))}, want: []string{"e", "d"}},
+		{name: "all together", filter: Filter{Topic: "login", Source: "auth", Since: hour(8), Until: hour(12)}, want: []string{"a"}},
+		{name: "limit", filter: Filter{Limit: 2}, want: []string{"e", "d"}},
+		{name: "unknown topic", filter: Filter{Topic: "nope"}, want: []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := s.Events(ctx, tt.filter)
+			require.NoError(t, err)
+			ids := []string{}
+			for _, e := range got {
+				ids = append(ids, e.EventID)
+			}
+			require.Equal(t, tt.want, ids)
+		})
+	}
+}
+
+func TestReadsOfAnEmptyStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	events, err := s.Events(ctx, Filter{})
+	require.NoError(t, err)
+	require.NotNil(t, events)
+	require.Empty(t, events)
+	topics, err := s.Topics(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, topics)
+	require.Empty(t, topics)
+	letters, err := s.DeadLetters(ctx, 0, 0)
+	require.NoError(t, err)
+	require.NotNil(t, letters)
+	require.Empty(t, letters)
+	count, err := s.Count(ctx, "")
+	require.NoError(t, err)
+	require.Zero(t, count)
+	requireStats(t, s, Stats{})
+}
+
+func TestTopicsAndCount(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	start := time.Now().Add(-time.Minute)
+	_, err := s.Consume(ctx, []Record{rec("m1", ev("b", "1", `{}`), ev("b", "2", `{}`), ev("a", "1", `{}`), ev("b", "1", `{}`))})
+	require.NoError(t, err)
+	_, err = s.Consume(ctx, []Record{rec("m2", ev("c", "1", `{}`), ev("a", "1", `{"x":1}`))})
+	require.NoError(t, err)
+
+	topics, err := s.Topics(ctx)
+	require.NoError(t, err)
+	require.Len(t, topics, 3)
+	for _, tp := range topics {
+		require.True(t, tp.LastProcessedAt.After(start), "%s last processed at %v", tp.Topic, tp.LastProcessedAt)
+	}
+	for i := range topics {
+		topics[i].LastProcessedAt = time.Time{}
+	}
+	require.Equal(t, []TopicStats{
+		{Topic: "a", Unique: 1, Duplicates: 1},
+		{Topic: "b", Unique: 2, Duplicates: 1},
+		{Topic: "c", Unique: 1},
+	}, topics)
+
+	for topic, want := range map[string]int64{"": 4, "a": 1, "b": 2, "c": 1, "nope": 0} {
+		got, err := s.Count(ctx, topic)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "topic %q", topic)
+	}
+	requireStats(t, s, Stats{Received: 6, UniqueProcessed: 4, DuplicateDropped: 2, PayloadConflicts: 1, Topics: 3})
+}
+
+func TestTopicsLastProcessedAtMovesOnlyWithNewRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	_, err := s.Consume(ctx, []Record{rec("m1", ev("t", "1", `{}`))})
+	require.NoError(t, err)
+	first, err := s.Topics(ctx)
+	require.NoError(t, err)
+	// Duplicates on every shard leave it where it was.
+	for i := range 2 * defaultShards {
+		_, err := s.Consume(ctx, []Record{rec(fmt.Sprintf("d%d", i), ev("t", "1", `{}`))})
+		require.NoError(t, err)
+	}
+	again, err := s.Topics(ctx)
+	require.NoError(t, err)
+	require.Equal(t, first[0].LastProcessedAt, again[0].LastProcessedAt)
+	require.EqualValues(t, 2*defaultShards, again[0].Duplicates)
+
+	_, err = s.Consume(ctx, []Record{rec("m2", ev("t", "2", `{}`))})
+	require.NoError(t, err)
+	last, err := s.Topics(ctx)
+	require.NoError(t, err)
+	require.True(t, last[0].LastProcessedAt.After(first[0].LastProcessedAt))
+}
+
+func TestDeadLettersPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	for i := range 5 {
+		_, err := s.Consume(ctx, []Record{{
+			MessageID:  fmt.Sprintf("m%d", i),
+			Body:       []byte(fmt.Sprintf("body %d", i)),
+			DeadReason: fmt.Sprintf("reason %d", i),
+			DeadCount:  i,
+		}})
+		require.NoError(t, err)
+	}
+
+	var got []DeadLetter
+	var sizes []int
+	var before int64
+	for {
+		page, err := s.DeadLetters(ctx, 2, before)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		sizes = append(sizes, len(page))
+		got = append(got, page...)
+		before = page[len(page)-1].ID
+	}
+	require.Equal(t, []int{2, 2, 1}, sizes)
+	for i, d := range got {
+		n := 4 - i // newest first
+		require.Equal(t, fmt.Sprintf("m%d", n), d.MessageID)
+		require.Equal(t, fmt.Sprintf("body %d", n), d.Body)
+		require.Equal(t, fmt.Sprintf("reason %d", n), d.Reason)
+		require.Equal(t, max(n, 1), d.Events)
+		require.False(t, d.CreatedAt.IsZero())
+		require.Nil(t, d.ReplayedAt)
+	}
+	requireStats(t, s, Stats{DeadLettered: 1 + 1 + 2 + 3 + 4})
+}

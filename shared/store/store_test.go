@@ -1,0 +1,54 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/testenv"
+)
+
+// testTime is the timestamp of the events tests build.
+var testTime = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+// newStore opens a Store on a database of the test's own.
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), testenv.NewDatabase(t), Options{})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// ev builds a valid event.
+func ev(topic, id, payload string) event.Event {
+	return event.Event{Topic: topic, EventID: id, Timestamp: testTime, Source: "test-source", Payload: json.RawMessage(payload)}
+}
+
+// rec wraps events in a record, as one queue message.
+func rec(messageID string, events ...event.Event) Record {
+	body, _ := json.Marshal(events)
+	return Record{MessageID: messageID, Events: events, Body: body}
+}
+
+// requireStats checks the aggregate counters, and that they add up.
+func requireStats(t testing.TB, s *Store, want Stats) {
+	t.Helper()
+	got, err := s.Stats(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Equal(t, got.Received, got.UniqueProcessed+got.DuplicateDropped)
+}
+
+// rowCount counts the rows of a table.
+func rowCount(t testing.TB, s *Store, table string) int64 {
+	t.Helper()
+	var n int64
+	require.NoError(t, s.pool.QueryRow(context.Background(), fmt.Sprintf("SELECT count(*) FROM %s", table)).Scan(&n))
+	return n
+}
