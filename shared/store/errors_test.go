@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/event"
+)
+
+func TestClassifyFailure(t *testing.T) {
+	t.Parallel()
+	pg := func(code string) error { return fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: code, Message: "m"}) }
+	tests := []struct {
+		name string
+		err  error
+		want failure
+		code event.Code
+	}{
+		{"deadlock", pg("40P01"), failRetry, event.Unavailable},
+		{"serialization failure", pg("40001"), failRetry, event.Unavailable},
+		{"invalid JSON", pg("22P02"), failData, event.Invalid},
+		{"untranslatable character", pg("22P05"), failData, event.Invalid},
+		{"timestamp out of range", pg("22008"), failData, event.Invalid},
+		{"check violation", pg("23514"), failData, event.Invalid},
+		{"index row too large", pg("54000"), failData, event.Invalid},
+		{"admin shutdown", pg("57P01"), failUnavailable, event.Unavailable},
+		{"connection failure", pg("08006"), failUnavailable, event.Unavailable},
+		{"disk full", pg("53100"), failUnavailable, event.Unavailable},
+		{"undefined table", pg("42P01"), failInternal, event.Internal},
+		{"network", io.ErrUnexpectedEOF, failUnavailable, event.Unavailable},
+		{"cancelled", context.Canceled, failUnavailable, event.Unavailable},
+	}
+	s := &Store{host: "db.example:5432"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, classifyFailure(tt.err))
+			err := s.classify(tt.err, "doing it")
+			require.Equal(t, tt.code, err.Code)
+			require.True(t, errors.Is(err, tt.err))
+			if tt.code == event.Unavailable {
+				require.Contains(t, err.Message, "db.example:5432")
+			}
+		})
+	}
+}
+
+func TestPgMessageCarriesDetailButNoSQL(t *testing.T) {
+	t.Parallel()
+	err := &pgconn.PgError{Code: "22P02", Message: "invalid input syntax for type json", Detail: "Unicode low surrogate must follow a high surrogate.", InternalQuery: "SELECT secret"}
+	require.Equal(t, "invalid input syntax for type json (Unicode low surrogate must follow a high surrogate)", pgMessage(err))
+}
