@@ -1,0 +1,255 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PublishOptions shapes how Publish sends events.
+type PublishOptions struct {
+	BatchSize   int     // events per request, default 500
+	Concurrency int     // parallel requests, default 4
+	Rate        float64 // events/s cap, 0 = as fast as possible
+	// Progress, when set, is called after each accepted request with the
+	// number of events accepted so far. Calls never overlap.
+	Progress func(sent int)
+}
+
+const (
+	defaultBatchSize   = 500
+	defaultConcurrency = 4
+
+	// Backoff for 429/503 without Retry-After and for network errors.
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+	// maxNetworkRetries bounds retries of one request after network errors,
+	// so that an unreachable service fails the run instead of stalling it.
+	maxNetworkRetries = 3
+)
+
+func (o PublishOptions) withDefaults() PublishOptions {
+	if o.BatchSize <= 0 {
+		o.BatchSize = defaultBatchSize
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = defaultConcurrency
+	}
+	o.Rate = max(o.Rate, 0)
+	return o
+}
+
+// PublishResult describes a Publish call.
+type PublishResult struct {
+	Sent      int           // events accepted by the service
+	Requests  int           // requests accepted, one per batch
+	Elapsed   time.Duration // from the call to the last answer
+	Latencies []time.Duration
+	Retries   int // requests sent again after 429, 503 or a network error
+}
+
+// Publish sends every event as {"events":[...]} in requests of
+// opt.BatchSize events, opt.Concurrency at a time. A request answered 429 or
+// 503 is sent again after its Retry-After (or a growing backoff when there is
+// none) until it is accepted or ctx ends; a request that failed on the network
+// is sent again a few times. Events may therefore reach the service more than
+// once, which logagg's deduplication absorbs. Any other non-2xx answer stops
+// the run with a *StatusError naming the status and the service's message.
+//
+// Latencies has one entry per accepted request: the time of its successful
+// attempt. On error the result tells how far the run got.
+func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt PublishOptions) (PublishResult, error) {
+	opt = opt.withDefaults()
+	start := time.Now()
+	batches := (len(events) + opt.BatchSize - 1) / opt.BatchSize
+	res := PublishResult{Latencies: make([]time.Duration, 0, batches)}
+	if batches == 0 {
+		return res, nil
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		mu       sync.Mutex // guards res, firstErr and Progress calls
+		firstErr error
+		next     atomic.Int64
+		wg       sync.WaitGroup
+	)
+	pace := &pacer{start: start, rate: opt.Rate}
+	for range min(opt.Concurrency, batches) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				b := int(next.Add(1) - 1)
+				if b >= batches {
+					return
+				}
+				batch := events[b*opt.BatchSize : min((b+1)*opt.BatchSize, len(events))]
+				if pace.wait(ctx, len(batch)) != nil {
+					return
+				}
+				latency, retries, err := c.publishBatch(ctx, batch)
+				mu.Lock()
+				res.Retries += retries
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+						cancel(err)
+					}
+					mu.Unlock()
+					return
+				}
+				res.Sent += len(batch)
+				res.Requests++
+				res.Latencies = append(res.Latencies, latency)
+				if opt.Progress != nil {
+					opt.Progress(res.Sent)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	if firstErr == nil && res.Sent < len(events) {
+		firstErr = context.Cause(ctx)
+	}
+	if firstErr != nil {
+		return res, fmt.Errorf("publish stopped after %d of %d events: %w", res.Sent, len(events), firstErr)
+	}
+	return res, nil
+}
+
+// networkError is a request that got no HTTP answer.
+type networkError struct{ err error }
+
+func (e *networkError) Error() string { return e.err.Error() }
+func (e *networkError) Unwrap() error { return e.err }
+
+// publishBatch sends one batch until it is accepted, retrying as Publish
+// describes, and returns the latency of the accepted attempt.
+func (c *Client) publishBatch(ctx context.Context, batch []json.RawMessage) (latency time.Duration, retries int, err error) {
+	body := encodeBatch(batch)
+	backoff := minBackoff
+	networkFailures := 0
+	for {
+		began := time.Now()
+		err := c.postPublish(ctx, body, len(batch))
+		if err == nil {
+			return time.Since(began), retries, nil
+		}
+		var delay time.Duration
+		var se *StatusError
+		var ne *networkError
+		switch {
+		case errors.As(err, &se) && se.Temporary():
+			delay = se.RetryAfter
+		case ctx.Err() != nil:
+			return 0, retries, err
+		case errors.As(err, &ne) && networkFailures < maxNetworkRetries:
+			networkFailures++
+		default:
+			return 0, retries, err
+		}
+		if delay == 0 {
+			delay = backoff
+			backoff = min(2*backoff, maxBackoff)
+		}
+		retries++
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, retries, fmt.Errorf("%w (while waiting to retry after: %v)", context.Cause(ctx), err)
+		case <-t.C:
+		}
+	}
+}
+
+// postPublish sends one request and checks that the service queued every
+// event of it.
+func (c *Client) postPublish(ctx context.Context, body []byte, events int) error {
+	req, err := c.newRequest(ctx, http.MethodPost, "/publish", body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return &networkError{err}
+	}
+	defer drainClose(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return readStatusError(req, resp, time.Now())
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
+	var ack struct {
+		Queued *int `json:"queued"`
+	}
+	if json.Unmarshal(data, &ack) == nil && ack.Queued != nil && *ack.Queued != events {
+		return fmt.Errorf("POST /publish: the service queued %d of the %d events sent", *ack.Queued, events)
+	}
+	return nil
+}
+
+// encodeBatch joins pre-encoded events into {"events":[...]} with one
+// allocation.
+func encodeBatch(batch []json.RawMessage) []byte {
+	const head, tail = `{"events":[`, `]}`
+	size := len(head) + len(tail) + max(len(batch)-1, 0)
+	for _, e := range batch {
+		size += len(e)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, head...)
+	for i, e := range batch {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e...)
+	}
+	return append(b, tail...)
+}
+
+// pacer spaces requests so that events leave at no more than rate per
+// second on average: a request may start once all events reserved before it
+// fit under the rate since start.
+type pacer struct {
+	start    time.Time
+	rate     float64 // events per second; 0 means no limit
+	mu       sync.Mutex
+	reserved int
+}
+
+// reserve books n events and returns when the request carrying them may
+// start.
+func (p *pacer) reserve(n int) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at := p.start.Add(time.Duration(float64(p.reserved) / p.rate * float64(time.Second)))
+	p.reserved += n
+	return at
+}
+
+// wait blocks until a request of n events may start or ctx ends.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	if p.rate <= 0 {
+		return ctx.Err()
+	}
+	d := time.Until(p.reserve(n))
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
