@@ -10,6 +10,9 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_TIMEOUT ?= 14m
 
 .DEFAULT_GOAL := help
+
+# Each concern with several targets keeps them in its own file under mk/.
+include $(sort $(wildcard mk/*.mk))
 .PHONY: help services run build test test-short lint clean
 
 help: ## List the targets
