@@ -1,0 +1,445 @@
+// Package queuetest is the conformance suite that every queue implementation
+// runs: the same tests, through the interfaces of package queue, against a
+// fresh queue per test that the implementation's harness sets up.
+//
+// An implementation runs it from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		queuetest.Run(t, func(t *testing.T, opts queuetest.Options) queuetest.Harness {
+//			q := New(…) // a fresh, empty queue honouring opts
+//			return queuetest.Harness{Publisher: q, Counter: q, NewConsumer: …}
+//		})
+//	}
+package queuetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
+)
+
+// Options say how a test needs its queue set up.
+type Options struct {
+	// MaxBacklog is how many unacknowledged messages the queue holds before
+	// Publish refuses with Overloaded; 0 means no limit.
+	MaxBacklog int64
+	// ClaimIdle is how long a received message may stay unacknowledged
+	// before the queue delivers it again (SQS: the visibility timeout).
+	ClaimIdle time.Duration
+	// Wait is the longest Receive should wait when no message is ready.
+	Wait time.Duration
+}
+
+// Harness is one fresh, empty queue set up as Options ask, and the ways to
+// reach it. The harness releases whatever it set up through t.Cleanup.
+type Harness struct {
+	Publisher queue.Publisher
+	// Counter reports what was published; nil when the implementation does
+	// not count, and then the tests of the count are skipped.
+	Counter queue.Counter
+	// NewConsumer returns a consumer of the queue. Distinct names are
+	// distinct consumers, as separate workers or processes would be.
+	NewConsumer func(name string) queue.Consumer
+}
+
+// Tests of redelivery use a short ClaimIdle so that it is observed quickly;
+// the others use a long one so that a slow machine cannot cause a
+// redelivery they do not expect. A short Wait makes empty receives return
+// soon.
+const (
+	shortClaimIdle = 200 * time.Millisecond
+	longClaimIdle  = time.Minute
+	wait           = 100 * time.Millisecond
+)
+
+// Run runs every conformance test, each in parallel on a queue of its own
+// made by newHarness.
+func Run(t *testing.T, newHarness func(t *testing.T, opts Options) Harness) {
+	t.Helper()
+	tests := []struct {
+		name string
+		run  func(t *testing.T, newHarness func(t *testing.T, opts Options) Harness)
+	}{
+		{"ReceiveFromEmptyQueue", testReceiveFromEmptyQueue},
+		{"PublishThenReceive", testPublishThenReceive},
+		{"BodiesArriveUnchanged", testBodiesArriveUnchanged},
+		{"EmptyPublishIsNoOp", testEmptyPublishIsNoOp},
+		{"AckRemoves", testAckRemoves},
+		{"UnackedReturnsToAnotherConsumer", testUnackedReturnsToAnotherConsumer},
+		{"UnackedReturnsToSameConsumer", testUnackedReturnsToSameConsumer},
+		{"ConcurrentConsumersShareWork", testConcurrentConsumersShareWork},
+		{"PublishOverBacklogIsOverloaded", testPublishOverBacklogIsOverloaded},
+		{"PublishedCounts", testPublishedCounts},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.run(t, newHarness)
+		})
+	}
+}
+
+func defaultOptions() Options {
+	return Options{ClaimIdle: longClaimIdle, Wait: wait}
+}
+
+func redeliveryOptions() Options {
+	return Options{ClaimIdle: shortClaimIdle, Wait: wait}
+}
+
+// patience is how long a test polls for something that must happen; it is
+// ample, so only a broken queue ever reaches it.
+const patience = 30 * time.Second
+
+// quietPeriod is how long a test watches for something that must not
+// happen: long enough for an unacknowledged message to have come back.
+func quietPeriod(opts Options) time.Duration {
+	return 3*opts.ClaimIdle + 3*opts.Wait
+}
+
+func bodies(prefix string, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, `{"topic":"%s","event_id":"e-%04d"}`, prefix, i)
+	}
+	return out
+}
+
+func bodiesOf(msgs []queue.Message) [][]byte {
+	out := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Body
+	}
+	return out
+}
+
+func idsOf(msgs []queue.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// receive calls Receive once and checks what any call must satisfy.
+func receive(t *testing.T, c queue.Consumer, max int) []queue.Message {
+	t.Helper()
+	msgs, err := c.Receive(context.Background(), max)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(msgs), max, "Receive returned more than max")
+	for _, m := range msgs {
+		require.NotEmpty(t, m.ID, "message without ID")
+		require.GreaterOrEqual(t, m.Deliveries, 1, "message %s delivered %d times", m.ID, m.Deliveries)
+	}
+	return msgs
+}
+
+// receiveN receives until n messages have arrived, failing if more arrive
+// or if they take longer than patience.
+func receiveN(t *testing.T, c queue.Consumer, max, n int) []queue.Message {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	var got []queue.Message
+	for len(got) < n {
+		require.False(t, time.Now().After(deadline), "received %d of %d messages in %s", len(got), n, patience)
+		got = append(got, receive(t, c, max)...)
+	}
+	require.Len(t, got, n, "received more messages than published")
+	return got
+}
+
+// requireNothing receives with each consumer in turn for the quiet period
+// and fails if any message arrives.
+func requireNothing(t *testing.T, opts Options, consumers ...queue.Consumer) {
+	t.Helper()
+	deadline := time.Now().Add(quietPeriod(opts))
+	for time.Now().Before(deadline) {
+		for _, c := range consumers {
+			msgs := receive(t, c, 10)
+			require.Empty(t, msgs, "expected no message, got %d (first: %s, delivery %d)", len(msgs), firstID(msgs), firstDeliveries(msgs))
+		}
+	}
+}
+
+func firstID(msgs []queue.Message) string {
+	if len(msgs) == 0 {
+		return ""
+	}
+	return msgs[0].ID
+}
+
+func firstDeliveries(msgs []queue.Message) int {
+	if len(msgs) == 0 {
+		return 0
+	}
+	return msgs[0].Deliveries
+}
+
+func ack(t *testing.T, c queue.Consumer, msgs []queue.Message) {
+	t.Helper()
+	require.NoError(t, c.Ack(context.Background(), idsOf(msgs)))
+}
+
+func testReceiveFromEmptyQueue(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := defaultOptions()
+	h := newHarness(t, opts)
+	c := h.NewConsumer("c1")
+	msgs := receive(t, c, 10)
+	require.Empty(t, msgs)
+}
+
+func testPublishThenReceive(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := defaultOptions()
+	h := newHarness(t, opts)
+	want := bodies("publish-receive", 25)
+	require.NoError(t, h.Publisher.Publish(context.Background(), want))
+
+	c := h.NewConsumer("c1")
+	got := receiveN(t, c, 10, len(want))
+	require.Equal(t, want, bodiesOf(got), "one consumer receives one publish's bodies in order")
+	ids := idsOf(got)
+	slices.Sort(ids)
+	require.Len(t, slices.Compact(ids), len(want), "message IDs are unique")
+	for _, m := range got {
+		require.Equal(t, 1, m.Deliveries, "a message received for the first time has Deliveries 1")
+	}
+}
+
+func testBodiesArriveUnchanged(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := defaultOptions()
+	h := newHarness(t, opts)
+	want := [][]byte{
+		[]byte(`{"topic":"t","event_id":"1","payload":{"msg":"héllo wörld ✓ 日本語"}}`),
+		[]byte("line one\nline two\ttabbed\r\n"),
+		[]byte(`"quotes" and \backslashes\ and {"braces"}`),
+		[]byte(strings.Repeat("x", 200*1024)),
+	}
+	require.NoError(t, h.Publisher.Publish(context.Background(), want))
+
+	got := receiveN(t, h.NewConsumer("c1"), 10, len(want))
+	require.Equal(t, want, bodiesOf(got))
+}
+
+// An empty Publish succeeds and queues nothing: a caller with nothing to
+// send has nothing to fail at.
+func testEmptyPublishIsNoOp(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := redeliveryOptions()
+	h := newHarness(t, opts)
+	ctx := context.Background()
+	require.NoError(t, h.Publisher.Publish(ctx, nil))
+	require.NoError(t, h.Publisher.Publish(ctx, [][]byte{}))
+
+	requireNothing(t, opts, h.NewConsumer("c1"))
+	if h.Counter != nil {
+		n, err := h.Counter.Published(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+	}
+}
+
+func testAckRemoves(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := redeliveryOptions()
+	h := newHarness(t, opts)
+	ctx := context.Background()
+	require.NoError(t, h.Publisher.Publish(ctx, bodies("ack", 5)))
+
+	c1, c2 := h.NewConsumer("c1"), h.NewConsumer("c2")
+	got := receiveN(t, c1, 10, 5)
+	ack(t, c1, got)
+	require.NoError(t, c1.Ack(ctx, idsOf(got)), "acknowledging twice is not an error")
+	require.NoError(t, c1.Ack(ctx, nil), "acknowledging nothing is not an error")
+
+	requireNothing(t, opts, c1, c2)
+}
+
+func testUnackedReturnsToAnotherConsumer(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := redeliveryOptions()
+	h := newHarness(t, opts)
+	want := []byte(`{"topic":"redeliver","event_id":"1"}`)
+	require.NoError(t, h.Publisher.Publish(context.Background(), [][]byte{want}))
+
+	dead, alive := h.NewConsumer("dead"), h.NewConsumer("alive")
+	first := receiveN(t, dead, 10, 1)[0]
+	require.Equal(t, 1, first.Deliveries)
+
+	// "dead" never acknowledges; "alive" gets the message once it has been
+	// idle for ClaimIdle.
+	again := receiveN(t, alive, 10, 1)[0]
+	require.Equal(t, first.ID, again.ID, "a redelivered message keeps its ID")
+	require.Equal(t, want, again.Body)
+	require.Equal(t, 2, again.Deliveries)
+
+	ack(t, alive, []queue.Message{again})
+	requireNothing(t, opts, alive, dead)
+}
+
+func testUnackedReturnsToSameConsumer(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := redeliveryOptions()
+	h := newHarness(t, opts)
+	require.NoError(t, h.Publisher.Publish(context.Background(), bodies("same", 1)))
+
+	c := h.NewConsumer("c1")
+	var id string
+	for delivery := 1; delivery <= 3; delivery++ {
+		m := receiveN(t, c, 10, 1)[0]
+		require.Equal(t, delivery, m.Deliveries)
+		if id == "" {
+			id = m.ID
+		}
+		require.Equal(t, id, m.ID)
+	}
+}
+
+// Two consumers receiving at the same time share the messages: each message
+// goes to exactly one of them, and together they get them all.
+func testConcurrentConsumersShareWork(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	// With the long ClaimIdle, no message may come back while in flight.
+	opts := defaultOptions()
+	h := newHarness(t, opts)
+	ctx := context.Background()
+	const n = 300
+	want := bodies("concurrent", n)
+	for i := 0; i < n; i += 50 {
+		require.NoError(t, h.Publisher.Publish(ctx, want[i:i+50]))
+	}
+
+	var (
+		mu        sync.Mutex
+		seen      = map[string]string{} // message ID → consumer that got it
+		bodySeen  = map[string]int{}
+		problems  []string
+		received  atomic.Int64
+		wg        sync.WaitGroup
+		perWorker [2]int
+	)
+	deadline := time.Now().Add(patience)
+	for w := range 2 {
+		name := fmt.Sprintf("c%d", w+1)
+		c := h.NewConsumer(name)
+		wg.Go(func() {
+			for received.Load() < n && time.Now().Before(deadline) {
+				msgs, err := c.Receive(ctx, 7)
+				if err != nil {
+					mu.Lock()
+					problems = append(problems, fmt.Sprintf("%s: Receive: %v", name, err))
+					mu.Unlock()
+					return
+				}
+				mu.Lock()
+				for _, m := range msgs {
+					if other, dup := seen[m.ID]; dup {
+						problems = append(problems, fmt.Sprintf("%s got %s, already given to %s", name, m.ID, other))
+					}
+					seen[m.ID] = name
+					bodySeen[string(m.Body)]++
+					perWorker[w]++
+				}
+				mu.Unlock()
+				received.Add(int64(len(msgs)))
+				if err := c.Ack(ctx, idsOf(msgs)); err != nil {
+					mu.Lock()
+					problems = append(problems, fmt.Sprintf("%s: Ack: %v", name, err))
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	require.Empty(t, problems)
+	require.Len(t, seen, n, "together the consumers received every message")
+	for _, b := range want {
+		require.Equal(t, 1, bodySeen[string(b)], "body %s", b)
+	}
+	t.Logf("messages per consumer: %v", perWorker)
+}
+
+func testPublishOverBacklogIsOverloaded(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := defaultOptions()
+	opts.MaxBacklog = 10
+	h := newHarness(t, opts)
+	ctx := context.Background()
+	requireOverloaded := func(err error) {
+		t.Helper()
+		require.Error(t, err)
+		require.Equal(t, event.Overloaded, event.ErrorCode(err), "error: %v", err)
+	}
+	requirePublished := func(want int64) {
+		t.Helper()
+		if h.Counter == nil {
+			return
+		}
+		n, err := h.Counter.Published(ctx)
+		require.NoError(t, err)
+		require.Equal(t, want, n)
+	}
+
+	requireOverloaded(h.Publisher.Publish(ctx, bodies("too-many", 11)))
+	requirePublished(0)
+	require.NoError(t, h.Publisher.Publish(ctx, bodies("first", 6)))
+	requireOverloaded(h.Publisher.Publish(ctx, bodies("over", 5)))
+	requirePublished(6)
+	require.NoError(t, h.Publisher.Publish(ctx, bodies("fill", 4)))
+	requireOverloaded(h.Publisher.Publish(ctx, bodies("over", 1)))
+	requirePublished(10)
+
+	// Received but unacknowledged messages still count against the backlog.
+	c := h.NewConsumer("c1")
+	got := receiveN(t, c, 10, 10)
+	for _, m := range got {
+		require.False(t, strings.Contains(string(m.Body), "over"), "a refused publish queued %s", m.Body)
+	}
+	requireOverloaded(h.Publisher.Publish(ctx, bodies("over", 1)))
+
+	// Once the consumer has acknowledged them, there is room again.
+	ack(t, c, got)
+	deadline := time.Now().Add(patience)
+	for {
+		err := h.Publisher.Publish(ctx, bodies("after", 10))
+		if err == nil {
+			break
+		}
+		requireOverloaded(err)
+		require.False(t, time.Now().After(deadline), "backlog still full after every message was acknowledged")
+		time.Sleep(opts.Wait) // the backlog of some queues is only eventually consistent
+	}
+	requirePublished(20)
+	after := receiveN(t, c, 10, 10)
+	require.Equal(t, bodies("after", 10), bodiesOf(after))
+}
+
+func testPublishedCounts(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := defaultOptions()
+	h := newHarness(t, opts)
+	if h.Counter == nil {
+		t.Skip("the queue under test has no Counter")
+	}
+	ctx := context.Background()
+	published := func() int64 {
+		t.Helper()
+		n, err := h.Counter.Published(ctx)
+		require.NoError(t, err)
+		return n
+	}
+	require.Zero(t, published())
+	require.NoError(t, h.Publisher.Publish(ctx, bodies("count", 3)))
+	require.Equal(t, int64(3), published())
+	require.NoError(t, h.Publisher.Publish(ctx, bodies("count", 4)))
+	require.Equal(t, int64(7), published())
+
+	// Consuming does not change what was published.
+	c := h.NewConsumer("c1")
+	ack(t, c, receiveN(t, c, 10, 7))
+	require.Equal(t, int64(7), published())
+}
