@@ -1,0 +1,61 @@
+package redisqueue_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/redisqueue"
+)
+
+// BenchmarkPublish publishes batches of 500 bodies of about 250 bytes, the
+// default consume batch size with typical events.
+func BenchmarkPublish(b *testing.B) {
+	ctx := context.Background()
+	q, client, stream := newQueue(b, redisqueue.Options{})
+	batch := bodies("bench", 500, 250)
+	b.SetBytes(500 * 250)
+	for i := 0; b.Loop(); i++ {
+		if i%100 == 99 { // keep Redis's memory bounded
+			b.StopTimer()
+			require.NoError(b, client.Del(ctx, stream).Err())
+			b.StartTimer()
+		}
+		if err := q.Publish(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkReceiveAck receives and acknowledges messages 500 at a time; one
+// op is one message.
+func BenchmarkReceiveAck(b *testing.B) {
+	ctx := context.Background()
+	q, _, _ := newQueue(b, redisqueue.Options{Block: 100 * time.Millisecond})
+	batch := bodies("bench", 500, 250)
+	for published := 0; published < b.N; published += len(batch) {
+		require.NoError(b, q.Publish(ctx, batch))
+	}
+	c := q.Consumer("bench")
+	b.SetBytes(250)
+	b.ResetTimer()
+	for received := 0; received < b.N; {
+		msgs, err := c.Receive(ctx, 500)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids := make([]string, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID
+		}
+		if err := c.Ack(ctx, ids); err != nil {
+			b.Fatal(err)
+		}
+		received += len(msgs)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -1,0 +1,182 @@
+package redisqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
+)
+
+// Consumer is one named consumer of the group.
+type Consumer struct {
+	q    *Queue
+	name string
+
+	mu        sync.Mutex // guards the reclaim state below
+	nextClaim time.Time  // no reclaim before this
+	cursor    string     // where the next reclaim scan starts
+}
+
+var _ queue.Consumer = (*Consumer)(nil)
+
+// Receive returns up to max messages. Every ClaimIdle/2 at most, it first
+// takes over messages that have been pending longer than ClaimIdle with any
+// consumer, this one included; then it reads new messages, waiting up to
+// Block for one when it has nothing yet. It returns no messages and no
+// error when the wait runs out. When the stream or group has vanished, it
+// recreates them and returns nothing.
+//
+// A message whose stream entry lacks the body field is returned with a nil
+// Body, for the caller to set aside as unreadable.
+func (c *Consumer) Receive(ctx context.Context, max int) ([]queue.Message, error) {
+	if max < 1 {
+		return nil, event.Errorf(event.Invalid, "receive at least one message")
+	}
+	msgs, err := c.reclaim(ctx, max)
+	if err != nil {
+		return nil, c.recover(ctx, err)
+	}
+	if len(msgs) >= max {
+		return msgs, nil
+	}
+	block := c.q.opts.Block
+	if len(msgs) > 0 {
+		block = -1 // return the reclaimed messages without waiting
+	}
+	streams, err := c.q.client.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group:    c.q.opts.Group,
+		Consumer: c.name,
+		Streams:  []string{c.q.opts.Stream, ">"},
+		Count:    int64(max - len(msgs)),
+		Block:    block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return msgs, nil
+	}
+	if err != nil {
+		err = c.recover(ctx, err)
+		if len(msgs) > 0 {
+			// Hand over what was reclaimed; the error will show again on
+			// the next call if it persists.
+			return msgs, nil
+		}
+		return nil, err
+	}
+	for _, s := range streams {
+		for _, m := range s.Messages {
+			msgs = append(msgs, queue.Message{ID: m.ID, Body: bodyOf(m.Values), Deliveries: 1})
+		}
+	}
+	return msgs, nil
+}
+
+// recover recreates the stream and group when err says they vanished, and
+// otherwise returns err as an *event.Error.
+func (c *Consumer) recover(ctx context.Context, err error) error {
+	if !isNoGroup(err) {
+		return wrapErr(err)
+	}
+	c.mu.Lock()
+	c.cursor = "0-0"
+	c.mu.Unlock()
+	return c.q.EnsureGroup(ctx)
+}
+
+// reclaim takes over messages idle longer than ClaimIdle, at most once
+// every ClaimIdle/2 unless the last scan stopped early.
+func (c *Consumer) reclaim(ctx context.Context, limit int) ([]queue.Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if now.Before(c.nextClaim) {
+		return nil, nil
+	}
+	res, err := claimScript.Run(ctx, c.q.client, []string{c.q.opts.Stream},
+		c.q.opts.Group, c.name, max(c.q.opts.ClaimIdle.Milliseconds(), 1), c.cursor, limit).Slice()
+	if err != nil {
+		return nil, err
+	}
+	cursor, msgs, err := parseClaim(res)
+	if err != nil {
+		return nil, err
+	}
+	c.cursor = cursor
+	if cursor == "0-0" {
+		c.nextClaim = now.Add(c.q.opts.ClaimIdle / 2)
+	}
+	return msgs, nil
+}
+
+// parseClaim reads claimScript's reply.
+func parseClaim(res []any) (string, []queue.Message, error) {
+	bad := func() (string, []queue.Message, error) {
+		return "", nil, fmt.Errorf("unexpected reclaim reply %v", res)
+	}
+	if len(res) != 2 {
+		return bad()
+	}
+	cursor, ok := res[0].(string)
+	entries, ok2 := res[1].([]any)
+	if !ok || !ok2 {
+		return bad()
+	}
+	msgs := make([]queue.Message, 0, len(entries))
+	for _, e := range entries {
+		parts, ok := e.([]any)
+		if !ok || len(parts) != 3 {
+			return bad()
+		}
+		id, ok := parts[0].(string)
+		fields, ok2 := parts[1].([]any)
+		deliveries, ok3 := parts[2].(int64)
+		if !ok || !ok2 || !ok3 {
+			return bad()
+		}
+		values := make(map[string]any, len(fields)/2)
+		for i := 0; i+1 < len(fields); i += 2 {
+			if k, ok := fields[i].(string); ok {
+				values[k] = fields[i+1]
+			}
+		}
+		msgs = append(msgs, queue.Message{ID: id, Body: bodyOf(values), Deliveries: int(deliveries)})
+	}
+	return cursor, msgs, nil
+}
+
+func bodyOf(values map[string]any) []byte {
+	if s, ok := values[bodyField].(string); ok {
+		return []byte(s)
+	}
+	return nil
+}
+
+// Ack acknowledges messages in one call; acknowledged messages are never
+// delivered again. When the group has vanished there is nothing left to
+// acknowledge, and Ack succeeds.
+func (c *Consumer) Ack(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := c.q.client.XAck(ctx, c.q.opts.Stream, c.q.opts.Group, ids...).Err()
+	if isNoGroup(err) {
+		return nil
+	}
+	return wrapErr(err)
+}
+
+// Close removes the consumer from the group if it has nothing pending, so
+// that consumers of stopped workers do not pile up in the group. A consumer
+// with pending messages stays, and other consumers reclaim its messages.
+func (c *Consumer) Close(ctx context.Context) error {
+	err := closeScript.Run(ctx, c.q.client, []string{c.q.opts.Stream}, c.q.opts.Group, c.name).Err()
+	if isNoGroup(err) {
+		return nil
+	}
+	return wrapErr(err)
+}

@@ -1,0 +1,194 @@
+// Package redisqueue is the queue on a Redis Stream read through one
+// consumer group (Redis 7 or later).
+//
+// Keys: the stream (Options.Stream, one entry per message, its body in the
+// field "e") and the published counter "<Stream>:published". Scripts touch
+// both at once, so on Redis Cluster the stream name needs a hash tag, e.g.
+// "{logagg}:events".
+//
+// Acknowledged entries stay in the stream until Trim drops them, so the
+// process that runs consumers should call Trim now and then. Publish with a
+// MaxBacklog also trims by itself when the stream looks full, so the limit
+// is never reached by acknowledged entries alone.
+package redisqueue
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
+)
+
+// bodyField is the stream entry field that holds a message body.
+const bodyField = "e"
+
+// Options configure a Queue. Zero fields take their defaults.
+type Options struct {
+	Stream     string        // stream key; default "logagg:events"
+	Group      string        // consumer group; default "logagg"
+	MaxBacklog int64         // Publish refuses with Overloaded when backlog+len(bodies) would exceed it; 0 = no limit
+	ClaimIdle  time.Duration // messages pending longer than this are reclaimed by other consumers; default 30s
+	Block      time.Duration // how long Receive waits for new messages; default 1s
+}
+
+// Queue publishes to a Redis Stream and hands out its consumers.
+type Queue struct {
+	client     redis.UniversalClient
+	opts       Options
+	counterKey string
+}
+
+var (
+	_ queue.Publisher = (*Queue)(nil)
+	_ queue.Counter   = (*Queue)(nil)
+	_ queue.Pinger    = (*Queue)(nil)
+)
+
+// New returns a queue on client. It does not talk to Redis; consumers need
+// the group, which EnsureGroup creates (Receive also recreates it when it
+// has vanished).
+func New(client redis.UniversalClient, opts Options) *Queue {
+	if opts.Stream == "" {
+		opts.Stream = "logagg:events"
+	}
+	if opts.Group == "" {
+		opts.Group = "logagg"
+	}
+	if opts.ClaimIdle <= 0 {
+		opts.ClaimIdle = 30 * time.Second
+	}
+	if opts.Block <= 0 {
+		opts.Block = time.Second
+	}
+	return &Queue{client: client, opts: opts, counterKey: opts.Stream + ":published"}
+}
+
+// EnsureGroup creates the stream and its consumer group if they do not
+// exist. A new group starts at the beginning of the stream, not at its end:
+// when the group vanished (Redis restarted without persistence) and
+// publishers have since recreated the stream, their entries are delivered
+// rather than skipped.
+func (q *Queue) EnsureGroup(ctx context.Context) error {
+	err := q.client.XGroupCreateMkStream(ctx, q.opts.Stream, q.opts.Group, "0").Err()
+	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+		return wrapErr(err)
+	}
+	return nil
+}
+
+// Publish adds every body as one stream entry and counts them, all in one
+// script, so that either all are queued and counted or none is. It refuses
+// with Overloaded when the backlog would exceed MaxBacklog. Publishing
+// nothing is a no-op.
+func (q *Queue) Publish(ctx context.Context, bodies [][]byte) error {
+	if len(bodies) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 1+len(bodies))
+	args = append(args, q.opts.MaxBacklog)
+	for _, b := range bodies {
+		args = append(args, b)
+	}
+	res, err := publishScript.Run(ctx, q.client, []string{q.opts.Stream, q.counterKey}, args...).Int64Slice()
+	if err != nil {
+		return wrapErr(err)
+	}
+	if len(res) == 2 && res[0] == 0 {
+		return event.Errorf(event.Overloaded,
+			"queue backlog is full (%d of %d messages waiting); retry later", res[1], q.opts.MaxBacklog)
+	}
+	return nil
+}
+
+// Published returns how many messages Publish has queued in all.
+func (q *Queue) Published(ctx context.Context) (int64, error) {
+	n, err := q.client.Get(ctx, q.counterKey).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrapErr(err)
+	}
+	return n, nil
+}
+
+// Ping reports whether Redis answers.
+func (q *Queue) Ping(ctx context.Context) error {
+	return wrapErr(q.client.Ping(ctx).Err())
+}
+
+// Backlog returns how many messages are not yet acknowledged: those not yet
+// delivered to the group (its lag) plus those delivered and pending. Redis
+// cannot always tell the lag (after entries were deleted from the middle of
+// the stream, or when the group was created on an existing stream); then,
+// and before the group exists, the stream's length stands in for it, which
+// counts acknowledged entries that Trim has not dropped yet.
+func (q *Queue) Backlog(ctx context.Context) (int64, error) {
+	groups, err := q.client.XInfoGroups(ctx, q.opts.Stream).Result()
+	if redis.HasErrorPrefix(err, "no such key") {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrapErr(err)
+	}
+	for _, g := range groups {
+		if g.Name == q.opts.Group && g.Lag >= 0 {
+			return g.Lag + g.Pending, nil
+		}
+	}
+	n, err := q.client.XLen(ctx, q.opts.Stream).Result()
+	return n, wrapErr(err)
+}
+
+// Trim drops the stream's entries that every consumer group has
+// acknowledged, and returns how many it dropped. An entry that some group
+// has not acknowledged, delivered or not, is never dropped.
+func (q *Queue) Trim(ctx context.Context) (int64, error) {
+	n, err := trimScript.Run(ctx, q.client, []string{q.opts.Stream}).Int64()
+	return n, wrapErr(err)
+}
+
+// Consumer returns the group's consumer with this name. Names must be
+// unique among live workers; a restarted worker may reuse its name.
+func (q *Queue) Consumer(name string) *Consumer {
+	return &Consumer{q: q, name: name, cursor: "0-0"}
+}
+
+// wrapErr turns a Redis error into an *event.Error: Unavailable when Redis
+// cannot be reached or cannot serve for now, Internal for any other reply
+// error (a bug, or a key of the wrong type).
+func wrapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) && !isTransient(err) {
+		return event.Wrap(event.Internal, err, "queue error")
+	}
+	return event.Wrap(event.Unavailable, err, "queue unavailable")
+}
+
+// isTransient reports whether a reply error says Redis cannot serve now but
+// may soon.
+func isTransient(err error) bool {
+	for _, prefix := range []string{
+		"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",
+		"OOM", "BUSY", "NOREPLICAS", "MISCONF", "max number of clients",
+	} {
+		if redis.HasErrorPrefix(err, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// isNoGroup reports whether err says the stream or its group does not
+// exist. Errors raised inside scripts carry the code after a prefix.
+func isNoGroup(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "NOGROUP")
+}

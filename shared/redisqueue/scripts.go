@@ -1,0 +1,138 @@
+package redisqueue
+
+import "github.com/redis/go-redis/v9"
+
+// trimLua defines safe_minid(stream): the ID of the oldest entry that some
+// consumer group of the stream still needs, or nil when no entry may be
+// dropped. A group needs its oldest pending entry, or, with nothing pending,
+// everything after its last-delivered-id. A stream without groups needs
+// everything, since no consumer has seen any of it.
+const trimLua = `
+local function dec_less(a, b)
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+
+local function id_less(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  if ams ~= bms then return dec_less(ams, bms) end
+  return dec_less(aseq, bseq)
+end
+
+-- dec_incr adds one to a decimal string; Lua numbers would lose precision.
+local function dec_incr(s)
+  local digits = {}
+  for i = 1, #s do digits[i] = string.byte(s, i) - 48 end
+  local i = #digits
+  while i >= 1 do
+    if digits[i] < 9 then
+      digits[i] = digits[i] + 1
+      break
+    end
+    digits[i] = 0
+    i = i - 1
+  end
+  local out = table.concat(digits)
+  if i < 1 then out = '1' .. out end
+  return out
+end
+
+local function next_id(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  if seq == '18446744073709551615' then
+    return dec_incr(ms) .. '-0'
+  end
+  return ms .. '-' .. dec_incr(seq)
+end
+
+local function safe_minid(stream)
+  local groups = redis.call('XINFO', 'GROUPS', stream)
+  if #groups == 0 then return nil end
+  local minid = nil
+  for _, g in ipairs(groups) do
+    local f = {}
+    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+    local keep
+    if f['pending'] > 0 then
+      keep = redis.call('XPENDING', stream, f['name'])[2]
+    else
+      keep = next_id(f['last-delivered-id'])
+    end
+    if minid == nil or id_less(keep, minid) then minid = keep end
+  end
+  return minid
+end
+
+local function trim(stream)
+  if redis.call('EXISTS', stream) == 0 then return 0 end
+  local minid = safe_minid(stream)
+  if minid == nil then return 0 end
+  return redis.call('XTRIM', stream, 'MINID', minid)
+end
+`
+
+// trimScript drops the entries no consumer group needs any more.
+// KEYS[1] stream. Returns how many entries it dropped.
+var trimScript = redis.NewScript(trimLua + `
+return trim(KEYS[1])
+`)
+
+// publishScript adds every body as one entry and counts them, or, when the
+// stream would grow past the backlog limit even after dropping acknowledged
+// entries, adds nothing. Being one script, it is all or nothing.
+// KEYS[1] stream, KEYS[2] published counter; ARGV[1] backlog limit (0 for
+// none), ARGV[2…] the bodies. Returns {1} when published, {0, length} when
+// the stream is full.
+var publishScript = redis.NewScript(trimLua + `
+local stream, counter = KEYS[1], KEYS[2]
+local limit = tonumber(ARGV[1])
+local n = #ARGV - 1
+if limit > 0 then
+  local length = redis.call('XLEN', stream)
+  if length + n > limit and length > 0 then
+    trim(stream)
+    length = redis.call('XLEN', stream)
+  end
+  if length + n > limit then return {0, length} end
+end
+for i = 2, #ARGV do
+  redis.call('XADD', stream, '*', '` + bodyField + `', ARGV[i])
+end
+redis.call('INCRBY', counter, n)
+return {1}
+`)
+
+// claimScript takes over entries pending longer than the idle time from any
+// consumer and reports each with its delivery count, which XAUTOCLAIM has
+// just raised to include this delivery. Entries that were deleted while
+// pending must leave the pending list: Redis 7 drops them itself (and lists
+// them in a third reply element, unused here); Redis 6.2 returns them
+// without fields, and the script acknowledges them.
+// KEYS[1] stream; ARGV group, consumer, min idle ms, start cursor, count.
+// Returns {next cursor, {{id, {field, value, …}, deliveries}, …}}.
+var claimScript = redis.NewScript(`
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local r = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local out = {}
+for _, e in ipairs(r[2]) do
+  if e then
+    if e[2] then
+      local p = redis.call('XPENDING', stream, group, e[1], e[1], 1, consumer)
+      if #p == 1 then out[#out + 1] = {e[1], e[2], p[1][4]} end
+    else
+      redis.call('XACK', stream, group, e[1])
+    end
+  end
+end
+return {r[1], out}
+`)
+
+// closeScript removes a consumer from the group unless it still holds
+// pending entries. KEYS[1] stream; ARGV group, consumer. Returns 1 when it
+// removed the consumer.
+var closeScript = redis.NewScript(`
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
