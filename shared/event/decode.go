@@ -265,7 +265,11 @@ func lineColumn(data []byte, offset int) (line, col int) {
 // decodeEvents validates each raw element and returns the events, or an
 // Invalid error listing every problem of every element.
 func decodeEvents(elems [][]byte) ([]Event, error) {
-	d := newBatchDecoder(len(elems))
+	size := 0
+	for _, raw := range elems {
+		size += len(raw)
+	}
+	d := newBatchDecoder(len(elems), size)
 	for i, raw := range elems {
 		d.add(i, raw)
 	}

@@ -42,6 +42,13 @@ const timestampForm = "an RFC 3339 timestamp with a time-zone offset, such as 20
 // nil for an absent member.
 type rawEvent struct {
 	topic, eventID, timestamp, source, payload []byte
+	events                                     bool // has an "events" member
+}
+
+// looksLikeBatch reports whether the object is a {"events":[...]} batch
+// rather than an event: it has an "events" member and no event field.
+func (r rawEvent) looksLikeBatch() bool {
+	return r.events && r.topic == nil && r.eventID == nil && r.timestamp == nil && r.source == nil && r.payload == nil
 }
 
 // parseRawEvent collects the known members of the object obj.
@@ -69,6 +76,8 @@ func parseRawEvent(obj []byte) rawEvent {
 			r.source = val
 		case FieldPayload:
 			r.payload = val
+		case "events":
+			r.events = true
 		}
 	}
 }
@@ -88,12 +97,19 @@ type batchDecoder struct {
 	details []FieldError
 	invalid int // events with at least one problem
 	arena   []byte
+	chunk   int // size of the next block of arena
 	intern  map[string]string
 	scratch []byte
 }
 
-func newBatchDecoder(n int) *batchDecoder {
-	return &batchDecoder{events: make([]Event, 0, n), intern: make(map[string]string)}
+// newBatchDecoder returns a decoder for n events whose raw text totals
+// size bytes, which bounds the total size of their compacted payloads.
+func newBatchDecoder(n, size int) *batchDecoder {
+	return &batchDecoder{
+		events: make([]Event, 0, n),
+		chunk:  min(payloadChunk, size+2*n),
+		intern: make(map[string]string),
+	}
 }
 
 func (d *batchDecoder) fail(index int, field, format string, args ...any) {
@@ -109,6 +125,12 @@ func (d *batchDecoder) add(index int, raw []byte) {
 		return
 	}
 	r := parseRawEvent(raw)
+	if r.looksLikeBatch() {
+		d.fail(index, "", `each event must be an object with topic, event_id, timestamp and source; this one is a {"events":[...]} batch, `+
+			`which is only read as a whole JSON body (Content-Type: application/json), not as an element or an NDJSON line`)
+		d.invalid++
+		return
+	}
 	before := len(d.details)
 
 	var e Event
@@ -268,7 +290,7 @@ func quoteShort(s string) string {
 // payload checks a payload value and returns a compacted copy of it.
 func (d *batchDecoder) payload(index int, raw []byte) []byte {
 	if cap(d.arena)-len(d.arena) < len(raw)+2 {
-		d.arena = make([]byte, 0, max(payloadChunk, len(raw)+2))
+		d.arena = make([]byte, 0, max(d.chunk, len(raw)+2))
 	}
 	start := len(d.arena)
 	var problem string
