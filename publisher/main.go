@@ -1,0 +1,332 @@
+// Command publisher sends a load of events with a chosen share of
+// duplicates to a running logagg over its HTTP API and reports throughput,
+// request latency and, with -wait, the end-to-end time until the queue has
+// drained. The benchmark harness and docker-compose's publisher service run
+// it; -json prints one machine-readable result.
+//
+//	publisher -url http://127.0.0.1:8080 -events 100000 -dup-rate 0.3 -wait -json
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err and returns the process's exit status: 0 on success
+// or -h, 2 for bad usage, 1 for a failed run.
+func exitCode(err error, stderr io.Writer) int {
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errFlagParse):
+		return 2 // the flag package has already said what was wrong
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "publisher: %v\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "publisher: %v\n", err)
+		return 1
+	}
+}
+
+// usageError is a flag value that parses but makes no sense.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+var errFlagParse = errors.New("bad command line")
+
+// config is the command line, checked.
+type config struct {
+	url          string
+	apiKey       string
+	events       int
+	dupRate      float64
+	batch        int
+	concurrency  int
+	topics       int
+	payloadBytes int
+	rate         float64
+	seed         int64
+	runID        string
+	wait         bool
+	timeout      time.Duration
+	json         bool
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	defaultURL := getenv("LOGAGG_URL")
+	if defaultURL == "" {
+		defaultURL = "http://127.0.0.1:8080"
+	}
+	var c config
+	fs := flag.NewFlagSet("publisher", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.url, "url", defaultURL, "logagg's base URL (env LOGAGG_URL)")
+	fs.StringVar(&c.apiKey, "api-key", getenv("API_KEY"), "API key sent as X-API-Key (env API_KEY)")
+	fs.IntVar(&c.events, "events", 20000, "events to send, duplicates included")
+	fs.Float64Var(&c.dupRate, "dup-rate", 0.3, "fraction of sent events that repeat an earlier one, in [0, 1)")
+	fs.IntVar(&c.batch, "batch", 500, "events per request")
+	fs.IntVar(&c.concurrency, "concurrency", 4, "requests in flight at once")
+	fs.IntVar(&c.topics, "topics", 10, "distinct topics")
+	fs.IntVar(&c.payloadBytes, "payload-bytes", 120, "approximate payload size in bytes")
+	fs.Float64Var(&c.rate, "rate", 0, "cap in events per second; 0 sends as fast as the service accepts")
+	fs.Int64Var(&c.seed, "seed", 1, "seed of the event generator: the same seed gives the same shape of load")
+	fs.StringVar(&c.runID, "run-id", "", "goes into every event_id (default: random, so runs never collide)")
+	fs.BoolVar(&c.wait, "wait", false, "after publishing, wait until the service has consumed every event sent and report the end-to-end time")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up after this long, publishing and waiting included")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object of results on stdout")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: publisher [flags]\n\nSends events with duplicates to logagg's POST /publish and reports throughput.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, fmt.Errorf("%w: %v", errFlagParse, err)
+	}
+	if fs.NArg() > 0 {
+		return c, usageError(fmt.Sprintf("unexpected argument %q: every option is a flag, see -h", fs.Arg(0)))
+	}
+	u, err := url.Parse(c.url)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return c, usageError(fmt.Sprintf("-url %q is not an http(s) URL such as http://127.0.0.1:8080", c.url))
+	case c.events < 1:
+		return c, usageError("-events must be at least 1")
+	case !(c.dupRate >= 0 && c.dupRate < 1):
+		return c, usageError("-dup-rate must be at least 0 and below 1, e.g. 0.3 for 30% duplicates")
+	case c.batch < 1:
+		return c, usageError("-batch must be at least 1")
+	case c.concurrency < 1:
+		return c, usageError("-concurrency must be at least 1")
+	case c.topics < 1:
+		return c, usageError("-topics must be at least 1")
+	case c.payloadBytes < 1:
+		return c, usageError("-payload-bytes must be at least 1")
+	case !(c.rate >= 0):
+		return c, usageError("-rate must be 0 (no cap) or a positive number of events per second")
+	case c.timeout <= 0:
+		return c, usageError("-timeout must be positive, e.g. 5m")
+	case len(c.runID) > 200 || !utf8.ValidString(c.runID):
+		return c, usageError("-run-id must be valid UTF-8 of at most 200 bytes")
+	}
+	for _, r := range c.runID {
+		if r < 0x20 || r == 0x7f {
+			return c, usageError("-run-id must not contain control characters")
+		}
+	}
+	return c, nil
+}
+
+// result is what -json prints.
+type result struct {
+	URL                 string        `json:"url"`
+	RunID               string        `json:"run_id"`
+	Events              int           `json:"events"`
+	Unique              int           `json:"unique"`
+	Duplicates          int           `json:"duplicates"`
+	BatchSize           int           `json:"batch_size"`
+	Concurrency         int           `json:"concurrency"`
+	Requests            int           `json:"requests"`
+	Retries             int           `json:"retries"`
+	PublishSeconds      float64       `json:"publish_seconds"`
+	PublishEventsPerSec float64       `json:"publish_events_per_sec"`
+	E2ESeconds          *float64      `json:"e2e_seconds"`        // null without -wait
+	E2EEventsPerSec     *float64      `json:"e2e_events_per_sec"` // null without -wait
+	LatencyP50Ms        float64       `json:"latency_p50_ms"`
+	LatencyP95Ms        float64       `json:"latency_p95_ms"`
+	LatencyP99Ms        float64       `json:"latency_p99_ms"`
+	StatsBefore         loadgen.Stats `json:"stats_before"`
+	StatsAfter          loadgen.Stats `json:"stats_after"`
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.timeout, fmt.Errorf("gave up after -timeout %s", cfg.timeout))
+	defer cancel()
+
+	client := &loadgen.Client{BaseURL: cfg.url, APIKey: cfg.apiKey, HTTP: loadgen.NewHTTPClient(2 * cfg.concurrency)}
+	before, err := client.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("reading %s/stats before publishing: %w%s", cfg.url, withCause(ctx, err), hint(err))
+	}
+
+	runID := cfg.runID
+	if runID == "" {
+		runID = loadgen.NewRunID()
+	}
+	events, unique := loadgen.Generate(loadgen.Plan{
+		Events:       cfg.events,
+		DupRate:      cfg.dupRate,
+		Topics:       cfg.topics,
+		PayloadBytes: cfg.payloadBytes,
+		Seed:         cfg.seed,
+		RunID:        runID,
+	})
+
+	bar := newBar(stderr, len(events), "publishing")
+	start := time.Now()
+	pub, err := client.Publish(ctx, events, loadgen.PublishOptions{
+		BatchSize:   cfg.batch,
+		Concurrency: cfg.concurrency,
+		Rate:        cfg.rate,
+		Progress:    bar.set,
+	})
+	bar.finish()
+	if err != nil {
+		return fmt.Errorf("publishing to %s: %w", cfg.url, withCause(ctx, err))
+	}
+
+	res := result{
+		URL:                 cfg.url,
+		RunID:               runID,
+		Events:              len(events),
+		Unique:              unique,
+		Duplicates:          len(events) - unique,
+		BatchSize:           cfg.batch,
+		Concurrency:         cfg.concurrency,
+		Requests:            pub.Requests,
+		Retries:             pub.Retries,
+		PublishSeconds:      pub.Elapsed.Seconds(),
+		PublishEventsPerSec: perSecond(pub.Sent, pub.Elapsed),
+		LatencyP50Ms:        ms(loadgen.Percentile(pub.Latencies, 50)),
+		LatencyP95Ms:        ms(loadgen.Percentile(pub.Latencies, 95)),
+		LatencyP99Ms:        ms(loadgen.Percentile(pub.Latencies, 99)),
+		StatsBefore:         before,
+	}
+
+	if cfg.wait {
+		// The run has drained once the service has taken every event sent
+		// off the queue, as stored, dropped as a duplicate or set aside.
+		target := before.Received + before.DeadLettered + int64(pub.Sent)
+		drain := newBar(stderr, pub.Sent, "consuming")
+		after, _, err := client.WaitFor(ctx, func(s loadgen.Stats) bool {
+			drain.set(int(s.Received + s.DeadLettered - before.Received - before.DeadLettered))
+			return s.Received+s.DeadLettered >= target
+		})
+		drain.finish()
+		e2e := time.Since(start)
+		if err != nil {
+			consumed := max(after.Received+after.DeadLettered-before.Received-before.DeadLettered, 0)
+			return fmt.Errorf("waiting for the queue to drain (%d of %d events consumed): %w", consumed, pub.Sent, withCause(ctx, err))
+		}
+		secs, rate := e2e.Seconds(), perSecond(pub.Sent, e2e)
+		res.E2ESeconds, res.E2EEventsPerSec = &secs, &rate
+		res.StatsAfter = after
+	} else {
+		if res.StatsAfter, err = client.Stats(ctx); err != nil {
+			return fmt.Errorf("reading %s/stats after publishing: %w", cfg.url, withCause(ctx, err))
+		}
+	}
+
+	if cfg.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	printSummary(stdout, res)
+	return nil
+}
+
+// hint suggests what to check when the first request fails.
+func hint(err error) string {
+	var se *loadgen.StatusError
+	switch {
+	case errors.As(err, &se) && se.Status == http.StatusUnauthorized:
+		return " (give the key with -api-key or API_KEY)"
+	case errors.As(err, &se), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return ""
+	default:
+		return " (is logagg running there? set -url or LOGAGG_URL)"
+	}
+}
+
+// withCause names the -timeout when it is what ended err.
+func withCause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%v)", err, cause)
+	}
+	return err
+}
+
+func printSummary(w io.Writer, r result) {
+	fmt.Fprintf(w, "published %d events (%d unique, %d duplicates) to %s in %d requests, %d retries\n",
+		r.Events, r.Unique, r.Duplicates, r.URL, r.Requests, r.Retries)
+	fmt.Fprintf(w, "publish:    %.3fs, %.0f events/s; request latency p50 %.1fms, p95 %.1fms, p99 %.1fms\n",
+		r.PublishSeconds, r.PublishEventsPerSec, r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms)
+	if r.E2ESeconds != nil {
+		fmt.Fprintf(w, "end to end: %.3fs, %.0f events/s until the queue drained\n", *r.E2ESeconds, *r.E2EEventsPerSec)
+	}
+	b, a := r.StatsBefore, r.StatsAfter
+	fmt.Fprintf(w, "/stats:     received %+d, unique_processed %+d, duplicate_dropped %+d, dead_lettered %+d, payload_conflicts %+d; queued now %d\n",
+		a.Received-b.Received, a.UniqueProcessed-b.UniqueProcessed, a.DuplicateDropped-b.DuplicateDropped,
+		a.DeadLettered-b.DeadLettered, a.PayloadConflicts-b.PayloadConflicts, a.Queued)
+}
+
+func perSecond(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// bar is a progress bar on stderr, shown only when stderr is a terminal.
+type bar struct{ pb *progressbar.ProgressBar }
+
+func newBar(stderr io.Writer, total int, what string) bar {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return bar{}
+	}
+	return bar{progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("events"),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+func (b bar) set(n int) {
+	if b.pb != nil {
+		_ = b.pb.Set(min(max(n, 0), b.pb.GetMax()))
+	}
+}
+
+func (b bar) finish() {
+	if b.pb != nil {
+		_ = b.pb.Finish()
+	}
+}
