@@ -109,28 +109,31 @@ func TestPublishUsesFewConnections(t *testing.T) {
 func TestPublishRetriesAfterRetryAfter(t *testing.T) {
 	t.Parallel()
 	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
-		fake := loadgentest.New(t, loadgentest.Options{Intercept: func(attempt, _ int) loadgentest.Reply {
-			if attempt <= 2 {
-				return loadgentest.Reply{Status: status, RetryAfter: "1", Error: "queue is over its backlog limit"}
-			}
-			return loadgentest.Reply{}
-		}})
-		events, _ := Generate(Plan{Events: 10, Seed: 4, RunID: "retry"})
-		res, err := NewClient(fake.URL, "").Publish(context.Background(), events, PublishOptions{BatchSize: 10, Concurrency: 1})
-		require.NoError(t, err)
-		require.Equal(t, 10, res.Sent)
-		require.Equal(t, 1, res.Requests)
-		require.Equal(t, 2, res.Retries)
-		require.Len(t, res.Latencies, 1)
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			t.Parallel()
+			fake := loadgentest.New(t, loadgentest.Options{Intercept: func(attempt, _ int) loadgentest.Reply {
+				if attempt <= 2 {
+					return loadgentest.Reply{Status: status, RetryAfter: "1", Error: "queue is over its backlog limit"}
+				}
+				return loadgentest.Reply{}
+			}})
+			events, _ := Generate(Plan{Events: 10, Seed: 4, RunID: "retry"})
+			res, err := NewClient(fake.URL, "").Publish(context.Background(), events, PublishOptions{BatchSize: 10, Concurrency: 1})
+			require.NoError(t, err)
+			require.Equal(t, 10, res.Sent)
+			require.Equal(t, 1, res.Requests)
+			require.Equal(t, 2, res.Retries)
+			require.Len(t, res.Latencies, 1)
 
-		attempts := fake.Attempts()
-		require.Len(t, attempts, 3)
-		require.Equal(t, []int{status, status, http.StatusAccepted}, []int{attempts[0].Status, attempts[1].Status, attempts[2].Status})
-		for i := 1; i < len(attempts); i++ {
-			require.GreaterOrEqual(t, attempts[i].At.Sub(attempts[i-1].At), 900*time.Millisecond,
-				"retry %d waited for Retry-After", i)
-		}
-		require.Equal(t, int64(10), fake.Stats().Published, "only the accepted attempt queued events")
+			attempts := fake.Attempts()
+			require.Len(t, attempts, 3)
+			require.Equal(t, []int{status, status, http.StatusAccepted}, []int{attempts[0].Status, attempts[1].Status, attempts[2].Status})
+			for i := 1; i < len(attempts); i++ {
+				require.GreaterOrEqual(t, attempts[i].At.Sub(attempts[i-1].At), 900*time.Millisecond,
+					"retry %d waited for Retry-After", i)
+			}
+			require.Equal(t, int64(10), fake.Stats().Published, "only the accepted attempt queued events")
+		})
 	}
 }
 
