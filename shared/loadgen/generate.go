@@ -25,6 +25,11 @@ type Plan struct {
 	Seed         int64
 	RunID        string    // goes into every event_id so runs never collide (default: random)
 	Start        time.Time // timestamp of the first event (default 2026-01-01T00:00:00Z)
+	// SentAtField gives every payload a "sent_at" member holding a
+	// placeholder instant, which Publish with PublishOptions.StampSentAt
+	// replaces with the time the event was first sent, so that the delay
+	// from sending to storing can be read off the stored rows.
+	SentAtField bool
 }
 
 const (
@@ -145,6 +150,7 @@ func Generate(p Plan) (events []json.RawMessage, unique int) {
 type encoder struct {
 	rng      *mrand.Rand
 	start    time.Time
+	sentAt   bool
 	runID    []byte   // JSON-escaped, without quotes
 	topics   [][]byte // `{"topic":"...","event_id":"` for each topic
 	padding  []byte   // random letters that payloads take slices of
@@ -156,12 +162,13 @@ type encoder struct {
 
 func newEncoder(p Plan, rng *mrand.Rand) *encoder {
 	quoted, _ := json.Marshal(p.RunID)
-	e := &encoder{rng: rng, start: p.Start, runID: quoted[1 : len(quoted)-1]}
+	e := &encoder{rng: rng, start: p.Start, sentAt: p.SentAtField, runID: quoted[1 : len(quoted)-1]}
 	for t := range p.Topics {
 		e.topics = append(e.topics, fmt.Appendf(nil, `{"topic":"loadgen.topic-%02d","event_id":"`, t))
 	}
-	// The payload is {"seq":N,"level":"...","msg":"<pad>"}; the fixed part
-	// is about 40 bytes, the rest is padding.
+	// The payload is {"seq":N,"level":"...","msg":"<pad>"}, with
+	// "sent_at" after "seq" when asked for; the fixed part is about 40
+	// bytes, the rest is padding.
 	e.padLen = max(p.PayloadBytes-40, 0)
 	const letters = "abcdefghijklmnopqrstuvwxyz0123456789 "
 	e.padding = make([]byte, 4096+e.padLen)
@@ -169,6 +176,9 @@ func newEncoder(p Plan, rng *mrand.Rand) *encoder {
 		e.padding[i] = letters[rng.IntN(len(letters))]
 	}
 	e.maxLen = 256 + len(e.topics[len(e.topics)-1]) + len(e.runID) + e.padLen
+	if e.sentAt {
+		e.maxLen += len(sentAtPlaceholder) + 1
+	}
 	e.chunkLen = max(1<<20, 16*e.maxLen)
 	return e
 }
@@ -198,6 +208,10 @@ func (e *encoder) encode(seq int) json.RawMessage {
 	b = append(b, sources[e.rng.IntN(len(sources))]...)
 	b = append(b, `","payload":{"seq":`...)
 	b = strconv.AppendInt(b, int64(seq), 10)
+	if e.sentAt {
+		b = append(b, ',')
+		b = append(b, sentAtPlaceholder...)
+	}
 	b = append(b, `,"level":"`...)
 	b = append(b, levels[e.rng.IntN(len(levels))]...)
 	b = append(b, `","msg":"`...)

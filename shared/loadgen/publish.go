@@ -17,6 +17,10 @@ type PublishOptions struct {
 	BatchSize   int     // events per request, default 500
 	Concurrency int     // parallel requests, default 4
 	Rate        float64 // events/s cap, 0 = as fast as possible
+	// StampSentAt writes into each event generated with Plan.SentAtField
+	// the time its first copy was put in a request (UTC, nanoseconds), in
+	// the request body only: the events passed in are not modified.
+	StampSentAt bool
 	// Progress, when set, is called after each accepted request with the
 	// number of events accepted so far. Calls never overlap.
 	Progress func(sent int)
@@ -82,6 +86,10 @@ func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt Publ
 		wg       sync.WaitGroup
 	)
 	pace := &pacer{start: start, rate: opt.Rate}
+	var stamper *sentAtStamper
+	if opt.StampSentAt {
+		stamper = newSentAtStamper()
+	}
 	for range min(opt.Concurrency, batches) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -93,7 +101,11 @@ func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt Publ
 				if pace.wait(ctx, len(batch)) != nil {
 					return
 				}
-				latency, retries, err := c.publishBatch(ctx, batch)
+				body := encodeBatch(batch)
+				if stamper != nil {
+					stamper.stamp(body, batch, time.Now())
+				}
+				latency, retries, err := c.publishBatch(ctx, body, len(batch))
 				mu.Lock()
 				res.Retries += retries
 				if err != nil {
@@ -131,15 +143,15 @@ type networkError struct{ err error }
 func (e *networkError) Error() string { return e.err.Error() }
 func (e *networkError) Unwrap() error { return e.err }
 
-// publishBatch sends one batch until it is accepted, retrying as Publish
-// describes, and returns the latency of the accepted attempt.
-func (c *Client) publishBatch(ctx context.Context, batch []json.RawMessage) (latency time.Duration, retries int, err error) {
-	body := encodeBatch(batch)
+// publishBatch sends one request body of n events until it is accepted,
+// retrying as Publish describes, and returns the latency of the accepted
+// attempt.
+func (c *Client) publishBatch(ctx context.Context, body []byte, n int) (latency time.Duration, retries int, err error) {
 	backoff := minBackoff
 	networkFailures := 0
 	for {
 		began := time.Now()
-		err := c.postPublish(ctx, body, len(batch))
+		err := c.postPublish(ctx, body, n)
 		if err == nil {
 			return time.Since(began), retries, nil
 		}
