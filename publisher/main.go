@@ -73,6 +73,7 @@ type config struct {
 	seed         int64
 	runID        string
 	wait         bool
+	sentAt       bool
 	timeout      time.Duration
 	json         bool
 }
@@ -97,6 +98,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the event generator: the same seed gives the same shape of load")
 	fs.StringVar(&c.runID, "run-id", "", "goes into every event_id (default: random, so runs never collide)")
 	fs.BoolVar(&c.wait, "wait", false, "after publishing, wait until the service has consumed every event sent and report the end-to-end time")
+	fs.BoolVar(&c.sentAt, "sent-at", false, `put "sent_at", the time each event was first sent, in its payload, to measure publish-to-store latency from the stored rows`)
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up after this long, publishing and waiting included")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object of results on stdout")
 	fs.Usage = func() {
@@ -190,6 +192,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		PayloadBytes: cfg.payloadBytes,
 		Seed:         cfg.seed,
 		RunID:        runID,
+		SentAtField:  cfg.sentAt,
 	})
 
 	bar := newBar(stderr, len(events), "publishing")
@@ -198,6 +201,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		BatchSize:   cfg.batch,
 		Concurrency: cfg.concurrency,
 		Rate:        cfg.rate,
+		StampSentAt: cfg.sentAt,
 		Progress:    bar.set,
 	})
 	bar.finish()

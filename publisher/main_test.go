@@ -135,6 +135,32 @@ func TestRunRateCap(t *testing.T) {
 	require.Nil(t, res.E2ESeconds, "no end-to-end time without -wait")
 }
 
+func TestRunSentAt(t *testing.T) {
+	t.Parallel()
+	fake := loadgentest.New(t, loadgentest.Options{})
+	var stdout, stderr bytes.Buffer
+	before := time.Now().Truncate(time.Microsecond)
+	err := run(context.Background(), []string{"-url", fake.URL, "-events", "400", "-batch", "100", "-sent-at", "-wait", "-json"}, env(nil), &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	var res result
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+	require.Zero(t, res.StatsAfter.PayloadConflicts, "duplicates carry their original's stamp")
+
+	accepted := fake.Accepted()
+	require.NotEmpty(t, accepted)
+	for _, req := range accepted {
+		for _, raw := range req {
+			var e struct {
+				Payload struct {
+					SentAt time.Time `json:"sent_at"`
+				} `json:"payload"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &e))
+			require.False(t, e.Payload.SentAt.Before(before), "stamped with the send time: %s", raw)
+		}
+	}
+}
+
 func TestRunFailures(t *testing.T) {
 	t.Parallel()
 	refusing := loadgentest.New(t, loadgentest.Options{Intercept: func(int, int) loadgentest.Reply {
