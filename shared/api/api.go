@@ -41,8 +41,11 @@ type Observer interface {
 // route and a nil Reader the read routes, so one Lambda function can serve
 // only its own routes.
 type Deps struct {
-	Publisher    queue.Publisher
-	Reader       Reader
+	Publisher queue.Publisher
+	Reader    Reader
+	// DeadLetters serves GET /deadletters, and, with a Publisher to queue
+	// them again through, POST /deadletters/replay.
+	DeadLetters  DeadLetterStore
 	Published    queue.Counter // events accepted by /publish, for /stats
 	Checks       []Check
 	Limits       event.Limits
@@ -95,6 +98,12 @@ func New(deps Deps) *Server {
 		s.handle("GET", "/stats", s.stats)
 		s.handle("GET", "/topics", s.topics)
 		s.handle("GET", "/ui", s.ui)
+	}
+	if deps.DeadLetters != nil {
+		s.handle("GET", "/deadletters", s.deadLetters)
+		if deps.Publisher != nil {
+			s.handle("POST", "/deadletters/replay", s.replayDeadLetters)
+		}
 	}
 	if deps.Metrics != nil {
 		s.handle("GET", "/metrics", deps.Metrics.ServeHTTP)

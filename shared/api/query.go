@@ -17,8 +17,8 @@ import (
 const (
 	defaultLimit = 100
 	maxLimit     = 1000
-	// NextCursorHeader carries the cursor of the next /events page; it is
-	// absent on the last page.
+	// NextCursorHeader carries the cursor of the next page of /events and
+	// /deadletters; it is absent on the last page.
 	NextCursorHeader = "X-Next-Cursor"
 )
 
@@ -29,7 +29,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	f := store.Filter{Topic: q.Get("topic"), Source: q.Get("source"), Limit: defaultLimit}
+	f := store.Filter{Topic: q.Get("topic"), Source: q.Get("source")}
 	if f.Since, err = timeParam(q, "since"); err != nil {
 		writeError(w, err)
 		return
@@ -38,19 +38,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			writeError(w, event.Errorf(event.Malformed, "limit must be a whole number from 1 to %d, not %q", maxLimit, v))
-			return
-		}
-		f.Limit = n
-	}
-	if v := q.Get("cursor"); v != "" {
-		if f.Before, err = decodeCursor(v); err != nil {
-			writeError(w, err)
-			return
-		}
+	if f.Limit, f.Before, err = pageParams(q); err != nil {
+		writeError(w, err)
+		return
 	}
 	list, err := s.deps.Reader.Events(r.Context(), f)
 	if err != nil {
@@ -58,12 +48,37 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(list) == f.Limit {
-		next := encodeCursor(list[len(list)-1].ID)
-		w.Header().Set(NextCursorHeader, next)
-		q.Set("cursor", next)
-		w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+		setNextPage(w, r, q, list[len(list)-1].ID)
 	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// pageParams reads a listing's limit (default 100) and cursor (0 when
+// absent).
+func pageParams(q url.Values) (limit int, before int64, err error) {
+	limit = defaultLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return 0, 0, event.Errorf(event.Malformed, "limit must be a whole number from 1 to %d, not %q", maxLimit, v)
+		}
+		limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		if before, err = decodeCursor(v); err != nil {
+			return 0, 0, err
+		}
+	}
+	return limit, before, nil
+}
+
+// setNextPage points to the page after the row lastID: the cursor in the
+// X-Next-Cursor header, and the whole URL in a Link header.
+func setNextPage(w http.ResponseWriter, r *http.Request, q url.Values, lastID int64) {
+	next := encodeCursor(lastID)
+	w.Header().Set(NextCursorHeader, next)
+	q.Set("cursor", next)
+	w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 }
 
 // count answers the number of distinct events, in one topic or in all.

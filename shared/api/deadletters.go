@@ -1,0 +1,176 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/store"
+)
+
+// DeadLetterStore keeps the messages consumers set aside, for inspection and
+// replay.
+type DeadLetterStore interface {
+	// DeadLetters lists dead letters newest first: at most limit, and only
+	// those whose ID is below before when before is above 0.
+	DeadLetters(ctx context.Context, limit int, before int64) ([]store.DeadLetter, error)
+	// ReplayDeadLetters hands the selected dead letters not yet replayed to
+	// republish and marks them replayed once it succeeded.
+	ReplayDeadLetters(ctx context.Context, sel store.ReplaySelection, republish store.Republish) (int, error)
+}
+
+const (
+	// maxReplayIDs bounds the IDs one replay request may list.
+	maxReplayIDs = 1000
+	// maxReplayBody bounds a replay request's body.
+	maxReplayBody = 64 << 10
+	// republishBytes and republishBodies bound one Publish call of a replay.
+	republishBytes  = 1 << 20
+	republishBodies = 500
+)
+
+// deadLetters lists dead letters, newest first, a page at a time, with the
+// same limit and cursor as /events.
+func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
+	q, err := parseQuery(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	limit, before, err := pageParams(q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	list, err := s.deps.DeadLetters.DeadLetters(r.Context(), limit, before)
+	if err != nil {
+		s.readFailed(w, err)
+		return
+	}
+	if len(list) == limit {
+		setNextPage(w, r, q, list[len(list)-1].ID)
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// replayRequest is the body of POST /deadletters/replay.
+type replayRequest struct {
+	IDs []int64 `json:"ids"`
+	All bool    `json:"all"`
+}
+
+// replayDeadLetters queues the selected dead letters again through the
+// publisher, so that published grows by what is replayed and
+// published == received + dead_lettered still holds once it is consumed.
+// A replayed message that still cannot be consumed is dead-lettered again.
+func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
+	sel, err := readReplayRequest(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	republish := func(ctx context.Context, letters []store.DeadLetter) error {
+		var bodies [][]byte
+		for _, d := range letters {
+			bodies = appendMessages(bodies, []byte(d.Body))
+		}
+		for _, part := range splitBodies(bodies) {
+			if err := s.deps.Publisher.Publish(ctx, part); err != nil {
+				return err
+			}
+			if s.deps.Observer != nil {
+				s.deps.Observer.ObservePublished(len(part))
+			}
+		}
+		return nil
+	}
+	n, err := s.deps.DeadLetters.ReplayDeadLetters(r.Context(), sel, republish)
+	if n > 0 {
+		s.deps.Logger.Info("dead letters replayed", "dead_letters", n)
+	}
+	if err != nil {
+		if code := event.ErrorCode(err); code != event.Unavailable && code != event.Overloaded {
+			s.deps.Logger.Error("replay failed", "error", err, "replayed", n)
+		}
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
+}
+
+// readReplayRequest reads and checks the replay selection.
+func readReplayRequest(w http.ResponseWriter, r *http.Request) (store.ReplaySelection, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReplayBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return store.ReplaySelection{}, event.Errorf(event.TooLarge,
+				"request body is over the limit of %d bytes; list at most %d IDs, or send {\"all\":true}", maxReplayBody, maxReplayIDs)
+		}
+		return store.ReplaySelection{}, event.Errorf(event.Malformed, "could not read the request body")
+	}
+	var req replayRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		return store.ReplaySelection{}, event.Errorf(event.Malformed,
+			`the body must be a JSON object {"ids":[1,2,…]} or {"all":true}`)
+	}
+	switch {
+	case req.All && len(req.IDs) > 0:
+		return store.ReplaySelection{}, event.Errorf(event.Invalid, `give either "ids" or "all", not both`)
+	case !req.All && len(req.IDs) == 0:
+		return store.ReplaySelection{}, event.Errorf(event.Invalid,
+			`say which dead letters to replay: {"ids":[…]} with IDs from GET /deadletters, or {"all":true}`)
+	case len(req.IDs) > maxReplayIDs:
+		return store.ReplaySelection{}, event.Errorf(event.Invalid,
+			"at most %d IDs per request, not %d; send several requests, or {\"all\":true}", maxReplayIDs, len(req.IDs))
+	}
+	for _, id := range req.IDs {
+		if id <= 0 {
+			return store.ReplaySelection{}, event.Errorf(event.Invalid, "dead letter IDs are positive, not %d", id)
+		}
+	}
+	return store.ReplaySelection{IDs: req.IDs, All: req.All}, nil
+}
+
+// appendMessages appends the queue messages that replay body: a JSON array
+// (a message that carried several events) as one message per element,
+// flattening nested arrays, anything else as it is. Each message then counts
+// exactly once when consumed, as an event received or as one dead letter,
+// just as each message counts once in published.
+func appendMessages(dst [][]byte, body []byte) [][]byte {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		return append(dst, body)
+	}
+	var elems []json.RawMessage
+	if json.Unmarshal(trimmed, &elems) != nil {
+		return append(dst, body)
+	}
+	for _, e := range elems {
+		dst = appendMessages(dst, e)
+	}
+	return dst
+}
+
+// splitBodies cuts bodies into parts small enough for one Publish call.
+func splitBodies(bodies [][]byte) [][][]byte {
+	var parts [][][]byte
+	start, size := 0, 0
+	for i, b := range bodies {
+		if i > start && (i-start == republishBodies || size+len(b) > republishBytes) {
+			parts = append(parts, bodies[start:i])
+			start, size = i, 0
+		}
+		size += len(b)
+	}
+	if start < len(bodies) {
+		parts = append(parts, bodies[start:])
+	}
+	return parts
+}
