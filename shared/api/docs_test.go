@@ -42,8 +42,9 @@ func loadOpenAPI(t *testing.T) *openapi3.T {
 	return doc
 }
 
-// allRoutes serves every route: publish, reads and metrics.
+// allRoutes serves every route: publish, reads, dead letters and metrics.
 func allRoutes(d *Deps) {
+	d.DeadLetters = newFakeDeadLetters("not json", `[{"topic":"t"}]`)
 	d.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		_, _ = io.WriteString(w, "# HELP logagg_up Whether it is up.\n# TYPE logagg_up gauge\nlogagg_up 1\n")
