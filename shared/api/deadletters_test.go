@@ -328,7 +328,9 @@ func TestDeadLetterResponsesMatchOpenAPI(t *testing.T) {
 			mod:    func(h harness, _ *fakeDeadLetters) { h.queue.err = event.Errorf(event.Overloaded, "backlog full") },
 			status: 429, requestValid: true},
 		{name: "replay queue down", method: "POST", path: "/deadletters/replay", body: `{"all":true}`,
-			mod:    func(h harness, _ *fakeDeadLetters) { h.queue.err = event.Errorf(event.Unavailable, "queue unavailable") },
+			mod: func(h harness, _ *fakeDeadLetters) {
+				h.queue.err = event.Errorf(event.Unavailable, "queue unavailable")
+			},
 			status: 503, requestValid: true},
 		{name: "replay too large", method: "POST", path: "/deadletters/replay",
 			body: `{"ids":[` + strings.Repeat("1,", maxReplayBody/2) + `1]}`, status: 413},
