@@ -56,7 +56,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	handler := &consume.Handler{Store: st, MaxDeliveries: cfg.MaxDeliveries, Logger: log, Observer: m}
 	srv := &http.Server{
 		Handler: api.New(api.Deps{
-			Publisher: q, Reader: st, Published: q, Checks: app.Checks(st, q, "redis"),
+			Publisher: q, Reader: st, DeadLetters: st, Published: q, Checks: app.Checks(st, q, "redis"),
 			Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, APIKeys: cfg.APIKeys,
 			Version: app.Version, Logger: log, Observer: m, Metrics: m.Handler(),
 		}),
