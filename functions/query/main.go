@@ -39,7 +39,7 @@ func run(ctx context.Context, getenv func(string) string) (*api.Server, error) {
 		return nil, err
 	}
 	deps := api.Deps{
-		Reader: st, Published: st, Checks: app.Checks(st, nil, ""), APIKeys: cfg.APIKeys,
+		Reader: st, DeadLetters: st, Published: st, Checks: app.Checks(st, nil, ""), APIKeys: cfg.APIKeys,
 		Version: app.Version, Logger: logger,
 	}
 	if cfg.RedisURL != "" {
