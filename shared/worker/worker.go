@@ -32,6 +32,10 @@ type Worker struct {
 	// FinishTimeout bounds how long an in-flight batch may take to finish
 	// once Run's context is cancelled.
 	FinishTimeout time.Duration
+	// Heartbeat is how often the messages of a batch still in flight are
+	// extended, when Consumer is an Extender; set it well under the claim
+	// threshold. 0 never extends.
+	Heartbeat time.Duration
 }
 
 // Run consumes until ctx is cancelled, then finishes and acknowledges the
@@ -61,7 +65,10 @@ func (w *Worker) Run(ctx context.Context) error {
 // succeed or the worker is told to stop, in which case they stay pending and
 // any consumer reclaims them after the idle threshold.
 func (w *Worker) process(stop, work context.Context, msgs []queue.Message, b *backoff) {
+	hb := w.startHeartbeat(work, msgs)
+	defer hb.stop()
 	for len(msgs) > 0 {
+		hb.hold(msgs)
 		finish, cancel := w.finishContext(stop, work)
 		failed, err := w.handle(finish, msgs)
 		var ackErr error
