@@ -79,7 +79,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		w := &worker.Worker{
 			Consumer: q.Consumer(fmt.Sprintf("%s-%d", name, i)), Handle: handler.Handle,
 			BatchSize: cfg.BatchSize, Source: "redis:" + cfg.Stream, Logger: log,
-			FinishTimeout: cfg.ShutdownTimeout,
+			FinishTimeout: cfg.ShutdownTimeout, Heartbeat: cfg.ClaimIdle / 3,
 		}
 		wg.Go(func() { _ = w.Run(ctx) })
 	}
