@@ -8,9 +8,6 @@ CREATE TABLE processed_events (
     "timestamp"  timestamptz NOT NULL,
     source       text        NOT NULL,
     payload      jsonb       NOT NULL,
-    -- md5 of the payload's canonical jsonb text, so that key order and
-    -- whitespace do not make two payloads differ.
-    payload_hash bytea       NOT NULL,
     message_id   text        NOT NULL,
     processed_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT processed_events_topic_event_id_key UNIQUE (topic, event_id)
@@ -32,17 +29,19 @@ CREATE TABLE consumed_messages (
 CREATE INDEX consumed_messages_consumed_at_idx ON consumed_messages USING brin (consumed_at);
 
 -- The audit of dropped duplicates: who sent them, when they were dropped, and
--- whether their payload matched the stored one.
+-- whether their payload matched the stored one (compared as jsonb, so key
+-- order and whitespace do not count). Append-only and read by time, so it
+-- has no key to maintain on every insert, only a BRIN index.
 CREATE TABLE duplicate_events (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     topic           text        NOT NULL,
     event_id        text        NOT NULL,
     message_id      text        NOT NULL,
     source          text        NOT NULL,
-    payload_hash    bytea       NOT NULL,
     payload_matches boolean     NOT NULL,
     dropped_at      timestamptz NOT NULL DEFAULT now()
 );
+
+CREATE INDEX duplicate_events_dropped_at_idx ON duplicate_events USING brin (dropped_at);
 
 -- Messages set aside, with the reason, kept for inspection and replay.
 CREATE TABLE dead_letters (
@@ -84,7 +83,23 @@ CREATE TABLE published_counts (
     published bigint  NOT NULL DEFAULT 0
 ) WITH (fillfactor = 50);
 
+-- The consume transaction bets that every message of its batch is new to the
+-- ledger and sends all its statements at once; this raises when the bet is
+-- lost (a redelivery), aborting the transaction so that the caller can ask
+-- the ledger first.
+CREATE FUNCTION logagg_require_new_messages(inserted bigint, expected bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF inserted <> expected THEN
+        RAISE EXCEPTION 'some messages of the batch were already consumed' USING ERRCODE = 'LG001';
+    END IF;
+    RETURN true;
+END
+$$;
+
 ---- create above / drop below ----
+
+DROP FUNCTION logagg_require_new_messages(bigint, bigint);
 
 DROP TABLE published_counts;
 DROP TABLE topic_stats;

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/logagg/logagg/shared/event"
 )
@@ -158,100 +159,79 @@ type pendingEvent struct {
 // topicDelta is what one transaction adds to one topic's counters.
 type topicDelta struct{ unique, duplicates int64 }
 
-// consumeOnce is one attempt at the transaction described at Consume. It
-// takes four round trips: begin with the ledger insert; the dead letters
-// with the event insert; the audit with the counters; commit.
-func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) {
-	var res Result
+// batchPlan is what one transaction writes, worked out in Go from the
+// records and from which of their message IDs are new to the ledger.
+type batchPlan struct {
+	res        Result
+	dead       deadLetterRows
+	candidates []pendingEvent // first occurrence of each key, sorted by key
+	duplicates []pendingEvent // later occurrences inside the batch
+}
 
-	// 1. The ledger, in the same round trip as BEGIN.
-	ids := make([]string, 0, len(recs))
-	for _, r := range recs {
-		ids = append(ids, r.MessageID)
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	fresh := make(map[string]bool, len(ids))
-	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	b.Queue(insertLedgerSQL, ids).Query(func(rows pgx.Rows) error {
-		var id string
-		_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
-			fresh[id] = true
-			return nil
-		})
-		return err
-	})
-	br := s.pool.SendBatch(ctx, b)
-	tx := br.Tx()
-	defer rollback(ctx, tx)
-	if err := br.Close(); err != nil {
-		return Result{}, err
-	}
-
-	// Sort out what the fresh records carry. A message ID that occurs twice
-	// in recs counts once: the later records are already committed.
-	var (
-		dead   deadLetterRows
-		events []pendingEvent
-	)
+// planBatch sorts out what the fresh records carry. A message ID that
+// occurs twice in recs counts once: the later records are already
+// committed. The map is consumed.
+func planBatch(recs []Record, fresh map[string]bool) batchPlan {
+	var p batchPlan
+	var events []pendingEvent
 	for _, r := range recs {
 		if !fresh[r.MessageID] {
-			res.AlreadyCommitted++
+			p.res.AlreadyCommitted++
 			continue
 		}
 		delete(fresh, r.MessageID)
 		if r.DeadReason != "" {
-			dead.add(r)
-			res.DeadLettered += max(r.DeadCount, 1)
+			p.dead.add(r)
+			p.res.DeadLettered += max(r.DeadCount, 1)
 			continue
 		}
 		for _, e := range r.Events {
 			events = append(events, pendingEvent{Event: e, messageID: r.MessageID})
 		}
 	}
-
-	// 3. De-duplicate inside the batch (first occurrence wins) and sort by
-	// key, so that concurrent inserts take their index locks in one order.
+	// De-duplicate inside the batch (first occurrence wins) and sort by key,
+	// so that concurrent inserts take their index locks in one order.
 	firsts := make(map[event.Key]bool, len(events))
-	var candidates, duplicates []pendingEvent
 	for _, e := range events {
 		if firsts[e.Key()] {
-			duplicates = append(duplicates, e)
+			p.duplicates = append(p.duplicates, e)
 			continue
 		}
 		firsts[e.Key()] = true
-		candidates = append(candidates, e)
+		p.candidates = append(p.candidates, e)
 	}
-	slices.SortFunc(candidates, func(a, b pendingEvent) int {
+	slices.SortFunc(p.candidates, func(a, b pendingEvent) int {
 		return cmp.Or(strings.Compare(a.Topic, b.Topic), strings.Compare(a.EventID, b.EventID))
 	})
+	return p
+}
 
-	// 2 and 3 in one round trip.
-	inserted := make(map[event.Key]bool, len(candidates))
-	b = &pgx.Batch{}
-	if len(dead.messageIDs) > 0 {
-		b.Queue(insertDeadLettersSQL, dead.messageIDs, dead.bodies, dead.reasons, dead.events)
+// queueWrites adds the dead letters and the event insert to b; inserted
+// receives the keys of the rows the insert created.
+func (p *batchPlan) queueWrites(b *pgx.Batch, inserted map[event.Key]bool) {
+	if len(p.dead.messageIDs) > 0 {
+		b.Queue(insertDeadLettersSQL, p.dead.messageIDs, p.dead.bodies, p.dead.reasons, p.dead.events)
 	}
-	if len(candidates) > 0 {
-		rows := newEventRows(candidates)
-		b.Queue(insertEventsSQL, rows.topics, rows.eventIDs, rows.timestamps, rows.sources, rows.payloads, rows.messageIDs).
-			Query(func(rows pgx.Rows) error {
-				var k event.Key
-				_, err := pgx.ForEachRow(rows, []any{&k.Topic, &k.EventID}, func() error {
-					inserted[k] = true
-					return nil
-				})
-				return err
+	if len(p.candidates) == 0 {
+		return
+	}
+	rows := newEventRows(p.candidates)
+	b.Queue(insertEventsSQL, rows.topics, rows.eventIDs, rows.timestamps, rows.sources, rows.payloads, rows.messageIDs).
+		Query(func(rows pgx.Rows) error {
+			var k event.Key
+			_, err := pgx.ForEachRow(rows, []any{&k.Topic, &k.EventID}, func() error {
+				inserted[k] = true
+				return nil
 			})
-	}
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return Result{}, err
-		}
-	}
+			return err
+		})
+}
 
-	// 4. Whatever was not inserted is a duplicate.
+// queueCounts works out the counts from what the insert created and adds
+// the duplicate audit and the counter updates to b. Whatever was not
+// inserted is a duplicate.
+func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard int32) {
+	res := &p.res
 	topics := make(map[string]*topicDelta)
 	delta := func(topic string) *topicDelta {
 		d := topics[topic]
@@ -261,26 +241,24 @@ func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) 
 		}
 		return d
 	}
-	for _, e := range candidates {
+	for _, e := range p.candidates {
 		if inserted[e.Key()] {
 			res.Unique++
 			delta(e.Topic).unique++
 		} else {
-			duplicates = append(duplicates, e)
+			p.duplicates = append(p.duplicates, e)
 		}
 	}
-	for _, e := range duplicates {
+	for _, e := range p.duplicates {
 		delta(e.Topic).duplicates++
 	}
-	res.Duplicates = len(duplicates)
+	res.Duplicates = len(p.duplicates)
 	res.Received = res.Unique + res.Duplicates
 
-	// 4 and 5 in one round trip: the audit statement also adds to the
-	// counter shard, since only it knows how many payloads conflicted.
-	b = &pgx.Batch{}
-	shard := s.shard()
+	// The audit statement also adds to the counter shard, since only it
+	// knows how many payloads conflicted.
 	if res.Received > 0 || res.DeadLettered > 0 {
-		rows := newEventRows(duplicates)
+		rows := newEventRows(p.duplicates)
 		b.Queue(auditAndCountSQL, rows.topics, rows.eventIDs, rows.sources, rows.messageIDs, rows.payloads,
 			shard, res.Received, res.Unique, res.Duplicates, res.DeadLettered).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&res.Conflicts) })
@@ -298,17 +276,83 @@ func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) 
 		}
 		b.Queue(addTopicStatsSQL, names, uniques, dups, shard)
 	}
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return Result{}, err
-		}
-	}
+}
 
-	// 6.
-	if err := tx.Commit(ctx); err != nil {
+// consumeOnce is one attempt at the transaction described at Consume,
+// pipelined into two round trips: BEGIN, the ledger insert, the dead
+// letters and the event insert go together, then the audit, the counters
+// and COMMIT. The first bets that every message is new to the ledger, which
+// holds for all but redeliveries; when the bet is lost the ledger statement
+// aborts the transaction, and the attempt starts again asking the ledger
+// first (three round trips). The audit runs as a statement of its own after
+// the insert, so READ COMMITTED gives it a snapshot with the rows concurrent
+// batches committed while the insert waited for them.
+func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) {
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		ids = append(ids, r.MessageID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
 		return Result{}, err
 	}
-	return res, nil
+	defer conn.Release()
+	committed := false
+	defer func() {
+		if !committed {
+			rollbackConn(ctx, conn)
+		}
+	}()
+
+	fresh := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		fresh[id] = true
+	}
+	plan := planBatch(recs, fresh)
+	inserted := make(map[event.Key]bool, len(plan.candidates))
+	b := &pgx.Batch{}
+	b.Queue(beginSQL)
+	b.Queue(insertLedgerAllNewSQL, ids, len(ids))
+	plan.queueWrites(b, inserted)
+	err = conn.SendBatch(ctx, b).Close()
+	if isRedelivery(err) {
+		// Some messages were committed by an earlier batch: write only
+		// what the ledger says is new.
+		rollbackConn(ctx, conn)
+		b = &pgx.Batch{}
+		b.Queue(beginSQL)
+		b.Queue(insertLedgerSQL, ids).Query(func(rows pgx.Rows) error {
+			var id string
+			_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+				fresh[id] = true
+				return nil
+			})
+			return err
+		})
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			return Result{}, err
+		}
+		plan = planBatch(recs, fresh)
+		clear(inserted)
+		b = &pgx.Batch{}
+		plan.queueWrites(b, inserted)
+		err = conn.SendBatch(ctx, b).Close()
+	}
+	if err != nil {
+		return Result{}, err
+	}
+
+	b = &pgx.Batch{}
+	plan.queueCounts(b, inserted, s.shard())
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return Result{}, err
+	}
+	committed = true
+	return plan.res, nil
 }
 
 // rollback ends tx if it is still open. It runs even when ctx is done, so
@@ -320,6 +364,18 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_ = tx.Rollback(ctx) // ErrTxClosed after a commit; any other failure closes the connection
+}
+
+// rollbackConn ends the connection's transaction if one is open (ROLLBACK
+// outside a transaction only warns). It runs even when ctx is done, so that
+// the connection goes back to the pool clean; if it cannot, the connection
+// is closed rather than reused.
+func rollbackConn(ctx context.Context, conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+		_ = conn.Conn().Close(ctx)
+	}
 }
 
 // plus adds two results.
@@ -402,34 +458,39 @@ const insertDeadLettersSQL = `
 INSERT INTO dead_letters (message_id, body, reason, events)
 SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int[])`
 
-// insertEventsSQL inserts the events in the order given. OFFSET 0 keeps the
-// subquery from being folded into the outer one, which would parse each
-// payload twice.
+const beginSQL = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+// insertLedgerAllNewSQL records the batch's message IDs and aborts the
+// transaction (SQLSTATE LG001) unless every one of them is new.
+const insertLedgerAllNewSQL = `
+WITH fresh AS (
+	INSERT INTO consumed_messages (message_id)
+	SELECT unnest($1::text[])
+	ON CONFLICT DO NOTHING
+	RETURNING 1
+)
+SELECT logagg_require_new_messages(count(*), $2::bigint) FROM fresh`
+
+// insertEventsSQL inserts the first occurrence of each key, sorted by key.
 const insertEventsSQL = `
-INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, payload_hash, message_id)
-SELECT e.topic, e.event_id, e.ts, e.source, e.payload, decode(md5(e.payload::text), 'hex'), e.message_id
-FROM (
-	SELECT u.topic, u.event_id, u.ts, u.source, u.payload::jsonb AS payload, u.message_id
-	FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
-		AS u (topic, event_id, ts, source, payload, message_id)
-	OFFSET 0
-) e
+INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id)
+SELECT u.topic, u.event_id, u.ts, u.source, u.payload::jsonb, u.message_id
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
+	AS u (topic, event_id, ts, source, payload, message_id)
 ON CONFLICT (topic, event_id) DO NOTHING
 RETURNING topic, event_id`
 
-// auditAndCountSQL audits the dropped duplicates against the stored rows,
+// auditAndCountSQL audits the dropped duplicates against the stored rows
+// (payloads compared as jsonb, so key order and whitespace do not count),
 // adds to one counter shard, and returns the number of payload conflicts.
 // Data-modifying WITH clauses run to completion whether or not the main
 // query reads them.
 const auditAndCountSQL = `
-WITH dropped AS (
-	SELECT d.topic, d.event_id, d.source, d.message_id, decode(md5(d.payload::jsonb::text), 'hex') AS payload_hash
+WITH audited AS (
+	INSERT INTO duplicate_events (topic, event_id, message_id, source, payload_matches)
+	SELECT d.topic, d.event_id, d.message_id, d.source, coalesce(p.payload = d.payload::jsonb, false)
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
 		AS d (topic, event_id, source, message_id, payload)
-), audited AS (
-	INSERT INTO duplicate_events (topic, event_id, message_id, source, payload_hash, payload_matches)
-	SELECT d.topic, d.event_id, d.message_id, d.source, d.payload_hash, coalesce(p.payload_hash = d.payload_hash, false)
-	FROM dropped d
 	LEFT JOIN processed_events p ON p.topic = d.topic AND p.event_id = d.event_id
 	RETURNING payload_matches
 ), conflicts AS (

@@ -83,3 +83,11 @@ func (s *Store) classify(err error, doing string) *event.Error {
 		return event.Wrap(event.Internal, err, doing+" failed")
 	}
 }
+
+// isRedelivery reports whether err is the consume transaction's own signal
+// (SQLSTATE LG001, raised by logagg_require_new_messages) that some message
+// of the batch was already consumed.
+func isRedelivery(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "LG001"
+}
