@@ -34,6 +34,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		return err
 	}
 	log := app.Logger(cfg, stderr)
+	tuneGC(getenv)
 	name := cfg.ConsumerName
 	if name == "" {
 		host, _ := os.Hostname()
