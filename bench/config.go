@@ -1,0 +1,279 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is the command line and environment, checked. Every flag takes its
+// default from a BENCH_* variable, so `make bench BENCH_EVENTS=…` works.
+type config struct {
+	events         int     // main runs' events
+	runs           int     // runs of main and of baseline
+	baselineEvents int     // baseline runs' events
+	dupRate        float64 // share of duplicates
+	requestEvents  int     // events per publish request
+	concurrency    int     // publish requests in flight
+	batchSize      int     // main configuration's BATCH_SIZE
+	workers        int     // main configuration's WORKER_COUNT
+	maxBacklog     int64   // MAX_BACKLOG for every run
+	latencySeconds float64 // length of the latency run at half the maximum rate; 0 skips it
+
+	sweep            bool
+	sweepEvents      int     // events per sweep point
+	sweepSmallEvents int     // events per sweep point with BATCH_SIZE ≤ smallBatch
+	sweepBatches     []int   // BATCH_SIZE values
+	sweepWorkers     []int   // WORKER_COUNT values
+	sweepSeconds     float64 // rough cap on one sweep point's length
+
+	localrunEnv []string // extra KEY=VALUE for localrun
+	databaseURL string   // any database on the PostgreSQL server the runs use
+	redisURL    string
+	out         string // JSON results
+	chart       string // SVG chart
+	docsChart   string // where the chart is copied; empty: nowhere
+	logDir      string // localrun and publisher logs
+	runTimeout  time.Duration
+	strict      bool // exit 1 when a target is missed
+}
+
+// smallBatch is the largest BATCH_SIZE whose sweep points send
+// sweepSmallEvents: one-event transactions are slow enough that a full
+// sweep load would take minutes per point.
+const smallBatch = 10
+
+var errFlagParse = errors.New("bad command line")
+
+// usageError is a value that parses but makes no sense.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := envDefaults{getenv: getenv}
+
+	fs.IntVar(&c.events, "events", env.int("BENCH_EVENTS", 1_000_000), "events per main run, duplicates included (BENCH_EVENTS)")
+	fs.IntVar(&c.runs, "runs", env.int("BENCH_RUNS", 3), "runs of the main and of the baseline configuration; figures are their median (BENCH_RUNS)")
+	fs.IntVar(&c.baselineEvents, "baseline-events", env.int("BENCH_BASELINE_EVENTS", 50_000), "events per baseline run (BENCH_BASELINE_EVENTS)")
+	fs.Float64Var(&c.dupRate, "dup-rate", env.float("BENCH_DUP_RATE", 0.3), "share of sent events that repeat an earlier one (BENCH_DUP_RATE)")
+	fs.IntVar(&c.requestEvents, "request-events", env.int("BENCH_REQUEST_EVENTS", 500), "events per publish request (BENCH_REQUEST_EVENTS)")
+	fs.IntVar(&c.concurrency, "concurrency", env.int("BENCH_CONCURRENCY", 4), "publish requests in flight (BENCH_CONCURRENCY)")
+	fs.IntVar(&c.batchSize, "batch-size", env.int("BENCH_BATCH_SIZE", 500), "BATCH_SIZE of the main configuration (BENCH_BATCH_SIZE)")
+	fs.IntVar(&c.workers, "workers", env.int("BENCH_WORKER_COUNT", 4), "WORKER_COUNT of the main configuration (BENCH_WORKER_COUNT)")
+	backlog := fs.Int64("max-backlog", int64(env.int("BENCH_MAX_BACKLOG", 1_000_000)), "MAX_BACKLOG of every run (BENCH_MAX_BACKLOG)")
+	fs.Float64Var(&c.latencySeconds, "latency-seconds", env.float("BENCH_LATENCY_SECONDS", 20), "seconds of load at half the maximum rate for latency; 0 skips it (BENCH_LATENCY_SECONDS)")
+	fs.BoolVar(&c.sweep, "sweep", env.bool("BENCH_SWEEP", true), "sweep BATCH_SIZE × WORKER_COUNT for the chart (BENCH_SWEEP=0 turns it off)")
+	fs.IntVar(&c.sweepEvents, "sweep-events", env.int("BENCH_SWEEP_EVENTS", 100_000), "events per sweep point (BENCH_SWEEP_EVENTS)")
+	fs.IntVar(&c.sweepSmallEvents, "sweep-small-events", env.int("BENCH_SWEEP_SMALL_EVENTS", 20_000), fmt.Sprintf("events per sweep point with BATCH_SIZE ≤ %d (BENCH_SWEEP_SMALL_EVENTS)", smallBatch))
+	batches := fs.String("sweep-batches", env.str("BENCH_SWEEP_BATCHES", "1,10,50,100,500,1000"), "BATCH_SIZE values of the sweep (BENCH_SWEEP_BATCHES)")
+	workers := fs.String("sweep-workers", env.str("BENCH_SWEEP_WORKERS", "1,2,4,8"), "WORKER_COUNT values of the sweep (BENCH_SWEEP_WORKERS)")
+	fs.Float64Var(&c.sweepSeconds, "sweep-point-seconds", env.float("BENCH_SWEEP_POINT_SECONDS", 15), "fewer events for a sweep point that earlier points show would take longer than this (BENCH_SWEEP_POINT_SECONDS)")
+	localrunEnv := fs.String("localrun-env", env.str("BENCH_LOCALRUN_ENV", ""), "extra KEY=VALUE,… for every localrun, e.g. DB_MAX_CONNS=16 (BENCH_LOCALRUN_ENV)")
+	fs.StringVar(&c.databaseURL, "database-url", env.first("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "BENCH_DATABASE_URL", "DATABASE_URL"), "PostgreSQL server to create the run databases on; its database part is ignored (BENCH_DATABASE_URL, DATABASE_URL)")
+	fs.StringVar(&c.redisURL, "redis-url", env.first("redis://127.0.0.1:6379/0", "BENCH_REDIS_URL", "REDIS_URL"), "Redis for the runs' streams (BENCH_REDIS_URL, REDIS_URL)")
+	fs.StringVar(&c.out, "out", env.str("BENCH_OUT", "bench/results/latest.json"), "JSON results file (BENCH_OUT)")
+	fs.StringVar(&c.chart, "chart", env.str("BENCH_CHART", ""), "SVG chart file (BENCH_CHART; default: -out with .svg for .json)")
+	fs.StringVar(&c.docsChart, "docs-chart", env.str("BENCH_DOCS_CHART", "docs/bench-throughput.svg"), "copy of the chart for the docs; empty: none (BENCH_DOCS_CHART)")
+	fs.StringVar(&c.logDir, "log-dir", env.str("BENCH_LOG_DIR", ".bench/logs"), "directory for the processes' logs (BENCH_LOG_DIR)")
+	fs.DurationVar(&c.runTimeout, "run-timeout", env.duration("BENCH_RUN_TIMEOUT", 10*time.Minute), "give up on one run after this long (BENCH_RUN_TIMEOUT)")
+	fs.BoolVar(&c.strict, "strict", env.bool("BENCH_STRICT", false), "exit with status 1 when a target is missed (BENCH_STRICT)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: bench [flags]\n\nBenchmarks logagg end to end: localrun against fresh databases and streams, loaded by the publisher.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, fmt.Errorf("%w: %v", errFlagParse, err)
+	}
+	if err := env.err(); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, usageError(fmt.Sprintf("unexpected argument %q: every option is a flag, see -h", fs.Arg(0)))
+	}
+	c.maxBacklog = *backlog
+	if c.chart == "" {
+		c.chart = strings.TrimSuffix(c.out, filepath.Ext(c.out)) + ".svg"
+	}
+	var err error
+	if c.sweepBatches, err = parseInts("-sweep-batches", *batches, 1, 10000); err != nil {
+		return c, err
+	}
+	if c.sweepWorkers, err = parseInts("-sweep-workers", *workers, 1, 1024); err != nil {
+		return c, err
+	}
+	if c.localrunEnv, err = parseEnvList(*localrunEnv); err != nil {
+		return c, err
+	}
+	return c, c.check()
+}
+
+func (c config) check() error {
+	switch {
+	case c.events < 1 || c.baselineEvents < 1 || c.sweepEvents < 1 || c.sweepSmallEvents < 1:
+		return usageError("event counts must be at least 1")
+	case c.runs < 1:
+		return usageError("-runs must be at least 1")
+	case !(c.dupRate >= 0 && c.dupRate < 1):
+		return usageError("-dup-rate must be at least 0 and below 1, e.g. 0.3")
+	case c.requestEvents < 1 || c.concurrency < 1:
+		return usageError("-request-events and -concurrency must be at least 1")
+	case c.batchSize < 1 || c.batchSize > 10000:
+		return usageError("-batch-size must be between 1 and 10000, as BATCH_SIZE")
+	case c.workers < 1 || c.workers > 1024:
+		return usageError("-workers must be between 1 and 1024")
+	case c.maxBacklog < 0:
+		return usageError("-max-backlog must be 0 (no limit) or positive")
+	case !(c.latencySeconds >= 0):
+		return usageError("-latency-seconds must be 0 (skip) or positive")
+	case !(c.sweepSeconds > 0):
+		return usageError("-sweep-point-seconds must be positive")
+	case c.runTimeout <= 0:
+		return usageError("-run-timeout must be positive")
+	case c.out == "":
+		return usageError("-out must name a file")
+	}
+	for name, raw := range map[string]string{"-database-url": c.databaseURL, "-redis-url": c.redisURL} {
+		if u, err := url.Parse(raw); err != nil || u.Host == "" {
+			return usageError(fmt.Sprintf("%s %q is not a URL with a host", name, raw))
+		}
+	}
+	return nil
+}
+
+// parseInts reads "1,10,50" into distinct values within [lo, hi], in
+// ascending order.
+func parseInts(name, s string, lo, hi int) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < lo || n > hi {
+			return nil, usageError(fmt.Sprintf("%s: %q is not a whole number between %d and %d", name, part, lo, hi))
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageError(name + " needs at least one value, e.g. 1,10,100")
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// localrunOwned are the variables the harness sets itself for every run.
+var localrunOwned = []string{"DATABASE_URL", "REDIS_URL", "STREAM_NAME", "PORT", "BATCH_SIZE", "WORKER_COUNT", "MAX_BACKLOG"}
+
+// parseEnvList reads "K=V,K2=V2" into KEY=VALUE entries.
+func parseEnvList(s string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, _, ok := strings.Cut(part, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, usageError(fmt.Sprintf("-localrun-env: %q is not KEY=VALUE", part))
+		}
+		if slices.Contains(localrunOwned, k) {
+			return nil, usageError(fmt.Sprintf("-localrun-env: %s is set by the harness for each run", k))
+		}
+		out = append(out, part)
+	}
+	return out, nil
+}
+
+// envDefaults reads flag defaults from the environment and remembers the
+// values it could not read.
+type envDefaults struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *envDefaults) str(name, def string) string {
+	if v := strings.TrimSpace(e.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *envDefaults) first(def string, names ...string) string {
+	for _, n := range names {
+		if v := strings.TrimSpace(e.getenv(n)); v != "" {
+			return v
+		}
+	}
+	return def
+}
+
+func (e *envDefaults) int(name string, def int) int {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.ReplaceAll(v, "_", ""))
+	if err != nil {
+		e.errs = append(e.errs, usageError(fmt.Sprintf("%s=%q: not a whole number", name, v)))
+		return def
+	}
+	return n
+}
+
+func (e *envDefaults) float(name string, def float64) float64 {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		e.errs = append(e.errs, usageError(fmt.Sprintf("%s=%q: not a number", name, v)))
+		return def
+	}
+	return f
+}
+
+func (e *envDefaults) bool(name string, def bool) bool {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, usageError(fmt.Sprintf("%s=%q: not 0/1/true/false", name, v)))
+		return def
+	}
+	return b
+}
+
+func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.errs = append(e.errs, usageError(fmt.Sprintf("%s=%q: not a duration such as 10m", name, v)))
+		return def
+	}
+	return d
+}
+
+func (e *envDefaults) err() error { return errors.Join(e.errs...) }

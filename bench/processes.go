@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/logagg/logagg/shared/loadgen"
+)
+
+// buildBinaries compiles localrun and the publisher from the module at
+// root into root/bin, as `make build` does, and returns their paths.
+func buildBinaries(ctx context.Context, root string) (localrun, publisher string, err error) {
+	for _, pkg := range []string{"localrun", "publisher"} {
+		out := filepath.Join(root, "bin", pkg)
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./"+pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("go build ./%s: %w\n%s", pkg, err, b)
+		}
+		if pkg == "localrun" {
+			localrun = out
+		} else {
+			publisher = out
+		}
+	}
+	return localrun, publisher, nil
+}
+
+// moduleRoot finds the directory holding go.mod, from dir upwards.
+func moduleRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod here or above: run the benchmark from the logagg checkout (make bench)")
+		}
+		dir = parent
+	}
+}
+
+// server is a running localrun.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	log  *os.File
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit status, once done
+}
+
+// startServer starts localrun with exactly env (plus PATH and HOME), its
+// output going to logPath.
+func startServer(bin string, env []string, logPath string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), fmt.Sprintf("PORT=%d", port)}, env...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	s := &server{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: log, done: make(chan struct{})}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// waitHealthy polls GET /health until it answers 200, the process exits or
+// the timeout passes.
+func (s *server) waitHealthy(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/health", nil)
+		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				select {
+				case <-s.done: // someone else answered on the port
+				default:
+					return nil
+				}
+			}
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("localrun exited before it was healthy (%v)%s", s.err, logTail(s.log.Name()))
+		case <-ctx.Done():
+			return fmt.Errorf("localrun not healthy at %s/health within %s%s", s.url, timeout, logTail(s.log.Name()))
+		case <-tick.C:
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for the exit, killing the process after
+// grace. It returns the exit status (-1 when killed).
+func (s *server) stop(grace time.Duration) (int, error) {
+	defer s.log.Close()
+	select {
+	case <-s.done:
+	default:
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(grace):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+			return -1, fmt.Errorf("localrun did not stop within %s of SIGTERM and was killed", grace)
+		}
+	}
+	code := s.cmd.ProcessState.ExitCode()
+	if code != 0 {
+		return code, fmt.Errorf("localrun exited with status %d after SIGTERM%s", code, logTail(s.log.Name()))
+	}
+	return 0, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// logTail returns the end of a log file, to explain a failure.
+func logTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return fmt.Sprintf("; end of %s:\n%s", path, strings.TrimSpace(string(b)))
+}
+
+// publisherResult is the part of `publisher -json` the harness reads.
+type publisherResult struct {
+	Events              int           `json:"events"`
+	Unique              int           `json:"unique"`
+	Duplicates          int           `json:"duplicates"`
+	Requests            int           `json:"requests"`
+	Retries             int           `json:"retries"`
+	PublishSeconds      float64       `json:"publish_seconds"`
+	PublishEventsPerSec float64       `json:"publish_events_per_sec"`
+	E2ESeconds          *float64      `json:"e2e_seconds"`
+	E2EEventsPerSec     *float64      `json:"e2e_events_per_sec"`
+	LatencyP50Ms        float64       `json:"latency_p50_ms"`
+	LatencyP95Ms        float64       `json:"latency_p95_ms"`
+	LatencyP99Ms        float64       `json:"latency_p99_ms"`
+	StatsAfter          loadgen.Stats `json:"stats_after"`
+}
+
+// parsePublisherJSON reads the publisher's -json output and checks that it
+// carries the end-to-end figures that -wait adds.
+func parsePublisherJSON(data []byte) (publisherResult, error) {
+	var r publisherResult
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&r); err != nil {
+		return r, fmt.Errorf("reading the publisher's JSON: %w", err)
+	}
+	switch {
+	case r.Events <= 0:
+		return r, errors.New("the publisher's JSON reports no events")
+	case r.E2ESeconds == nil || r.E2EEventsPerSec == nil:
+		return r, errors.New("the publisher's JSON has no end-to-end figures (was it run with -wait?)")
+	}
+	return r, nil
+}
+
+// publisherRun is one publisher process: its result and its CPU time.
+type publisherRun struct {
+	result  publisherResult
+	cpu     time.Duration // user + system over the whole process
+	started time.Time
+	ended   time.Time
+}
+
+// runPublisher runs the publisher with args and reads its JSON. Its
+// standard error goes to log. onStart is called once the process runs.
+func runPublisher(ctx context.Context, bin string, args []string, log io.Writer, onStart func()) (publisherRun, error) {
+	var stdout bytes.Buffer
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout = &stdout
+	cmd.Stderr = io.MultiWriter(&stderr, log)
+	cmd.WaitDelay = 5 * time.Second
+	fmt.Fprintf(log, "$ %s %s\n", bin, strings.Join(args, " "))
+	var pr publisherRun
+	pr.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		return pr, fmt.Errorf("starting the publisher: %w", err)
+	}
+	onStart()
+	err := cmd.Wait()
+	pr.ended = time.Now()
+	if cmd.ProcessState != nil {
+		pr.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	fmt.Fprintf(log, "%s\n", stdout.Bytes())
+	if err != nil {
+		return pr, fmt.Errorf("publisher: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	pr.result, err = parsePublisherJSON(stdout.Bytes())
+	return pr, err
+}

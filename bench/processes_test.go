@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParsePublisherJSON(t *testing.T) {
+	t.Parallel()
+	out := `{
+  "url": "http://127.0.0.1:4000", "run_id": "r", "events": 1000, "unique": 700, "duplicates": 300,
+  "batch_size": 500, "concurrency": 4, "requests": 2, "retries": 0,
+  "publish_seconds": 0.02, "publish_events_per_sec": 50000, "e2e_seconds": 0.5, "e2e_events_per_sec": 2000,
+  "latency_p50_ms": 4.5, "latency_p95_ms": 6, "latency_p99_ms": 7.25,
+  "stats_before": {"received": 0}, "stats_after": {"received": 1000, "unique_processed": 700, "duplicate_dropped": 300, "published": 1000}
+}
+`
+	r, err := parsePublisherJSON([]byte(out))
+	require.NoError(t, err)
+	require.Equal(t, 1000, r.Events)
+	require.Equal(t, 700, r.Unique)
+	require.Equal(t, 2000.0, *r.E2EEventsPerSec)
+	require.Equal(t, 7.25, r.LatencyP99Ms)
+	require.Equal(t, int64(700), r.StatsAfter.UniqueProcessed)
+
+	noWait := strings.Replace(strings.Replace(out, `"e2e_seconds": 0.5`, `"e2e_seconds": null`, 1), `"e2e_events_per_sec": 2000`, `"e2e_events_per_sec": null`, 1)
+	_, err = parsePublisherJSON([]byte(noWait))
+	require.ErrorContains(t, err, "-wait")
+	for _, bad := range []string{"", "publisher: connection refused", `{"events": 0}`} {
+		_, err := parsePublisherJSON([]byte(bad))
+		require.Error(t, err, "%q", bad)
+	}
+}
+
+func TestModuleRoot(t *testing.T) {
+	t.Parallel()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	root, err := moduleRoot(wd)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Dir(wd), root, "the module root is bench's parent")
+	require.FileExists(t, filepath.Join(root, "go.mod"))
+
+	_, err = moduleRoot(t.TempDir())
+	require.Error(t, err)
+}
+
+func TestLogTail(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "x.log")
+	require.Empty(t, logTail(path), "no log, no tail")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("a", 5000)+"the end\n"), 0o644))
+	tail := logTail(path)
+	require.Contains(t, tail, "the end")
+	require.Less(t, len(tail), 2200)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestThousands(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[float64]string{
+		0: "0", 7: "7", 999.4: "999", 999.5: "1,000", 1234567.8: "1,234,568", 1e6: "1,000,000",
+		-1234: "-1,234", math.NaN(): "-", math.Inf(1): "-",
+	} {
+		require.Equal(t, want, thousands(in), "%v", in)
+	}
+}
+
+func TestPrintReport(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	rep.Baseline.Runs[2].Error = "localrun exited before it was healthy\nmore"
+	rep.Sweep.Points[0].ExactlyOnce = false
+	var out bytes.Buffer
+	printReport(&out, rep, "bench/results/latest.json", "docs/bench-throughput.svg")
+	s := out.String()
+	for _, want := range []string{
+		"commit abc1234",
+		"machine: 2 cores (cpu), 24.0 GiB memory, Linux 6; PostgreSQL 15, Redis 7, go1.26",
+		"median of 3 runs",
+		"main BATCH_SIZE=500 WORKER_COUNT=4",
+		"baseline BATCH_SIZE=1 WORKER_COUNT=4",
+		"85,000",                                             // main's median end-to-end rate
+		"failed: localrun exited before it was healthy more", // on one line
+		"ratio main / baseline, end-to-end events/s: 27.4×",
+		"both are rates per second, so they compare",
+		"Latency at half the maximum rate: 42,500 events/s",
+		"publish → commit (7,000 rows)",
+		"150 ms",
+		"WORKER_COUNT=8",
+		"(NOT EXACTLY ONCE)",
+		"PASS  end-to-end throughput",
+		"note: a note",
+		"results: bench/results/latest.json",
+	} {
+		require.Contains(t, s, want)
+	}
+	require.NotContains(t, s, "NaN")
+	require.Equal(t, 7, strings.Count(s, "\n  PASS")+strings.Count(s, "\n  FAIL")+strings.Count(s, "\n  NOT MEASURED"))
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func statuses(ts []target) map[string]string {
+	out := map[string]string{}
+	for _, t := range ts {
+		out[t.Name] = t.Status
+	}
+	return out
+}
+
+func TestEvaluateTargets(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	got := evaluateTargets(rep)
+	require.Len(t, got, 7)
+	for _, tg := range got {
+		require.Equal(t, statusPass, tg.Status, "%s: %v %s against %s", tg.Name, tg.Value, tg.Unit, tg.Goal)
+	}
+	require.Equal(t, num(85000), got[0].Value)
+	require.InDelta(t, 85000.0/3100, float64(got[1].Value), 1e-9)
+	require.Equal(t, num(52), got[4].Value, "the highest of VmRSS samples and VmHWM, in MB")
+}
+
+func TestEvaluateTargetsMisses(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	rep.Main.Summary.E2EEventsPerSec = 74999
+	rep.Ratio = 19.9
+	rep.Latency.PublishLatencyMs.P99 = 20.5
+	rep.Latency.CommitLatencyMs.P99 = 501
+	rep.Baseline.Runs[1].HWMBytes = 200_000_001
+	rep.Sweep.Points[5].StreamPeakLength = 1_000_001
+	rep.Sweep.Points[7].ExactlyOnce = false
+	for _, tg := range evaluateTargets(rep) {
+		require.Equal(t, statusFail, tg.Status, tg.Name)
+	}
+}
+
+func TestEvaluateTargetsNotMeasured(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	rep.Latency = nil
+	rep.Sweep = nil
+	rep.Ratio = nan()
+	failed := newRun(runSpec{label: "failed"})
+	failed.Error = "localrun exited before it was healthy"
+	for i := range rep.Main.Runs {
+		rep.Main.Runs[i], rep.Baseline.Runs[i] = failed, failed
+	}
+	rep.Main.Summary = summarize(rep.Main.Runs)
+	got := statuses(evaluateTargets(rep))
+	require.Len(t, got, 7)
+	for name, status := range got {
+		require.Equal(t, statusNotMeasured, status, name)
+	}
+}
+
+func TestEvaluateTargetsWithoutBacklogLimit(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	rep.Settings.MaxBacklog = 0
+	got := evaluateTargets(rep)
+	require.Equal(t, statusFail, got[5].Status, "an unbounded stream bounds nothing")
+}

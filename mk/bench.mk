@@ -1,0 +1,13 @@
+# Benchmarks: bench/ runs localrun and the publisher as separate processes
+# against fresh databases and streams on the local PostgreSQL and Redis.
+# BENCH_* variables, in the environment or on make's command line, reach the
+# harness: `make bench BENCH_SWEEP=0`, `go run ./bench -h` lists them.
+.PHONY: bench bench-quick
+
+bench: services ## Full benchmark (~15 min): throughput vs the BATCH_SIZE=1 baseline, latency, sweep; writes bench/results/latest.json and docs/bench-throughput.svg
+	$(GO) run ./bench
+
+bench-quick: services ## Small benchmark (~2 min) to check that the harness works; writes bench/results/quick.json
+	$(GO) run ./bench -events 50000 -runs 1 -baseline-events 5000 -latency-seconds 5 \
+		-sweep-batches 1,100,500 -sweep-workers 1,4 -sweep-events 20000 -sweep-small-events 5000 \
+		-out bench/results/quick.json -docs-chart ''
