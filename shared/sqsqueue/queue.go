@@ -1,0 +1,278 @@
+// Package sqsqueue is the queue on Amazon SQS (a standard queue), the cloud
+// counterpart of redisqueue. In the cloud the consume function is fed by
+// Lambda's SQS event source mapping; Consumer serves the conformance suite
+// and any process that polls the queue itself.
+//
+// SQS does not count what it accepted, so Publish tells an optional
+// PublishCounter (the store, in PostgreSQL) how many messages SQS took.
+package sqsqueue
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
+)
+
+// Limits of SendMessageBatch.
+const (
+	MaxBatchEntries = 10         // entries per request
+	MaxBatchBytes   = 256 * 1024 // message bodies per request, and one message
+)
+
+// API is the part of *sqs.Client the queue uses.
+type API interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+}
+
+// PublishCounter records how many messages SQS has accepted. *store.Store
+// implements it in PostgreSQL, where /stats reads the count back.
+type PublishCounter interface {
+	AddPublished(ctx context.Context, n int64) error
+}
+
+// Options configure a Queue. Zero fields take their defaults.
+type Options struct {
+	QueueURL string // required
+	// MaxBacklog makes Publish refuse with Overloaded when the messages
+	// waiting or in flight (SQS's approximate counts) plus the new ones
+	// would exceed it; 0 = no limit and no extra request per Publish.
+	MaxBacklog int64
+	// Counter, when set, is told how many messages each Publish queued.
+	Counter PublishCounter
+	// VisibilityTimeout is how long a received message stays hidden from
+	// other consumers (rounded up to whole seconds, as SQS counts them);
+	// 0 = the queue's own setting.
+	VisibilityTimeout time.Duration
+	// Wait is how long Receive waits for a first message (long polling in
+	// whole seconds up to 20, then the rest client-side); default 1s.
+	Wait time.Duration
+	// SendAttempts bounds how often an entry that SQS failed on its own is
+	// sent again (default 5). The SDK client retries whole requests itself.
+	SendAttempts int
+	Logger       *slog.Logger
+}
+
+// Queue publishes to one SQS queue and hands out its consumers.
+type Queue struct {
+	api  API
+	opts Options
+}
+
+var (
+	_ queue.Publisher = (*Queue)(nil)
+	_ queue.Pinger    = (*Queue)(nil)
+)
+
+// New returns a queue that talks to SQS through api (an *sqs.Client).
+func New(api API, opts Options) *Queue {
+	if opts.Wait <= 0 {
+		opts.Wait = time.Second
+	}
+	if opts.SendAttempts <= 0 {
+		opts.SendAttempts = 5
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Queue{api: api, opts: opts}
+}
+
+// Connect builds an SQS client from the environment — region and
+// credentials as the AWS SDK finds them (on Lambda, the function's role;
+// AWS_ENDPOINT_URL_SQS points it elsewhere) — and returns a queue on it.
+func Connect(ctx context.Context, opts Options) (*Queue, error) {
+	if opts.QueueURL == "" {
+		return nil, event.Errorf(event.Invalid, "QUEUE_URL is empty")
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, event.Wrap(event.Invalid, err, "loading the AWS configuration")
+	}
+	return New(sqs.NewFromConfig(cfg), opts), nil
+}
+
+// Publish sends every body as one message, in SendMessageBatch requests of
+// at most 10 messages and 256 KiB, in order. Entries that SQS fails on
+// their own are sent again with backoff. It returns nil once SQS has
+// accepted every message. Otherwise some may have been queued (SQS cannot
+// take them back): the Counter still counts exactly those, and a client
+// that publishes again only adds duplicates, which the consumers drop.
+func (q *Queue) Publish(ctx context.Context, bodies [][]byte) error {
+	if len(bodies) == 0 {
+		return nil
+	}
+	for i, b := range bodies {
+		if len(b) > MaxBatchBytes {
+			return event.Errorf(event.TooLarge, "message %d is %d bytes, over the SQS limit of %d", i, len(b), MaxBatchBytes)
+		}
+	}
+	if q.opts.MaxBacklog > 0 {
+		n, err := q.Backlog(ctx)
+		if err != nil {
+			return err
+		}
+		if n+int64(len(bodies)) > q.opts.MaxBacklog {
+			return event.Errorf(event.Overloaded,
+				"queue backlog is full (about %d of %d messages waiting); retry later", n, q.opts.MaxBacklog)
+		}
+	}
+	sent := 0
+	var err error
+	for _, chunk := range Chunks(bodies) {
+		var n int
+		n, err = q.sendChunk(ctx, chunk)
+		sent += n
+		if err != nil {
+			break
+		}
+	}
+	q.count(ctx, sent)
+	return err
+}
+
+// Chunks splits bodies, in order, into groups that fit one SendMessageBatch
+// request: at most MaxBatchEntries bodies of at most MaxBatchBytes in all.
+// Every body must itself be at most MaxBatchBytes.
+func Chunks(bodies [][]byte) [][][]byte {
+	var out [][][]byte
+	start, size := 0, 0
+	for i, b := range bodies {
+		if i > start && (i-start == MaxBatchEntries || size+len(b) > MaxBatchBytes) {
+			out = append(out, bodies[start:i])
+			start, size = i, 0
+		}
+		size += len(b)
+	}
+	if start < len(bodies) {
+		out = append(out, bodies[start:])
+	}
+	return out
+}
+
+// sendChunk sends one batch, sending failed entries again, and returns how
+// many SQS accepted.
+func (q *Queue) sendChunk(ctx context.Context, chunk [][]byte) (int, error) {
+	pending := make(map[string][]byte, len(chunk))
+	for i, b := range chunk {
+		pending[strconv.Itoa(i)] = b
+	}
+	accepted := 0
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		entries := make([]types.SendMessageBatchRequestEntry, 0, len(pending))
+		for i := range chunk { // in the original order
+			id := strconv.Itoa(i)
+			if b, ok := pending[id]; ok {
+				entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(b))})
+			}
+		}
+		out, err := q.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.opts.QueueURL), Entries: entries})
+		if err != nil {
+			return accepted, classify(err, "sending messages")
+		}
+		for _, s := range out.Successful {
+			if _, ok := pending[aws.ToString(s.Id)]; ok {
+				delete(pending, aws.ToString(s.Id))
+				accepted++
+			}
+		}
+		var last types.BatchResultErrorEntry
+		for _, f := range out.Failed {
+			if f.SenderFault {
+				return accepted, event.Errorf(event.Invalid, "SQS refused a message: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+			}
+			last = f
+		}
+		if len(pending) == 0 {
+			return accepted, nil
+		}
+		if attempt >= q.opts.SendAttempts {
+			return accepted, event.Errorf(event.Unavailable,
+				"SQS did not accept %d messages after %d attempts (%s); retry later", len(pending), attempt, aws.ToString(last.Code))
+		}
+		if err := sleep(ctx, delay); err != nil {
+			return accepted, event.Wrap(event.Unavailable, err, "sending messages to SQS")
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// count tells the Counter what SQS accepted, trying a few times: the
+// messages are queued whatever happens here, so a failure is logged, not
+// returned.
+func (q *Queue) count(ctx context.Context, n int) {
+	if q.opts.Counter == nil || n == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	delay := 50 * time.Millisecond
+	for range 3 {
+		if err = q.opts.Counter.AddPublished(ctx, int64(n)); err == nil {
+			return
+		}
+		time.Sleep(delay)
+		delay *= 2
+	}
+	q.opts.Logger.Error("messages queued but not counted; /stats undercounts published", "messages", n, "error", err)
+}
+
+// Backlog returns SQS's approximate count of messages waiting, in flight
+// or delayed. The counts lag the queue by up to a minute or so.
+func (q *Queue) Backlog(ctx context.Context) (int64, error) {
+	out, err := q.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(q.opts.QueueURL),
+		AttributeNames: []types.QueueAttributeName{
+			types.QueueAttributeNameApproximateNumberOfMessages,
+			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+			types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
+		},
+	})
+	if err != nil {
+		return 0, classify(err, "reading the queue's backlog")
+	}
+	var total int64
+	for _, v := range out.Attributes {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, event.Errorf(event.Internal, "SQS answered a message count of %q", v)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// Ping reports whether the queue can be reached.
+func (q *Queue) Ping(ctx context.Context) error {
+	_, err := q.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(q.opts.QueueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return classify(err, "reaching the queue")
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,416 @@
+package sqsqueue_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
+	"github.com/logagg/logagg/shared/queue/queuetest"
+	"github.com/logagg/logagg/shared/sqsqueue"
+	"github.com/logagg/logagg/shared/sqsqueue/sqsfake"
+)
+
+// newClient returns a real SDK client that talks to fake; it retries a
+// failed request twice without waiting, so tests of failures stay quick.
+func newClient(fake *sqsfake.Server) *sqs.Client {
+	return sqs.New(sqs.Options{
+		BaseEndpoint: aws.String(fake.URL),
+		Region:       "eu-west-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 3
+			o.RateLimiter = ratelimit.None
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+		}),
+	})
+}
+
+// counter is an in-memory PublishCounter and queue.Counter.
+type counter struct {
+	mu   sync.Mutex
+	n    int64
+	fail int // AddPublished calls still to fail
+}
+
+func (c *counter) AddPublished(_ context.Context, n int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail > 0 {
+		c.fail--
+		return event.Errorf(event.Unavailable, "counter down")
+	}
+	c.n += n
+	return nil
+}
+
+func (c *counter) Published(context.Context) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n, nil
+}
+
+type fixture struct {
+	fake    *sqsfake.Server
+	url     string
+	q       *sqsqueue.Queue
+	counter *counter
+}
+
+func newFixture(t *testing.T, opts sqsqueue.Options, attrs sqsfake.Attributes) fixture {
+	t.Helper()
+	fake := sqsfake.New()
+	t.Cleanup(fake.Close)
+	f := fixture{fake: fake, url: fake.CreateQueue("logagg-events", attrs), counter: &counter{}}
+	opts.QueueURL = f.url
+	opts.Counter = f.counter
+	f.q = sqsqueue.New(newClient(fake), opts)
+	return f
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	queuetest.Run(t, func(t *testing.T, opts queuetest.Options) queuetest.Harness {
+		f := newFixture(t, sqsqueue.Options{
+			MaxBacklog: opts.MaxBacklog, VisibilityTimeout: opts.ClaimIdle, Wait: opts.Wait,
+		}, sqsfake.Attributes{})
+		return queuetest.Harness{
+			Publisher:   f.q,
+			Counter:     f.counter,
+			NewConsumer: func(name string) queue.Consumer { return f.q.Consumer(name) },
+		}
+	})
+}
+
+func sized(n, size int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		b := fmt.Appendf(nil, `{"topic":"t","event_id":"%06d","payload":{"x":"`, i)
+		b = append(b, bytes.Repeat([]byte("x"), max(size-len(b)-3, 0))...)
+		out[i] = append(b, `"}}`...)
+	}
+	return out
+}
+
+func sendCalls(f fixture) []sqsfake.Call {
+	var out []sqsfake.Call
+	for _, c := range f.fake.Calls() {
+		if c.Operation == "SendMessageBatch" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestChunksRespectBothLimits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		n, size   int
+		wantSizes []int
+	}{
+		{"one", 1, 100, []int{1}},
+		{"ten fit one request", 10, 1000, []int{10}},
+		{"eleven need two", 11, 1000, []int{10, 1}},
+		{"25 small", 25, 200, []int{10, 10, 5}},
+		{"bytes bind before count", 9, 60 * 1024, []int{4, 4, 1}},
+		{"each at the limit", 3, sqsqueue.MaxBatchBytes, []int{1, 1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			bodies := sized(tt.n, tt.size)
+			chunks := sqsqueue.Chunks(bodies)
+			var sizes []int
+			var flat [][]byte
+			for _, c := range chunks {
+				sizes = append(sizes, len(c))
+				total := 0
+				for _, b := range c {
+					total += len(b)
+				}
+				require.LessOrEqual(t, total, sqsqueue.MaxBatchBytes)
+				flat = append(flat, c...)
+			}
+			require.Equal(t, tt.wantSizes, sizes)
+			require.Equal(t, bodies, flat, "chunks keep every body, in order")
+		})
+	}
+}
+
+func TestPublishSendsInBatchesWithinTheLimits(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
+	bodies := append(sized(23, 300), sized(6, 100*1024)...)
+	require.NoError(t, f.q.Publish(context.Background(), bodies))
+
+	var got []string
+	for _, b := range bodies {
+		got = append(got, string(b))
+	}
+	require.Equal(t, got, f.fake.Bodies(f.url))
+	calls := sendCalls(f)
+	for _, c := range calls {
+		require.LessOrEqual(t, c.Entries, sqsqueue.MaxBatchEntries)
+		require.LessOrEqual(t, c.Bytes, sqsqueue.MaxBatchBytes)
+	}
+	require.Len(t, calls, len(sqsqueue.Chunks(bodies)))
+	n, _ := f.counter.Published(context.Background())
+	require.Equal(t, int64(len(bodies)), n)
+}
+
+func TestPublishRetriesFailedEntries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
+	f.fake.FailEntries(13) // more than a batch: the first batch fails whole, then part of the second
+	bodies := sized(25, 200)
+	require.NoError(t, f.q.Publish(context.Background(), bodies))
+
+	got := f.fake.Bodies(f.url)
+	require.Len(t, got, 25, "every message queued exactly once")
+	want := map[string]bool{}
+	for _, b := range bodies {
+		want[string(b)] = true
+	}
+	for _, b := range got {
+		require.True(t, want[b], "unexpected body %s", b)
+		delete(want, b)
+	}
+	n, _ := f.counter.Published(context.Background())
+	require.Equal(t, int64(25), n)
+	require.Greater(t, len(sendCalls(f)), 3, "failed entries were sent again")
+}
+
+func TestPublishGivesUpOnEntriesThatKeepFailing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{SendAttempts: 2}, sqsfake.Attributes{})
+	bodies := sized(15, 200)
+	f.fake.FailEntries(12) // the first batch's first attempt fails whole, two entries of its second too
+	err := f.q.Publish(context.Background(), bodies)
+	require.Error(t, err)
+	require.Equal(t, event.Unavailable, event.ErrorCode(err), "%v", err)
+	// What SQS accepted is queued and counted; the rest is not sent.
+	queued := len(f.fake.Bodies(f.url))
+	require.Equal(t, 8, queued)
+	n, _ := f.counter.Published(context.Background())
+	require.Equal(t, int64(queued), n)
+}
+
+func TestPublishErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		failures []sqsfake.Failure
+		bodies   [][]byte
+		queueURL string // a queue that does not exist, when set
+		want     event.Code
+	}{
+		{"server errors outlast the SDK's retries", []sqsfake.Failure{{Status: 500, Type: "InternalError"}, {Status: 500, Type: "InternalError"}, {Status: 503, Type: "ServiceUnavailable"}}, sized(3, 100), "", event.Unavailable},
+		{"throttling", []sqsfake.Failure{{Status: 400, Type: "RequestThrottled"}, {Status: 400, Type: "RequestThrottled"}, {Status: 400, Type: "RequestThrottled"}}, sized(3, 100), "", event.Overloaded},
+		{"no permission", []sqsfake.Failure{{Status: 403, Type: "AccessDenied"}}, sized(3, 100), "", event.Internal},
+		{"no such queue", nil, sized(3, 100), "missing", event.Internal},
+		{"a message SQS refuses", nil, [][]byte{[]byte("ok"), []byte("bad \x01 control")}, "", event.Invalid},
+		{"a message over 256 KiB", nil, [][]byte{bytes.Repeat([]byte("x"), sqsqueue.MaxBatchBytes+1)}, "", event.TooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
+			q := f.q
+			if tt.queueURL != "" {
+				q = sqsqueue.New(newClient(f.fake), sqsqueue.Options{QueueURL: f.fake.URL + "/123456789012/" + tt.queueURL, Counter: f.counter})
+			}
+			f.fake.FailRequests(tt.failures...)
+			err := q.Publish(context.Background(), tt.bodies)
+			require.Error(t, err)
+			require.Equal(t, tt.want, event.ErrorCode(err), "%v", err)
+			require.NotContains(t, err.Error(), "secret")
+		})
+	}
+}
+
+func TestPublishRecoversWithinTheSDKRetries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
+	f.fake.FailRequests(sqsfake.Failure{Status: 500, Type: "InternalError"})
+	require.NoError(t, f.q.Publish(context.Background(), sized(3, 100)))
+	require.Len(t, f.fake.Bodies(f.url), 3)
+}
+
+func TestPublishCountsEvenWhenTheCounterStumbles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
+	f.counter.fail = 2
+	require.NoError(t, f.q.Publish(context.Background(), sized(4, 100)))
+	n, _ := f.counter.Published(context.Background())
+	require.Equal(t, int64(4), n)
+}
+
+func TestPublishWithoutBacklogLimitSkipsTheCountRequest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
+	require.NoError(t, f.q.Publish(context.Background(), sized(2, 100)))
+	for _, c := range f.fake.Calls() {
+		require.NotEqual(t, "GetQueueAttributes", c.Operation)
+	}
+}
+
+func TestPingAndBacklog(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{Wait: 10 * time.Millisecond}, sqsfake.Attributes{})
+	ctx := context.Background()
+	require.NoError(t, f.q.Ping(ctx))
+	require.NoError(t, f.q.Publish(ctx, sized(5, 100)))
+	n, err := f.q.Backlog(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), n)
+
+	c := f.q.Consumer("c")
+	msgs, err := c.Receive(ctx, 2)
+	require.NoError(t, err)
+	require.Len(t, msgs, 2)
+	n, err = f.q.Backlog(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), n, "messages in flight are still backlog")
+	require.NoError(t, c.Ack(ctx, []string{msgs[0].ID, msgs[1].ID}))
+	n, err = f.q.Backlog(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), n)
+
+	f.fake.FailRequests(sqsfake.Failure{Status: 503, Type: "ServiceUnavailable"}, sqsfake.Failure{Status: 503, Type: "ServiceUnavailable"}, sqsfake.Failure{Status: 503, Type: "ServiceUnavailable"})
+	err = f.q.Ping(ctx)
+	require.Equal(t, event.Unavailable, event.ErrorCode(err), "%v", err)
+}
+
+func TestReceiveAsksForAtMostTenAndLongPolls(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{Wait: 1500 * time.Millisecond}, sqsfake.Attributes{})
+	ctx := context.Background()
+	require.NoError(t, f.q.Publish(ctx, sized(25, 100)))
+	c := f.q.Consumer("c")
+	msgs, err := c.Receive(ctx, 500)
+	require.NoError(t, err)
+	require.Len(t, msgs, 10)
+
+	// A message published while Receive long-polls arrives in that call.
+	empty := newFixture(t, sqsqueue.Options{Wait: 5 * time.Second}, sqsfake.Attributes{})
+	done := make(chan []queue.Message, 1)
+	go func() {
+		msgs, _ := empty.q.Consumer("c").Receive(ctx, 10)
+		done <- msgs
+	}()
+	require.Eventually(t, func() bool {
+		for _, c := range empty.fake.Calls() {
+			if c.Operation == "ReceiveMessage" {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, empty.q.Publish(ctx, sized(1, 100)))
+	select {
+	case got := <-done:
+		require.Len(t, got, 1)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Receive did not return the message published while it waited")
+	}
+}
+
+func TestAckIgnoresUnknownAndStaleHandles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{Wait: 10 * time.Millisecond, VisibilityTimeout: time.Second}, sqsfake.Attributes{})
+	ctx := context.Background()
+	require.NoError(t, f.q.Publish(ctx, sized(1, 100)))
+	first, second := f.q.Consumer("a"), f.q.Consumer("b")
+	msgs, err := first.Receive(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+
+	var again []queue.Message
+	require.Eventually(t, func() bool {
+		again, err = second.Receive(ctx, 10)
+		return err == nil && len(again) == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, msgs[0].ID, again[0].ID)
+	require.Equal(t, 2, again[0].Deliveries)
+
+	// The first consumer's handle is stale: its Ack succeeds and deletes
+	// nothing, as with SQS. The latest handle deletes.
+	require.NoError(t, first.Ack(ctx, []string{msgs[0].ID, "unknown"}))
+	require.Len(t, f.fake.Bodies(f.url), 1)
+	require.NoError(t, second.Ack(ctx, []string{again[0].ID}))
+	require.Empty(t, f.fake.Bodies(f.url))
+	require.NoError(t, second.Ack(ctx, []string{again[0].ID}))
+}
+
+func TestConnectReadsTheEnvironment(t *testing.T) {
+	fake := sqsfake.New()
+	t.Cleanup(fake.Close)
+	url := fake.CreateQueue("from-env", sqsfake.Attributes{})
+	t.Setenv("AWS_ENDPOINT_URL_SQS", fake.URL)
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	q, err := sqsqueue.Connect(context.Background(), sqsqueue.Options{QueueURL: url})
+	require.NoError(t, err)
+	require.NoError(t, q.Publish(context.Background(), [][]byte{[]byte(`{"a":1}`)}))
+	require.Equal(t, []string{`{"a":1}`}, fake.Bodies(url))
+
+	_, err = sqsqueue.Connect(context.Background(), sqsqueue.Options{})
+	require.Error(t, err)
+	require.True(t, strings.Contains(err.Error(), "QUEUE_URL"))
+}
+
+func TestFakeRefusesWhatSQSRefuses(t *testing.T) {
+	t.Parallel()
+	fake := sqsfake.New()
+	t.Cleanup(fake.Close)
+	url := fake.CreateQueue("q", sqsfake.Attributes{})
+	client := newClient(fake)
+	ctx := context.Background()
+	entries := func(n, size int) []sqsEntry {
+		out := make([]sqsEntry, n)
+		for i := range out {
+			out[i] = sqsEntry{fmt.Sprint(i), strings.Repeat("x", size)}
+		}
+		return out
+	}
+	for name, es := range map[string][]sqsEntry{
+		"eleven entries": entries(11, 10),
+		"over 256 KiB":   entries(2, 200*1024),
+		"no entries":     nil,
+	} {
+		_, err := client.SendMessageBatch(ctx, batchInput(url, es))
+		require.Error(t, err, name)
+	}
+	resp, err := http.Post(fake.URL, "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "a request without the JSON protocol's headers")
+}
+
+type sqsEntry struct{ id, body string }
+
+func batchInput(url string, es []sqsEntry) *sqs.SendMessageBatchInput {
+	in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(url)}
+	for _, e := range es {
+		in.Entries = append(in.Entries, types.SendMessageBatchRequestEntry{Id: aws.String(e.id), MessageBody: aws.String(e.body)})
+	}
+	return in
+}
