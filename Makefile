@@ -30,6 +30,7 @@ run: services build ## Run the whole service on :8080 (PORT), creating its datab
 
 build: ## Build bin/localrun and bin/publisher
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/localrun ./localrun
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/publisher ./publisher
 
 test: services ## Run every test (unit and integration) against the real PostgreSQL and Redis
 	$(GO) vet ./...
