@@ -91,6 +91,13 @@ func (h *Handler) record(m events.SQSMessage) store.Record {
 		rec.DeadCount = countElements(m.Body)
 		return rec
 	}
+	if m.Body == "" {
+		// A stream entry without the body field, or with an empty one.
+		rec.Body = nil
+		rec.DeadReason = "the queue message has no body"
+		rec.DeadCount = 1
+		return rec
+	}
 	evs, err := event.DecodeMessage([]byte(m.Body))
 	if err != nil {
 		rec.Body = []byte(m.Body)

@@ -86,6 +86,20 @@ func TestHandleDeadLettersAfterTooManyDeliveries(t *testing.T) {
 	require.Contains(t, st.recs[1].DeadReason, "delivered 4 times")
 }
 
+func TestHandleDeadLettersAMessageWithoutBody(t *testing.T) {
+	t.Parallel()
+	st := &recordingStore{}
+	_, err := (&Handler{Store: st}).Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "m1"}, {MessageId: "m2", Body: " \n"},
+	}})
+	require.NoError(t, err)
+	require.Equal(t, "the queue message has no body", st.recs[0].DeadReason)
+	require.Equal(t, 1, st.recs[0].DeadCount)
+	require.Empty(t, st.recs[0].Events)
+	require.Contains(t, st.recs[1].DeadReason, "not valid JSON", "white space is a body, just not JSON")
+	require.Equal(t, " \n", string(st.recs[1].Body), "kept as it came")
+}
+
 func TestHandleReportsEveryMessageWhenTheStoreIsDown(t *testing.T) {
 	t.Parallel()
 	st := &recordingStore{err: event.Errorf(event.Unavailable, "database unavailable")}
