@@ -93,7 +93,6 @@ func (h *Handler) record(m events.SQSMessage) store.Record {
 	}
 	if m.Body == "" {
 		// A stream entry without the body field, or with an empty one.
-		rec.Body = nil
 		rec.DeadReason = "the queue message has no body"
 		rec.DeadCount = 1
 		return rec
