@@ -140,7 +140,7 @@ func readReplayRequest(w http.ResponseWriter, r *http.Request) (store.ReplaySele
 
 // appendMessages appends the queue messages that replay body: a JSON array
 // (a message that carried several events) as one message per element,
-// flattening nested arrays, anything else as it is. Each message then counts
+// flattening nested arrays, anything else — an empty array too — as it is. Each message then counts
 // exactly once when consumed, as an event received or as one dead letter,
 // just as each message counts once in published.
 func appendMessages(dst [][]byte, body []byte) [][]byte {
@@ -149,7 +149,7 @@ func appendMessages(dst [][]byte, body []byte) [][]byte {
 		return append(dst, body)
 	}
 	var elems []json.RawMessage
-	if json.Unmarshal(trimmed, &elems) != nil {
+	if json.Unmarshal(trimmed, &elems) != nil || len(elems) == 0 {
 		return append(dst, body)
 	}
 	for _, e := range elems {

@@ -252,7 +252,8 @@ func TestAppendMessages(t *testing.T) {
 		{body: `[{"a":1}, {"b":2}]`, want: []string{`{"a":1}`, `{"b":2}`}},
 		{body: `[[{"a":1}],[[2]]]`, want: []string{`{"a":1}`, `2`}},
 		{body: `[1, broken`, want: []string{`[1, broken`}},
-		{body: `[]`, want: nil},
+		{body: `[]`, want: []string{`[]`}},
+		{body: `[[], {"a":1}]`, want: []string{`[]`, `{"a":1}`}},
 	}
 	for _, tt := range tests {
 		var got []string
