@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // bench runs the benchmark's phases.
@@ -67,6 +69,7 @@ func newRun(spec runSpec) runResult {
 		Label: spec.label, Pipeline: spec.pipe, Events: spec.events,
 		DuplicateRate: n, PublishSeconds: n, PublishEventsPerSec: n, E2ESeconds: n, E2EEventsPerSec: n,
 		PublishLatencyMs: percentiles{n, n, n}, LocalrunCPUCores: n, MachineBusyCores: n,
+		PostgresCPUCores: n, RedisCPUCores: n, PublisherCPUCores: n,
 		PublisherCPUSeconds: n, PeakRSSBytes: n, HWMBytes: n, LocalrunExit: -1,
 		StreamPeakLength: n, StreamPeakBytes: n, RedisUsedBefore: n, RedisUsedPeak: n,
 	}
@@ -108,14 +111,20 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 		return nil, err
 	}
 
+	// The sampler's own connection to the run's database finds the
+	// backends that serve localrun.
+	db, err := pgx.Connect(ctx, b.svc.databaseURL(sc.database))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close(context.WithoutCancel(ctx))
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	samples := make(chan sampled, 1)
 	sampling := false
-	startSampling := func() {
+	startSampling := func(publisherPID int) {
 		sampling = true
-		go func() {
-			samples <- sampler{pid: srv.pid(), svc: b.svc, stream: sc.stream, interval: sampleEvery}.run(sampleCtx)
-		}()
+		smp := sampler{localrun: srv.pid(), publisher: publisherPID, db: db, svc: b.svc, stream: sc.stream, interval: sampleEvery}
+		go func() { samples <- smp.run(sampleCtx) }()
 	}
 	defer func() {
 		stopSampling()
@@ -187,8 +196,16 @@ func fillRun(r *runResult, pub publisherRun, s sampled, cores int) {
 	// the publisher saw just before it exited.
 	to := pub.ended
 	from := to.Add(-time.Duration(*p.E2ESeconds * float64(time.Second)))
-	if lr, mach, ok := usageOver(s.series, from, to, cores); ok {
-		r.LocalrunCPUCores, r.MachineBusyCores = num(lr), num(mach)
+	if u, ok := usageOver(s.series, from, to, cores); ok {
+		r.MachineBusyCores = num(u.machine)
+		for part, field := range map[string]*num{
+			partLocalrun: &r.LocalrunCPUCores, partPostgres: &r.PostgresCPUCores,
+			partRedis: &r.RedisCPUCores, partPublisher: &r.PublisherCPUCores,
+		} {
+			if c, ok := u.parts[part]; ok {
+				*field = num(c)
+			}
+		}
 	}
 	r.PeakRSSBytes = num(s.peakRSS)
 	r.StreamPeakLength, r.StreamPeakBytes = num(s.streamPeakLen), num(s.streamPeakBytes)

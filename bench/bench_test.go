@@ -63,9 +63,11 @@ func TestFillRun(t *testing.T) {
 	}
 	s := sampled{
 		series: []sample{
-			{at: ended.Add(-3 * time.Second), cpu: 0, sys: systemCPU{}},
-			{at: ended.Add(-2 * time.Second), cpu: 0, sys: systemCPU{Total: 2 * time.Second, Idle: 2 * time.Second}},
-			{at: ended, cpu: 3 * time.Second, sys: systemCPU{Total: 6 * time.Second, Idle: 2 * time.Second}},
+			{at: ended.Add(-3 * time.Second), cpu: map[string]time.Duration{partLocalrun: 0, partPostgres: 0}},
+			{at: ended.Add(-2 * time.Second), cpu: map[string]time.Duration{partLocalrun: 0, partPostgres: 0},
+				sys: systemCPU{Total: 2 * time.Second, Idle: 2 * time.Second}},
+			{at: ended, cpu: map[string]time.Duration{partLocalrun: 3 * time.Second, partPostgres: time.Second},
+				sys: systemCPU{Total: 6 * time.Second, Idle: 2 * time.Second}},
 		},
 		peakRSS: 80e6, redisUsedBefore: 1e6, redisUsedPeak: 5e6, streamPeakLen: 6000, streamPeakBytes: 3e6,
 	}
@@ -76,6 +78,8 @@ func TestFillRun(t *testing.T) {
 	require.Equal(t, num(5000), r.E2EEventsPerSec)
 	require.Equal(t, percentiles{1, 2, 3}, r.PublishLatencyMs)
 	require.Equal(t, num(1.5), r.LocalrunCPUCores, "3 s of CPU over the 2 s end-to-end window")
+	require.Equal(t, num(0.5), r.PostgresCPUCores)
+	require.True(t, math.IsNaN(float64(r.RedisCPUCores)), "a part not sampled stays unmeasured")
 	require.Equal(t, num(2), r.MachineBusyCores)
 	require.Equal(t, num(1.5), r.PublisherCPUSeconds)
 	require.Equal(t, num(80e6), r.PeakRSSBytes)

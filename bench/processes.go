@@ -212,8 +212,8 @@ type publisherRun struct {
 }
 
 // runPublisher runs the publisher with args and reads its JSON. Its
-// standard error goes to log. onStart is called once the process runs.
-func runPublisher(ctx context.Context, bin string, args []string, log io.Writer, onStart func()) (publisherRun, error) {
+// standard error goes to log. onStart is called with its pid once it runs.
+func runPublisher(ctx context.Context, bin string, args []string, log io.Writer, onStart func(pid int)) (publisherRun, error) {
 	var stdout bytes.Buffer
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -226,7 +226,7 @@ func runPublisher(ctx context.Context, bin string, args []string, log io.Writer,
 	if err := cmd.Start(); err != nil {
 		return pr, fmt.Errorf("starting the publisher: %w", err)
 	}
-	onStart()
+	onStart(cmd.Process.Pid)
 	err := cmd.Wait()
 	pr.ended = time.Now()
 	if cmd.ProcessState != nil {

@@ -104,6 +104,9 @@ type summary struct {
 	PublishLatencyMs    percentiles `json:"publish_latency_ms"`
 	DuplicateRate       num         `json:"duplicate_rate"`
 	LocalrunCPUCores    num         `json:"localrun_cpu_cores"`
+	PostgresCPUCores    num         `json:"postgres_cpu_cores"`
+	RedisCPUCores       num         `json:"redis_cpu_cores"`
+	PublisherCPUCores   num         `json:"publisher_cpu_cores"`
 	MachineBusyCores    num         `json:"machine_busy_cores"`
 	PeakRSSBytes        num         `json:"localrun_peak_rss_bytes"`
 	PeakHWMBytes        num         `json:"localrun_vm_hwm_bytes"`
@@ -138,9 +141,13 @@ type runResult struct {
 	E2EEventsPerSec     num         `json:"e2e_events_per_sec"`
 	PublishLatencyMs    percentiles `json:"publish_latency_ms"`
 
-	LocalrunCPUCores    num `json:"localrun_cpu_cores"`    // over the end-to-end window
-	MachineBusyCores    num `json:"machine_busy_cores"`    // every process, same window
-	PublisherCPUSeconds num `json:"publisher_cpu_seconds"` // the whole publisher process
+	// CPU use in cores, averaged over the end-to-end window.
+	LocalrunCPUCores    num `json:"localrun_cpu_cores"`
+	PostgresCPUCores    num `json:"postgres_cpu_cores"` // the backends serving the run's database
+	RedisCPUCores       num `json:"redis_cpu_cores"`    // the whole Redis server, shared with anything else using it
+	PublisherCPUCores   num `json:"publisher_cpu_cores"`
+	MachineBusyCores    num `json:"machine_busy_cores"`    // every process on the machine
+	PublisherCPUSeconds num `json:"publisher_cpu_seconds"` // the whole publisher process, generating the events included
 	PeakRSSBytes        num `json:"localrun_peak_rss_bytes"`
 	HWMBytes            num `json:"localrun_vm_hwm_bytes"`
 	LocalrunExit        int `json:"localrun_exit_status"`
@@ -215,13 +222,16 @@ func summarize(runs []runResult) summary {
 			P95: med(func(r runResult) num { return r.PublishLatencyMs.P95 }),
 			P99: med(func(r runResult) num { return r.PublishLatencyMs.P99 }),
 		},
-		DuplicateRate:    med(func(r runResult) num { return r.DuplicateRate }),
-		LocalrunCPUCores: med(func(r runResult) num { return r.LocalrunCPUCores }),
-		MachineBusyCores: med(func(r runResult) num { return r.MachineBusyCores }),
-		PeakRSSBytes:     most(func(r runResult) num { return r.PeakRSSBytes }),
-		PeakHWMBytes:     most(func(r runResult) num { return r.HWMBytes }),
-		StreamPeakLength: most(func(r runResult) num { return r.StreamPeakLength }),
-		StreamPeakBytes:  most(func(r runResult) num { return r.StreamPeakBytes }),
-		RedisGrowthBytes: most(func(r runResult) num { return r.RedisUsedPeak - r.RedisUsedBefore }),
+		DuplicateRate:     med(func(r runResult) num { return r.DuplicateRate }),
+		LocalrunCPUCores:  med(func(r runResult) num { return r.LocalrunCPUCores }),
+		PostgresCPUCores:  med(func(r runResult) num { return r.PostgresCPUCores }),
+		RedisCPUCores:     med(func(r runResult) num { return r.RedisCPUCores }),
+		PublisherCPUCores: med(func(r runResult) num { return r.PublisherCPUCores }),
+		MachineBusyCores:  med(func(r runResult) num { return r.MachineBusyCores }),
+		PeakRSSBytes:      most(func(r runResult) num { return r.PeakRSSBytes }),
+		PeakHWMBytes:      most(func(r runResult) num { return r.HWMBytes }),
+		StreamPeakLength:  most(func(r runResult) num { return r.StreamPeakLength }),
+		StreamPeakBytes:   most(func(r runResult) num { return r.StreamPeakBytes }),
+		RedisGrowthBytes:  most(func(r runResult) num { return r.RedisUsedPeak - r.RedisUsedBefore }),
 	}
 }

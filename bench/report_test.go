@@ -19,6 +19,7 @@ func sampleRun(label string, batch, workers int, e2e float64) runResult {
 	r.E2ESeconds, r.E2EEventsPerSec = num(10000/e2e), num(e2e)
 	r.PublishLatencyMs = percentiles{2, 5, 9}
 	r.LocalrunCPUCores, r.MachineBusyCores, r.PublisherCPUSeconds = 0.8, 1.9, 0.4
+	r.PostgresCPUCores, r.RedisCPUCores, r.PublisherCPUCores = 0.6, 0.2, 0.3
 	r.PeakRSSBytes, r.HWMBytes, r.LocalrunExit = 50e6, 52e6, 0
 	r.StreamPeakLength, r.StreamPeakBytes, r.RedisUsedBefore, r.RedisUsedPeak = 4000, 2e6, 1e6, 3e6
 	r.Stats = &loadgen.Stats{Received: 10000, UniqueProcessed: 7000, DuplicateDropped: 3000, Published: 10000, Topics: 10}
@@ -104,13 +105,13 @@ func TestReportJSONShape(t *testing.T) {
 	main := requireKeys(doc["main"], "pipeline", "events_per_run", "runs", "summary")
 	requireKeys(main["pipeline"], "batch_size", "worker_count")
 	requireKeys(main["summary"], "runs_measured", "publish_events_per_sec", "e2e_events_per_sec", "publish_latency_ms",
-		"duplicate_rate", "localrun_cpu_cores", "machine_busy_cores", "localrun_peak_rss_bytes", "localrun_vm_hwm_bytes",
+		"duplicate_rate", "localrun_cpu_cores", "postgres_cpu_cores", "redis_cpu_cores", "publisher_cpu_cores", "machine_busy_cores", "localrun_peak_rss_bytes", "localrun_vm_hwm_bytes",
 		"redis_stream_peak_length", "redis_stream_peak_bytes", "redis_used_memory_peak_growth_bytes")
 	runs := main["runs"].([]any)
 	require.Len(t, runs, 3)
 	run := requireKeys(runs[0], "label", "pipeline", "events", "unique", "duplicates", "requests", "retries", "duplicate_rate",
 		"exactly_once", "publish_seconds", "publish_events_per_sec", "e2e_seconds", "e2e_events_per_sec", "publish_latency_ms",
-		"localrun_cpu_cores", "machine_busy_cores", "publisher_cpu_seconds", "localrun_peak_rss_bytes", "localrun_vm_hwm_bytes",
+		"localrun_cpu_cores", "postgres_cpu_cores", "redis_cpu_cores", "publisher_cpu_cores", "machine_busy_cores", "publisher_cpu_seconds", "localrun_peak_rss_bytes", "localrun_vm_hwm_bytes",
 		"localrun_exit_status", "redis_stream_peak_length", "redis_stream_peak_bytes", "redis_used_memory_before_bytes",
 		"redis_used_memory_peak_bytes", "stats_after")
 	require.NotContains(t, run, "error", "no error field on a run that worked")

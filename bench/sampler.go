@@ -3,20 +3,32 @@ package main
 import (
 	"context"
 	"sort"
+	"strconv"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// sample is one reading of localrun and the machine.
+// The parts of the pipeline whose CPU time the sampler follows.
+const (
+	partLocalrun  = "localrun"
+	partPublisher = "publisher"
+	partPostgres  = "postgres" // the backends serving the run's database
+	partRedis     = "redis"    // the whole Redis server, which others may use too
+)
+
+// sample is one reading of the CPU time used so far by each part, and by
+// the whole machine.
 type sample struct {
 	at  time.Time
-	cpu time.Duration // localrun's user + system time so far
-	sys systemCPU     // the machine's
+	cpu map[string]time.Duration
+	sys systemCPU
 }
 
 // sampled is what a sampler saw over a run.
 type sampled struct {
 	series          []sample
-	peakRSS         int64 // bytes, the largest VmRSS read
+	peakRSS         int64 // bytes, the largest VmRSS of localrun read
 	redisUsedBefore int64 // used_memory at the start, bytes
 	redisUsedPeak   int64 // the largest used_memory read, bytes
 	streamPeakLen   int64 // the largest XLEN of the run's stream
@@ -24,58 +36,134 @@ type sampled struct {
 	readErrors      int
 }
 
-// sampler reads localrun's CPU time and resident memory, the machine's
-// CPU time, Redis's used memory and the run's stream size every interval.
+// sampler reads, every interval, the CPU time of localrun, the publisher,
+// the PostgreSQL backends of the run's database and Redis; localrun's
+// resident memory; the machine's CPU time; Redis's used memory and the
+// run's stream size.
 type sampler struct {
-	pid      int
-	svc      *services
-	stream   string
-	interval time.Duration
+	localrun  int       // pid
+	publisher int       // pid
+	db        *pgx.Conn // on the run's database, to find its backends
+	svc       *services
+	stream    string
+	interval  time.Duration
 }
+
+// readTimeout bounds one reading; on a saturated machine a reading may
+// take longer than the interval, and the ticker then skips ticks.
+const readTimeout = time.Second
 
 // streamEvery is how many ticks pass between MEMORY USAGE readings of the
 // stream, which cost Redis more than the other readings.
 const streamEvery = 5
 
+// backendCPU follows the CPU time of the PostgreSQL backends serving the
+// run. Backends come and go; one seen at the first reading counts from
+// there, a later one from its start, and one that has gone keeps its last
+// reading.
+type backendCPU struct {
+	base, last map[int]time.Duration
+	first      bool
+}
+
+func (b *backendCPU) update(pids []int) time.Duration {
+	if b.base == nil {
+		b.base, b.last, b.first = map[int]time.Duration{}, map[int]time.Duration{}, true
+	}
+	for _, pid := range pids {
+		cpu, err := processCPU(pid)
+		if err != nil {
+			continue // ended between the query and the read
+		}
+		if _, seen := b.last[pid]; !seen && b.first {
+			b.base[pid] = cpu
+		}
+		b.last[pid] = cpu
+	}
+	b.first = false
+	var total time.Duration
+	for pid, cpu := range b.last {
+		total += cpu - b.base[pid]
+	}
+	return total
+}
+
 // run samples until ctx ends and returns what it saw. The first reading is
-// taken at once, so that a run always has a starting point.
+// taken at once and another at the end, so a run always has both.
 func (s sampler) run(ctx context.Context) sampled {
 	var out sampled
+	var backends backendCPU
+	last := map[string]time.Duration{}
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
 	for n := 0; ; n++ {
-		s.read(&out, n == 0, n%streamEvery == 0)
+		s.read(&out, &backends, last, n == 0, n%streamEvery == 0)
 		select {
 		case <-ctx.Done():
-			s.read(&out, false, true)
+			s.read(&out, &backends, last, false, true)
 			return out
 		case <-tick.C:
 		}
 	}
 }
 
-func (s sampler) read(out *sampled, first, streamBytes bool) {
-	at := time.Now()
-	cpu, err1 := processCPU(s.pid)
-	sys, err2 := readSystemCPU()
-	if err1 == nil && err2 == nil {
-		out.series = append(out.series, sample{at: at, cpu: cpu, sys: sys})
-	} else {
-		out.readErrors++
+// read takes one reading. last holds each part's latest CPU time: a
+// process that has exited keeps it.
+func (s sampler) read(out *sampled, backends *backendCPU, last map[string]time.Duration, first, streamBytes bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	smp := sample{at: time.Now(), cpu: map[string]time.Duration{}}
+	ok := true
+	for part, pid := range map[string]int{partLocalrun: s.localrun, partPublisher: s.publisher} {
+		if pid <= 0 {
+			continue
+		}
+		if cpu, err := processCPU(pid); err == nil {
+			last[part] = cpu
+		}
+		if cpu, known := last[part]; known {
+			smp.cpu[part] = cpu
+		}
 	}
-	if m, err := processMemory(s.pid); err == nil {
-		out.peakRSS = max(out.peakRSS, m.RSS)
-	} else {
-		out.readErrors++
+	if s.db != nil {
+		if pids, err := runBackends(ctx, s.db); err == nil {
+			last[partPostgres] = backends.update(pids)
+		} else {
+			out.readErrors++
+		}
+		if cpu, known := last[partPostgres]; known {
+			smp.cpu[partPostgres] = cpu
+		}
+	}
+	var err error
+	if smp.sys, err = readSystemCPU(); err != nil {
+		ok = false
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), s.interval)
-	defer cancel()
-	if used, err := s.svc.redisUsedMemory(ctx); err == nil {
-		if first {
-			out.redisUsedBefore = used
+	if info, err := s.svc.redis.Info(ctx, "memory", "cpu").Result(); err == nil {
+		kv := parseInfo(info)
+		if used, err := strconv.ParseInt(kv["used_memory"], 10, 64); err == nil {
+			if first {
+				out.redisUsedBefore = used
+			}
+			out.redisUsedPeak = max(out.redisUsedPeak, used)
 		}
-		out.redisUsedPeak = max(out.redisUsedPeak, used)
+		if cpu, err := redisCPU(kv); err == nil {
+			last[partRedis] = cpu
+		}
+	} else {
+		out.readErrors++
+	}
+	if cpu, known := last[partRedis]; known {
+		smp.cpu[partRedis] = cpu
+	}
+	if ok {
+		out.series = append(out.series, smp)
+	} else {
+		out.readErrors++
+	}
+	if m, err := processMemory(s.localrun); err == nil {
+		out.peakRSS = max(out.peakRSS, m.RSS)
 	} else {
 		out.readErrors++
 	}
@@ -90,31 +178,76 @@ func (s sampler) read(out *sampled, first, streamBytes bool) {
 	}
 }
 
-// usageOver returns localrun's average CPU use, in cores, and the machine's
-// busy cores between from and to, reading between samples linearly.
-func usageOver(series []sample, from, to time.Time, cores int) (localrun, machine float64, ok bool) {
-	if len(series) < 2 || !to.After(from) {
-		return 0, 0, false
+// runBackends lists the PostgreSQL backends connected to the run's
+// database, other than the sampler's own.
+func runBackends(ctx context.Context, db *pgx.Conn) ([]int, error) {
+	rows, err := db.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	if err != nil {
+		return nil, err
 	}
-	c0, s0 := at(series, from)
-	c1, s1 := at(series, to)
-	wall := to.Sub(from)
-	return float64(c1-c0) / float64(wall), busyCores(s0, s1, cores), true
+	return pgx.CollectRows(rows, pgx.RowTo[int])
 }
 
-// at interpolates the series at t; before the first or after the last
-// sample it takes that sample.
-func at(series []sample, t time.Time) (time.Duration, systemCPU) {
+// redisCPU reads the server's CPU time, user + system, from INFO cpu.
+func redisCPU(kv map[string]string) (time.Duration, error) {
+	var total float64
+	for _, k := range []string{"used_cpu_user", "used_cpu_sys"} {
+		f, err := strconv.ParseFloat(kv[k], 64)
+		if err != nil {
+			return 0, err
+		}
+		total += f
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
+
+// usage is the average CPU use over a window, in cores.
+type usage struct {
+	parts   map[string]float64 // each part followed in every sample
+	machine float64            // the whole machine
+}
+
+// usageOver returns the average CPU use between from and to, reading
+// between samples linearly. A part counts only if every sample has it.
+func usageOver(series []sample, from, to time.Time, cores int) (usage, bool) {
+	if len(series) < 2 || !to.After(from) {
+		return usage{}, false
+	}
+	wall := float64(to.Sub(from))
+	u := usage{parts: map[string]float64{}}
+	for part := range series[0].cpu {
+		complete := true
+		for _, s := range series {
+			if _, ok := s.cpu[part]; !ok {
+				complete = false
+				break
+			}
+		}
+		if complete {
+			c0, _ := at(series, from, part)
+			c1, _ := at(series, to, part)
+			u.parts[part] = float64(c1-c0) / wall
+		}
+	}
+	_, s0 := at(series, from, "")
+	_, s1 := at(series, to, "")
+	u.machine = busyCores(s0, s1, cores)
+	return u, true
+}
+
+// at interpolates part's CPU time and the machine's at t; before the first
+// or after the last sample it takes that sample.
+func at(series []sample, t time.Time, part string) (time.Duration, systemCPU) {
 	i := sort.Search(len(series), func(i int) bool { return !series[i].at.Before(t) })
 	switch {
 	case i == 0:
-		return series[0].cpu, series[0].sys
+		return series[0].cpu[part], series[0].sys
 	case i == len(series):
 		last := series[len(series)-1]
-		return last.cpu, last.sys
+		return last.cpu[part], last.sys
 	}
 	a, b := series[i-1], series[i]
 	f := float64(t.Sub(a.at)) / float64(b.at.Sub(a.at))
 	lerp := func(x, y time.Duration) time.Duration { return x + time.Duration(f*float64(y-x)) }
-	return lerp(a.cpu, b.cpu), systemCPU{Total: lerp(a.sys.Total, b.sys.Total), Idle: lerp(a.sys.Idle, b.sys.Idle)}
+	return lerp(a.cpu[part], b.cpu[part]), systemCPU{Total: lerp(a.sys.Total, b.sys.Total), Idle: lerp(a.sys.Idle, b.sys.Idle)}
 }

@@ -19,36 +19,59 @@ func printReport(w io.Writer, rep *report, jsonPath, docsChart string) {
 	fmt.Fprintf(w, "load: the publisher in its own process, %d-event requests, %d in flight, %.0f%% duplicates; localrun MAX_BACKLOG=%d LOG_LEVEL=warn %s\n",
 		s.RequestEvents, s.Concurrency, s.DupRate*100, s.MaxBacklog, strings.Join(s.LocalrunEnv, " "))
 
-	of := fmt.Sprintf("median of %d runs; peaks are the highest of them", s.Runs)
+	of := fmt.Sprintf("median of %d runs", s.Runs)
 	if s.Runs == 1 {
 		of = "1 run"
 	}
-	fmt.Fprintf(w, "\nThroughput, HTTP publish → Redis → consume → commit → ack (%s)\n", of)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\tevents\tpublish events/s\tend-to-end events/s\tpublish p99\tduplicates\tlocalrun CPU\tmachine busy\tpeak RSS\tVmHWM\tRedis stream peak\t")
-	for _, p := range []struct {
+	phases := []struct {
 		name string
 		ph   phase
-	}{{"main", rep.Main}, {"baseline", rep.Baseline}} {
+	}{{"main", rep.Main}, {"baseline", rep.Baseline}}
+	fmt.Fprintf(w, "\nThroughput, HTTP publish → Redis → consume → commit → ack (%s)\n", of)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\tevents\tpublish events/s\tend-to-end events/s\tpublish p50\tpublish p99\tduplicates\t")
+	for _, p := range phases {
 		sm := p.ph.Summary
-		fmt.Fprintf(tw, "%s BATCH_SIZE=%d WORKER_COUNT=%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s BATCH_SIZE=%d WORKER_COUNT=%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			p.name, p.ph.Pipeline.BatchSize, p.ph.Pipeline.WorkerCount, thousands(float64(p.ph.Events)),
-			thousands(float64(sm.PublishEventsPerSec)), thousands(float64(sm.E2EEventsPerSec)), ms(float64(sm.PublishLatencyMs.P99)),
-			pct(float64(sm.DuplicateRate)), cores(float64(sm.LocalrunCPUCores)), cores(float64(sm.MachineBusyCores)),
-			mb(float64(sm.PeakRSSBytes)), mb(float64(sm.PeakHWMBytes)), stream(float64(sm.StreamPeakLength), float64(sm.StreamPeakBytes)))
+			thousands(float64(sm.PublishEventsPerSec)), thousands(float64(sm.E2EEventsPerSec)),
+			ms(float64(sm.PublishLatencyMs.P50)), ms(float64(sm.PublishLatencyMs.P99)), pct(float64(sm.DuplicateRate)))
 		for _, r := range p.ph.Runs {
 			if r.Error != "" {
-				fmt.Fprintf(tw, "  %s\tfailed: %s\t\t\t\t\t\t\t\t\t\t\n", r.Label, oneLine(r.Error))
+				fmt.Fprintf(tw, "  %s\tfailed: %s\t\t\t\t\t\t\n", r.Label, oneLine(r.Error))
 				continue
 			}
-			fmt.Fprintf(tw, "  %s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			fmt.Fprintf(tw, "  %s%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 				r.Label, exactlyOnceMark(r), thousands(float64(r.Events)),
-				thousands(float64(r.PublishEventsPerSec)), thousands(float64(r.E2EEventsPerSec)), ms(float64(r.PublishLatencyMs.P99)),
-				pct(float64(r.DuplicateRate)), cores(float64(r.LocalrunCPUCores)), cores(float64(r.MachineBusyCores)),
-				mb(float64(r.PeakRSSBytes)), mb(float64(r.HWMBytes)), stream(float64(r.StreamPeakLength), float64(r.StreamPeakBytes)))
+				thousands(float64(r.PublishEventsPerSec)), thousands(float64(r.E2EEventsPerSec)),
+				ms(float64(r.PublishLatencyMs.P50)), ms(float64(r.PublishLatencyMs.P99)), pct(float64(r.DuplicateRate)))
 		}
 	}
 	tw.Flush()
+
+	fmt.Fprintf(w, "\nResources over the end-to-end window, CPU in cores (%s; memory and stream: the highest)\n", of)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\tlocalrun\tPostgreSQL\tRedis\tpublisher\tmachine busy\tlocalrun peak RSS\tVmHWM\tRedis stream peak\tRedis memory growth\t")
+	for _, p := range phases {
+		sm := p.ph.Summary
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.name,
+			cores(float64(sm.LocalrunCPUCores)), cores(float64(sm.PostgresCPUCores)), cores(float64(sm.RedisCPUCores)),
+			cores(float64(sm.PublisherCPUCores)), cores(float64(sm.MachineBusyCores)),
+			mb(float64(sm.PeakRSSBytes)), mb(float64(sm.PeakHWMBytes)),
+			stream(float64(sm.StreamPeakLength), float64(sm.StreamPeakBytes)), mb(float64(sm.RedisGrowthBytes)))
+		for _, r := range p.ph.Runs {
+			if r.Error != "" {
+				continue
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Label,
+				cores(float64(r.LocalrunCPUCores)), cores(float64(r.PostgresCPUCores)), cores(float64(r.RedisCPUCores)),
+				cores(float64(r.PublisherCPUCores)), cores(float64(r.MachineBusyCores)),
+				mb(float64(r.PeakRSSBytes)), mb(float64(r.HWMBytes)),
+				stream(float64(r.StreamPeakLength), float64(r.StreamPeakBytes)), mb(float64(r.RedisUsedPeak-r.RedisUsedBefore)))
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "  (PostgreSQL: the backends serving the run's database; Redis: the whole server, shared with anything else using it)")
 	fmt.Fprintf(w, "ratio main / baseline, end-to-end events/s: %s\n", times(float64(rep.Ratio)))
 	fmt.Fprintf(w, "  (the baseline sends %s events per run, the main runs %s: both are rates per second, so they compare)\n",
 		thousands(float64(s.BaselineEvents)), thousands(float64(s.Events)))
@@ -59,11 +82,12 @@ func printReport(w io.Writer, rep *report, jsonPath, docsChart string) {
 		if l.Run.Error != "" {
 			fmt.Fprintf(w, "  failed: %s\n", oneLine(l.Run.Error))
 		} else {
-			fmt.Fprintf(w, "  achieved: %s events/s published, %s events/s end to end; localrun %s, peak RSS %s\n",
+			fmt.Fprintf(w, "  achieved: %s events/s published, %s events/s end to end; CPU: localrun %s, PostgreSQL %s, machine %s; localrun peak RSS %s\n",
 				thousands(float64(l.Run.PublishEventsPerSec)), thousands(float64(l.Run.E2EEventsPerSec)),
-				cores(float64(l.Run.LocalrunCPUCores)), mb(float64(l.Run.PeakRSSBytes)))
+				cores(float64(l.Run.LocalrunCPUCores)), cores(float64(l.Run.PostgresCPUCores)),
+				cores(float64(l.Run.MachineBusyCores)), mb(float64(l.Run.PeakRSSBytes)))
 		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "\tp50\tp95\tp99\tmax\t")
 		fmt.Fprintf(tw, "  publish request (%d events)\t%s\t%s\t%s\t\t\n", s.RequestEvents,
 			ms(float64(l.PublishLatencyMs.P50)), ms(float64(l.PublishLatencyMs.P95)), ms(float64(l.PublishLatencyMs.P99)))
@@ -76,7 +100,7 @@ func printReport(w io.Writer, rep *report, jsonPath, docsChart string) {
 	if sw := rep.Sweep; sw != nil {
 		fmt.Fprintf(w, "\nSweep: end-to-end events/s, one run per point (up to %s events; up to %s for BATCH_SIZE ≤ %d)\n",
 			thousands(float64(sw.Events)), thousands(float64(sw.SmallEvents)), sw.SmallBatch)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprint(tw, "BATCH_SIZE\t")
 		for _, wc := range sw.Workers {
 			fmt.Fprintf(tw, "WORKER_COUNT=%d\t", wc)
@@ -195,7 +219,7 @@ func cores(v float64) string {
 	if math.IsNaN(v) {
 		return "-"
 	}
-	return fmt.Sprintf("%.2f cores", v)
+	return fmt.Sprintf("%.2f", v)
 }
 
 // stream writes a stream's peak length and size.
