@@ -1,0 +1,82 @@
+//go:build faults
+
+package faults
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/loadgen"
+)
+
+func redisDown(code int, body map[string]string) bool {
+	return code == http.StatusServiceUnavailable && body["status"] == "unhealthy" &&
+		body["redis"] == "disconnected" && body["database"] == "connected"
+}
+
+// logLines counts the lines of a replica's log that contain msg.
+func logLines(r *replica, msg string) int {
+	return strings.Count(r.proc.Output(), `"msg":"`+msg)
+}
+
+// TestRedisRestartMidRun kills Redis with SIGKILL while 100,000 events are
+// published and consumed by two replicas, keeps it down for a few seconds,
+// and starts it again from its append-only file (appendfsync always). Every
+// publish Redis acknowledged is in the file; /publish answers 503 with
+// Retry-After meanwhile and the publisher retries; batches that committed
+// while their acknowledgement could not reach Redis are redelivered and
+// recognised by the ledger.
+func TestRedisRestartMidRun(t *testing.T) {
+	const events = 100_000
+	const outage = 3 * time.Second
+	s := newSystem(t, nil)
+	a, b := s.start("a", nil), s.start("b", nil)
+	c := client(a, b)
+
+	r := publish(c, events, 0.3, 15, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 30_000})
+	eventually(t, 2*time.Minute, "a third of the events published", func() bool { return r.sent.Load() >= events/3 })
+
+	// Freeze Redis first, so that batches committing now find it gone when
+	// they acknowledge, then kill it.
+	atKill := stats(c)
+	require.NoError(t, freeze(s.redis.proc))
+	time.Sleep(300 * time.Millisecond)
+	s.redis.Kill()
+	killed := time.Now()
+	noticed := waitHealth(t, "/health reports Redis down", redisDown, a, b)
+	time.Sleep(outage - time.Since(killed))
+	s.redis.Start()
+	restarted := time.Now()
+	recovered := waitHealth(t, "/health reports healthy again", healthy, a, b)
+	publishedAfter := stats(c).Published
+	require.GreaterOrEqual(t, publishedAfter, atKill.Published, "the published count survived the restart")
+
+	res := r.wait(t)
+	require.Positive(t, res.Retries, "the publisher retried while Redis was down")
+	st := s.requireExact(t, c, want{sent: events, resent: true, unique: int64(r.unique), keys: keysOf(t, r.events)})
+	resumed := time.Since(restarted)
+	took := time.Since(r.start)
+	var unavailable, failedAcks, failedReceives float64
+	for _, rep := range []*replica{a, b} {
+		unavailable += metric(t, rep, "logagg_http_requests_total", `code="503",route="/publish"`)
+		failedAcks += float64(logLines(rep, "acknowledge failed"))
+		failedReceives += float64(logLines(rep, "receive failed"))
+	}
+	require.Positive(t, unavailable, "/publish answered 503 while Redis was down")
+	require.Positive(t, failedAcks, "batches committed while Redis was frozen could not be acknowledged")
+	a.stop(t, 30*time.Second)
+	b.stop(t, 30*time.Second)
+
+	t.Logf("Redis SIGKILL and restart from AOF (appendfsync always) mid-run: %d events (%d unique, 30%% duplicates) at up to 30,000/s in %s, %.0f events/s end to end",
+		events, r.unique, took.Round(time.Millisecond), rate(events, took))
+	t.Logf("  frozen, then killed, at %d published, %d/%d received; /health said redis disconnected after %s; down %s; healthy %s after the restart, drained %s after it",
+		atKill.Published, atKill.Received, events, noticed.Round(time.Millisecond), outage, recovered.Round(time.Millisecond), resumed.Round(time.Millisecond))
+	t.Logf("  /publish answered 503 %0.f times, the publisher retried %d requests; %0.f acknowledgements and %0.f receives failed and were retried",
+		unavailable, res.Retries, failedAcks, failedReceives)
+	t.Logf("  end: published %d (%d sent twice after a lost answer), received %d = unique %d + duplicates %d, dead_lettered %d, XPENDING 0",
+		st.Published, st.Published-events, st.Received, st.UniqueProcessed, st.DuplicateDropped, st.DeadLettered)
+}

@@ -1,0 +1,220 @@
+//go:build faults
+
+// Package faults breaks logagg on purpose — kills replicas, restarts
+// PostgreSQL and Redis, feeds it poison, fills its queue, stops it under
+// load — and checks that every count stays exact. Each scenario runs its
+// own PostgreSQL cluster and Redis server on free 127.0.0.1 ports, started
+// here from the installed binaries, and localrun as real processes; the
+// shared servers are never touched.
+//
+// Run it with `make test-faults` (go test -tags faults ./faults/...). The
+// scenarios run one at a time, so that the figures each logs are not
+// skewed by the others on a small machine.
+package faults
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/logagg/logagg/shared/testenv"
+)
+
+// postgres is a private PostgreSQL cluster.
+type postgres struct {
+	t       *testing.T
+	dir     string // owns the data directory, the socket and the log
+	port    int
+	asOwner []string // command prefix that runs a program as the cluster's owner
+	uid     int
+	gid     int
+}
+
+// startPostgres creates a cluster with trust authentication in a fresh
+// directory and starts it on a free port. PostgreSQL refuses to run as
+// root, so when the tests run as root the cluster belongs to the postgres
+// user and every pg_ctl call runs as that user.
+func startPostgres(t *testing.T) *postgres {
+	t.Helper()
+	p := &postgres{t: t, port: testenv.FreePort(t), uid: -1, gid: -1}
+	dir, err := os.MkdirTemp("", "logagg-faults-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.dir = dir
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root needs a postgres user to own the test cluster: %v", err)
+		}
+		p.uid, _ = strconv.Atoi(u.Uid)
+		p.gid, _ = strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, p.uid, p.gid); err != nil {
+			t.Fatal(err)
+		}
+		p.asOwner = []string{"runuser", "-u", "postgres", "--"}
+	}
+	p.run("initdb", "-D", p.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions")
+	t.Cleanup(func() {
+		_ = p.ctl("stop", "-m", "immediate")
+		if t.Failed() {
+			log, _ := os.ReadFile(p.log())
+			t.Logf("PostgreSQL log:\n%s", tail(string(log), 4000))
+		}
+	})
+	p.Start()
+	return p
+}
+
+func (p *postgres) data() string { return filepath.Join(p.dir, "data") }
+func (p *postgres) log() string  { return filepath.Join(p.dir, "postgres.log") }
+
+// URL is the connection string of the cluster's postgres database.
+func (p *postgres) URL() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=5", p.port)
+}
+
+// Start starts the cluster and waits until it accepts connections.
+func (p *postgres) Start() {
+	p.t.Helper()
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", p.port, p.dir)
+	if err := p.ctl("start", "-l", p.log(), "-o", opts); err != nil {
+		log, _ := os.ReadFile(p.log())
+		p.t.Fatalf("pg_ctl start: %v\n%s", err, tail(string(log), 4000))
+	}
+}
+
+// Stop shuts the cluster down in fast mode: open transactions are rolled
+// back and clients are disconnected, as on a real restart.
+func (p *postgres) Stop() {
+	p.t.Helper()
+	if err := p.ctl("stop", "-m", "fast"); err != nil {
+		p.t.Fatalf("pg_ctl stop: %v", err)
+	}
+}
+
+// ctl runs pg_ctl on the cluster and waits for it to finish.
+func (p *postgres) ctl(args ...string) error {
+	full := append([]string{"-D", p.data(), "-w", "-t", "60"}, args...)
+	cmd := p.command("pg_ctl", full...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
+
+func (p *postgres) run(name string, args ...string) {
+	p.t.Helper()
+	if out, err := p.command(name, args...).CombinedOutput(); err != nil {
+		p.t.Fatalf("%s: %v\n%s", name, err, out)
+	}
+}
+
+func (p *postgres) command(name string, args ...string) *exec.Cmd {
+	argv := append(append(append([]string{}, p.asOwner...), pgBinary(p.t, name)), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = p.dir
+	return cmd
+}
+
+// pgBinary finds a PostgreSQL server program: on PATH, else in the newest
+// /usr/lib/postgresql/*/bin.
+func pgBinary(t *testing.T, name string) string {
+	if path, err := exec.LookPath(name); err == nil {
+		return path
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+			return filepath.Join(d, name)
+		}
+	}
+	t.Fatalf("%s not found on PATH nor in /usr/lib/postgresql/*/bin: the fault tests start PostgreSQL clusters of their own "+
+		"and need the server installed (apt-get install postgresql)", name)
+	return ""
+}
+
+func versionOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+// redisServer is a private Redis that writes every change to its
+// append-only file and fsyncs it before answering, so that it can be
+// killed and restarted without losing anything it acknowledged.
+type redisServer struct {
+	t    *testing.T
+	dir  string
+	port int
+	proc *testenv.Process
+}
+
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	r := &redisServer{t: t, dir: t.TempDir(), port: testenv.FreePort(t)}
+	r.Start()
+	return r
+}
+
+// Start starts redis-server on its port and directory, which reloads the
+// append-only file a previous run left, and waits until it answers.
+func (r *redisServer) Start() {
+	r.t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		r.t.Fatalf("redis-server is not installed (apt-get install redis-server): %v", err)
+	}
+	r.proc = testenv.Start(r.t, bin, nil,
+		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", "",
+		"--daemonize", "no", "--protected-mode", "yes")
+	c := r.Client()
+	defer c.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := c.Ping(context.Background()).Err()
+		if err == nil {
+			return
+		}
+		if r.proc.Exited() || time.Now().After(deadline) {
+			r.t.Fatalf("redis-server did not come up: %v\n%s", err, r.proc.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill ends redis-server with SIGKILL: no shutdown, no final write.
+func (r *redisServer) Kill() { _ = r.proc.Kill() }
+
+// URL is the server's Redis URL.
+func (r *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+// Client is a new client of the server; the caller closes it.
+func (r *redisServer) Client() *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port), MaxRetries: -1})
+}
+
+// freeze stops a process in its tracks (SIGSTOP) and thaw lets it go on;
+// between the two its state is fixed for the test to look at.
+func freeze(p *testenv.Process) error { return p.Cmd.Process.Signal(syscall.SIGSTOP) }
+func thaw(p *testenv.Process) error   { return p.Cmd.Process.Signal(syscall.SIGCONT) }
+
+// tail is the end of a log, at most n bytes of it.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}

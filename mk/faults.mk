@@ -1,0 +1,8 @@
+# The fault-injection suite: private PostgreSQL and Redis servers started by
+# the tests themselves, localrun as real processes. localrun is built
+# without the race detector, so -race would only instrument the harness.
+.PHONY: test-faults
+
+test-faults: ## Break it on purpose (kill -9, PostgreSQL and Redis restarts, poison, backpressure, SIGTERM) and check exact counts
+	$(GO) vet -tags faults ./faults/...
+	$(GO) test -tags faults -count=1 -timeout 12m -v ./faults/...
