@@ -1,11 +1,13 @@
 // Command publish is the publish Lambda function: API Gateway HTTP API
-// (payload v2) → the shared publish handler → the queue.
+// (payload v2) → the shared publish handler → the queue: SQS in the cloud
+// (QUEUE_URL), the Redis Stream locally.
 package main
 
 import (
 	"context"
 	"log"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -13,6 +15,7 @@ import (
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/app"
 	"github.com/logagg/logagg/shared/config"
+	"github.com/logagg/logagg/shared/sqsqueue"
 )
 
 func main() {
@@ -30,16 +33,41 @@ func run(ctx context.Context, getenv func(string) string) (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Require("REDIS_URL"); err != nil {
+	logger := app.Logger(cfg, os.Stderr)
+	deps := api.Deps{
+		Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, APIKeys: cfg.APIKeys,
+		Version: app.Version, Logger: logger,
+	}
+	if cfg.QueueURL == "" {
+		// Locally (make invoke, sam local) the queue is the Redis Stream,
+		// which counts what it queued itself.
+		if err := cfg.Require("REDIS_URL"); err != nil {
+			return nil, err
+		}
+		q, _, err := app.RedisQueue(ctx, cfg, 4, 0, logger)
+		if err != nil {
+			return nil, err
+		}
+		deps.Publisher, deps.Checks = q, app.Checks(nil, q, "redis")
+		return api.New(deps), nil
+	}
+	// In the cloud SQS counts nothing: PostgreSQL counts what SQS accepted,
+	// and keeps the dead letters that POST /deadletters/replay queues again.
+	if err := cfg.Require("DATABASE_URL"); err != nil {
 		return nil, err
 	}
-	logger := app.Logger(cfg, os.Stderr)
-	q, _, err := app.RedisQueue(ctx, cfg, 4, 0, logger)
+	// Lambda gives init 10 s: wait less for the database, leaving the
+	// rest to the migrations.
+	st, err := app.OpenStore(ctx, cfg, 5*time.Second, logger)
 	if err != nil {
 		return nil, err
 	}
-	return api.New(api.Deps{
-		Publisher: q, Checks: app.Checks(nil, q, "redis"), Limits: app.Limits(cfg),
-		MaxBodyBytes: cfg.MaxBodyBytes, APIKeys: cfg.APIKeys, Version: app.Version, Logger: logger,
-	}), nil
+	q, err := sqsqueue.Connect(ctx, sqsqueue.Options{
+		QueueURL: cfg.QueueURL, MaxBacklog: cfg.MaxBacklog, Counter: st, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	deps.Publisher, deps.DeadLetters, deps.Checks = q, st, app.Checks(st, q, "queue")
+	return api.New(deps), nil
 }

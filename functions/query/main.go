@@ -34,7 +34,9 @@ func run(ctx context.Context, getenv func(string) string) (*api.Server, error) {
 		return nil, err
 	}
 	logger := app.Logger(cfg, os.Stderr)
-	st, err := app.OpenStore(ctx, cfg, 10*time.Second, logger)
+	// Lambda gives init 10 s: wait less for the database, leaving the
+	// rest to the migrations.
+	st, err := app.OpenStore(ctx, cfg, 5*time.Second, logger)
 	if err != nil {
 		return nil, err
 	}
