@@ -38,3 +38,32 @@ func gitDescribe(ctx context.Context, root string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// gitChanges lists the files that differ from the commit, untracked ones
+// included: they are built into the binaries measured too.
+func gitChanges(ctx context.Context, root string) []string {
+	cmd := exec.CommandContext(ctx, "git", "status", "--porcelain")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return nil
+	}
+	return parsePorcelain(string(out))
+}
+
+// parsePorcelain reads `git status --porcelain` lines ("XY path", or
+// "XY from -> to" for a rename) into paths.
+func parsePorcelain(out string) []string {
+	paths := []string{}
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) < 4 {
+			continue
+		}
+		path := line[3:]
+		if _, to, ok := strings.Cut(path, " -> "); ok {
+			path = to
+		}
+		paths = append(paths, strings.Trim(path, `"`))
+	}
+	return paths
+}

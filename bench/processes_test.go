@@ -58,3 +58,10 @@ func TestLogTail(t *testing.T) {
 	require.Contains(t, tail, "the end")
 	require.Less(t, len(tail), 2200)
 }
+
+func TestParsePorcelain(t *testing.T) {
+	t.Parallel()
+	out := " M localrun/run.go\nM  shared/worker/worker.go\n?? shared/worker/splitter.go\nR  old.go -> new.go\n?? \"with space.go\"\n"
+	require.Equal(t, []string{"localrun/run.go", "shared/worker/worker.go", "shared/worker/splitter.go", "new.go", "with space.go"}, parsePorcelain(out))
+	require.Empty(t, parsePorcelain(""))
+}

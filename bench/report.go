@@ -45,10 +45,13 @@ type report struct {
 	StartedAt time.Time `json:"started_at"`
 	Seconds   num       `json:"duration_seconds"`
 	Commit    string    `json:"commit"` // git describe of the checkout measured; "-dirty" when it had changes
-	Machine   machine   `json:"machine"`
-	Settings  settings  `json:"settings"`
-	Main      phase     `json:"main"`
-	Baseline  phase     `json:"baseline"`
+	// Changes are the files that differed from the commit; the binaries
+	// measured were built with them.
+	Changes  []string `json:"uncommitted_files"`
+	Machine  machine  `json:"machine"`
+	Settings settings `json:"settings"`
+	Main     phase    `json:"main"`
+	Baseline phase    `json:"baseline"`
 	// Ratio is the main configuration's median end-to-end events/s over the
 	// baseline's. The baseline sends fewer events; both are rates.
 	Ratio   num           `json:"e2e_ratio_main_to_baseline"`

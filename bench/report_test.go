@@ -28,7 +28,8 @@ func sampleRun(label string, batch, workers int, e2e float64) runResult {
 
 func sampleReport() *report {
 	rep := &report{
-		Schema: schemaVersion, StartedAt: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Seconds: 600, Commit: "abc1234",
+		Schema: schemaVersion, StartedAt: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Seconds: 600, Commit: "abc1234-dirty",
+		Changes:  []string{"shared/worker/worker.go"},
 		Machine:  machine{Cores: 2, CPUModel: "cpu", MemoryBytes: 24 << 30, Kernel: "Linux 6", Go: "go1.26", PostgreSQL: "15", Redis: "7"},
 		Settings: settings{Events: 10000, BaselineEvents: 1000, Runs: 3, DupRate: 0.3, RequestEvents: 500, Concurrency: 4, MaxBacklog: 1_000_000, LatencySeconds: 20, LocalrunEnv: []string{}},
 		Main:     phase{Pipeline: pipeline{500, 4}, Events: 10000},
@@ -96,7 +97,7 @@ func TestReportJSONShape(t *testing.T) {
 		}
 		return m
 	}
-	requireKeys(doc, "schema", "started_at", "duration_seconds", "commit", "machine", "settings", "main", "baseline",
+	requireKeys(doc, "schema", "started_at", "duration_seconds", "commit", "uncommitted_files", "machine", "settings", "main", "baseline",
 		"e2e_ratio_main_to_baseline", "latency", "sweep", "targets", "notes")
 	require.Equal(t, float64(schemaVersion), doc["schema"])
 	requireKeys(doc["machine"], "cores", "cpu_model", "memory_bytes", "kernel", "go", "postgresql", "redis")

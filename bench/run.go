@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	rep := &report{
 		Schema: schemaVersion, StartedAt: started.UTC().Truncate(time.Second),
-		Commit: gitDescribe(ctx, root), Machine: describeMachine(ctx, b.svc),
+		Commit: gitDescribe(ctx, root), Changes: gitChanges(ctx, root), Machine: describeMachine(ctx, b.svc),
 		Settings: settings{
 			Events: cfg.events, BaselineEvents: cfg.baselineEvents, Runs: cfg.runs, DupRate: cfg.dupRate,
 			RequestEvents: cfg.requestEvents, Concurrency: cfg.concurrency, MaxBacklog: cfg.maxBacklog,

@@ -13,6 +13,9 @@ import (
 func printReport(w io.Writer, rep *report, jsonPath, docsChart string) {
 	m := rep.Machine
 	fmt.Fprintf(w, "\nlogagg benchmark, %s, commit %s, %s\n", rep.StartedAt.Format("2006-01-02 15:04 MST"), orDash(rep.Commit), seconds(float64(rep.Seconds)))
+	if len(rep.Changes) > 0 {
+		fmt.Fprintf(w, "built with uncommitted changes to: %s\n", strings.Join(rep.Changes, ", "))
+	}
 	fmt.Fprintf(w, "machine: %d cores (%s), %.1f GiB memory, %s; PostgreSQL %s, Redis %s, %s\n",
 		m.Cores, orDash(m.CPUModel), float64(m.MemoryBytes)/(1<<30), orDash(m.Kernel), orDash(m.PostgreSQL), orDash(m.Redis), m.Go)
 	s := rep.Settings

@@ -28,7 +28,8 @@ func TestPrintReport(t *testing.T) {
 	printReport(&out, rep, "bench/results/latest.json", "docs/bench-throughput.svg")
 	s := out.String()
 	for _, want := range []string{
-		"commit abc1234",
+		"commit abc1234-dirty",
+		"built with uncommitted changes to: shared/worker/worker.go",
 		"machine: 2 cores (cpu), 24.0 GiB memory, Linux 6; PostgreSQL 15, Redis 7, go1.26",
 		"median of 3 runs",
 		"main BATCH_SIZE=500 WORKER_COUNT=4",
