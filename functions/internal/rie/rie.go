@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -150,9 +151,9 @@ func start(ctx context.Context, rieBin, bootstrap string, opts Options) (*Emulat
 
 	deadline := time.Now().Add(opts.StartTimeout)
 	for {
-		conn, err := net.DialTimeout("tcp", invokeAddr, 100*time.Millisecond)
-		if err == nil {
-			conn.Close()
+		// Ready once this emulator, not some other process that took the
+		// port meanwhile, listens on it.
+		if listens(cmd.Process.Pid, invokePort) {
 			return e, nil
 		}
 		select {
@@ -170,13 +171,62 @@ func start(ctx context.Context, rieBin, bootstrap string, opts Options) (*Emulat
 	}
 }
 
+var (
+	portsMu sync.Mutex
+	given   = map[int]bool{}
+)
+
+// freePort returns a loopback port that was free a moment ago and that this
+// process has not handed out before, so that emulators started in parallel
+// never share one.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !given[port] {
+			given[port] = true
+			return port, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free loopback port")
+}
+
+// listens reports whether process pid has a socket listening on TCP port
+// of 127.0.0.1 (Linux: /proc/net/tcp names the socket, /proc/<pid>/fd holds
+// it).
+func listens(pid, port int) bool {
+	table, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	var inode string
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[1] == local && f[3] == "0A" { // 0A: LISTEN
+			inode = f[9]
+			break
+		}
+	}
+	if inode == "" {
+		return false
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && target == "socket:["+inode+"]" {
+			return true
+		}
+	}
+	return false
 }
 
 // Response is what one invocation returned.
