@@ -5,7 +5,6 @@ package faults
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -88,13 +87,10 @@ func (s *system) start(name string, env map[string]string) *replica {
 	return r
 }
 
-// consumers are the names of the replica's workers in the consumer group.
+// consumers are the replica's names in the consumer group.
 func (r *replica) consumers() []string {
-	names := make([]string, r.workers)
-	for i := range names {
-		names[i] = fmt.Sprintf("%s-%d", r.name, i)
-	}
-	return names
+	// One consumer fetches for all of a replica's workers.
+	return []string{r.name}
 }
 
 // stop sends SIGTERM and requires a clean exit within timeout.

@@ -44,6 +44,7 @@ func TestKillOneOfTwoReplicasMidRun(t *testing.T) {
 			break
 		}
 		require.NoError(t, thaw(victim.proc))
+		require.False(t, time.Now().After(deadline.Add(time.Minute)), "the victim was never caught holding messages")
 		time.Sleep(time.Duration(5+len(heldIDs)%7) * time.Millisecond)
 	}
 	killedAt := time.Now()

@@ -76,9 +76,15 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 			serveErr <- err
 		}
 	})
+	// One consumer fetches for all workers and deals the messages out by
+	// event, so that the workers never wait on each other's row locks.
+	split := worker.NewSplitter(q.Consumer(name), cfg.WorkerCount, cfg.BatchSize, cfg.ClaimIdle/3, log)
+	if cfg.WorkerCount > 0 {
+		wg.Go(func() { split.Run(ctx) })
+	}
 	for i := range cfg.WorkerCount {
 		w := &worker.Worker{
-			Consumer: q.Consumer(fmt.Sprintf("%s-%d", name, i)), Handle: handler.Handle,
+			Consumer: split.Part(i), Handle: handler.Handle,
 			BatchSize: cfg.BatchSize, Source: "redis:" + cfg.Stream, Logger: log,
 			FinishTimeout: cfg.ShutdownTimeout, Heartbeat: cfg.ClaimIdle / 3,
 		}

@@ -45,7 +45,7 @@ type Worker struct {
 func (w *Worker) Run(ctx context.Context) error {
 	work := context.WithoutCancel(ctx)
 	backoff := newBackoff(w.MaxBackoff)
-	for ctx.Err() == nil {
+	for ctx.Err() == nil || w.draining() {
 		msgs, err := w.Consumer.Receive(work, w.batchSize())
 		if err != nil {
 			w.logger().Warn("receive failed; retrying", "error", err, "in", backoff.peek())
@@ -58,6 +58,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.process(ctx, work, msgs, backoff)
 	}
 	return nil
+}
+
+// draining reports whether a consumer that was told to stop still holds
+// messages this worker must process (a Splitter part), so that none is left
+// pending for another replica to reclaim.
+func (w *Worker) draining() bool {
+	d, ok := w.Consumer.(interface{ Pending() bool })
+	return ok && d.Pending()
 }
 
 // process hands msgs to the handler and acknowledges the ones it did not

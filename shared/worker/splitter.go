@@ -1,0 +1,234 @@
+package worker
+
+import (
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/logagg/logagg/shared/queue"
+)
+
+// Splitter reads one consumer in large chunks and deals every message to one
+// of its parts by a hash of the message body, one part per worker. Copies of
+// an event are byte-identical (the publish handler encodes events
+// canonically), so they always reach the same worker: concurrent workers
+// then never insert the same key at once, and none of them waits on another
+// transaction's lock on the unique index. Fetching the next chunk while the
+// workers commit also keeps the round trip to Redis off the workers' path.
+type Splitter struct {
+	src       queue.Consumer
+	chunk     int           // messages asked for per Receive
+	perPart   int           // a part holding this many stops the fetching
+	wait      time.Duration // how long a part's Receive waits for messages
+	heartbeat time.Duration // how often buffered messages are extended
+	log       *slog.Logger
+
+	mu       sync.Mutex
+	parts    []*Part
+	fetching bool
+	room     chan struct{} // a part's buffer went down
+}
+
+// Part is one worker's share of a Splitter. It is a queue.Consumer.
+type Part struct {
+	s     *Splitter
+	buf   []queue.Message // guarded by s.mu
+	ready chan struct{}   // messages arrived, or the fetching ended
+}
+
+// NewSplitter deals what src delivers among parts parts, fetching up to
+// parts × batch messages at a time and holding at most about batch
+// messages per part. heartbeat, when positive and src is an Extender, is how
+// often the messages waiting in the parts are extended so that no other
+// consumer reclaims them.
+func NewSplitter(src queue.Consumer, parts, batch int, heartbeat time.Duration, log *slog.Logger) *Splitter {
+	parts, batch = max(parts, 1), max(batch, 1)
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Splitter{
+		src: src, chunk: parts * batch, perPart: batch, wait: time.Second, heartbeat: heartbeat,
+		log: log, fetching: true, room: make(chan struct{}, 1),
+	}
+	for range parts {
+		s.parts = append(s.parts, &Part{s: s, ready: make(chan struct{}, 1)})
+	}
+	return s
+}
+
+// Part returns the i-th part.
+func (s *Splitter) Part(i int) *Part { return s.parts[i] }
+
+// Run fetches until ctx is cancelled. The Receive in progress then is let
+// finish (it waits a bounded time) and its messages are dealt too, so that
+// the workers process and acknowledge everything that was fetched.
+func (s *Splitter) Run(ctx context.Context) {
+	work := context.WithoutCancel(ctx)
+	stopBeat := s.startHeartbeat(work)
+	defer stopBeat()
+	defer s.finish()
+	b := newBackoff(0)
+	for ctx.Err() == nil {
+		if !s.waitForRoom(ctx) {
+			return
+		}
+		msgs, err := s.src.Receive(work, s.chunk)
+		if err != nil {
+			s.log.Warn("receive failed; retrying", "error", err, "in", b.peek())
+			b.wait(ctx)
+			continue
+		}
+		b.reset()
+		s.deal(msgs)
+	}
+}
+
+// deal appends every message to the buffer of the part its body hashes to.
+func (s *Splitter) deal(msgs []queue.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	touched := make([]bool, len(s.parts))
+	s.mu.Lock()
+	for _, m := range msgs {
+		h := fnv.New64a()
+		_, _ = h.Write(m.Body)
+		i := int(h.Sum64() % uint64(len(s.parts)))
+		s.parts[i].buf = append(s.parts[i].buf, m)
+		touched[i] = true
+	}
+	s.mu.Unlock()
+	for i, t := range touched {
+		if t {
+			s.parts[i].signal()
+		}
+	}
+}
+
+// waitForRoom waits until no part holds a full batch, or ctx ends.
+func (s *Splitter) waitForRoom(ctx context.Context) bool {
+	for {
+		s.mu.Lock()
+		full := false
+		for _, p := range s.parts {
+			full = full || len(p.buf) >= s.perPart
+		}
+		s.mu.Unlock()
+		if !full {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-s.room:
+		}
+	}
+}
+
+func (s *Splitter) finish() {
+	s.mu.Lock()
+	s.fetching = false
+	s.mu.Unlock()
+	for _, p := range s.parts {
+		p.signal()
+	}
+}
+
+// startHeartbeat extends the messages waiting in the parts every
+// heartbeat, as the workers do for the messages they hold.
+func (s *Splitter) startHeartbeat(ctx context.Context) (stop func()) {
+	ext, ok := s.src.(Extender)
+	if !ok || s.heartbeat <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(s.heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var ids []string
+			s.mu.Lock()
+			for _, p := range s.parts {
+				for _, m := range p.buf {
+					ids = append(ids, m.ID)
+				}
+			}
+			s.mu.Unlock()
+			if len(ids) > 0 {
+				if err := ext.Extend(ctx, ids); err != nil {
+					s.log.Warn("extending buffered messages failed", "error", err)
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func (p *Part) signal() {
+	select {
+	case p.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Receive returns up to max of the part's messages, waiting a short while
+// for some when it has none.
+func (p *Part) Receive(ctx context.Context, max int) ([]queue.Message, error) {
+	s := p.s
+	timer := time.NewTimer(s.wait)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		if n := min(len(p.buf), max); n > 0 {
+			msgs := make([]queue.Message, n)
+			copy(msgs, p.buf)
+			p.buf = append(p.buf[:0], p.buf[n:]...)
+			s.mu.Unlock()
+			select {
+			case s.room <- struct{}{}:
+			default:
+			}
+			return msgs, nil
+		}
+		fetching := s.fetching
+		s.mu.Unlock()
+		if !fetching {
+			return nil, nil
+		}
+		select {
+		case <-p.ready:
+		case <-timer.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, nil
+		}
+	}
+}
+
+// Ack acknowledges through the underlying consumer.
+func (p *Part) Ack(ctx context.Context, ids []string) error { return p.s.src.Ack(ctx, ids) }
+
+// Extend extends through the underlying consumer, when it can.
+func (p *Part) Extend(ctx context.Context, ids []string) error {
+	if ext, ok := p.s.src.(Extender); ok {
+		return ext.Extend(ctx, ids)
+	}
+	return nil
+}
+
+// Pending reports whether the part may still have messages to hand out:
+// the splitter is fetching, or messages wait in the part's buffer. A worker
+// that is told to stop keeps going until it has none.
+func (p *Part) Pending() bool {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return p.s.fetching || len(p.buf) > 0
+}
