@@ -1,14 +1,17 @@
 -- Processed events: exactly one row per (topic, event_id). The unique
 -- constraint is the source of truth for deduplication; id is a surrogate key
 -- for keyset pagination in processing order.
+-- Identifiers are compared byte by byte (COLLATE "C"): they are names, not
+-- prose, and locale-aware comparison in every index probe and sort costs
+-- CPU on the hot path for nothing.
 CREATE TABLE processed_events (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    topic        text        NOT NULL,
-    event_id     text        NOT NULL,
+    topic        text COLLATE "C" NOT NULL,
+    event_id     text COLLATE "C" NOT NULL,
     "timestamp"  timestamptz NOT NULL,
-    source       text        NOT NULL,
+    source       text COLLATE "C" NOT NULL,
     payload      jsonb       NOT NULL,
-    message_id   text        NOT NULL,
+    message_id   text COLLATE "C" NOT NULL,
     processed_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT processed_events_topic_event_id_key UNIQUE (topic, event_id)
 );
@@ -20,7 +23,7 @@ CREATE INDEX processed_events_source_id_idx ON processed_events (source, id);
 -- The ledger of consumed queue messages: a message whose ID is here was
 -- committed, so a redelivery (crash between commit and ack) changes nothing.
 CREATE TABLE consumed_messages (
-    message_id  text        PRIMARY KEY,
+    message_id  text COLLATE "C" PRIMARY KEY,
     consumed_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -67,7 +70,7 @@ CREATE TABLE stats_shards (
 ) WITH (fillfactor = 50);
 
 CREATE TABLE topic_stats (
-    topic             text        NOT NULL,
+    topic             text COLLATE "C" NOT NULL,
     shard             integer     NOT NULL CHECK (shard >= 0),
     unique_count      bigint      NOT NULL DEFAULT 0,
     duplicate_count   bigint      NOT NULL DEFAULT 0,
