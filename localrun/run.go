@@ -13,7 +13,6 @@ import (
 
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/app"
-	"github.com/logagg/logagg/shared/config"
 	"github.com/logagg/logagg/shared/consume"
 	"github.com/logagg/logagg/shared/metrics"
 	"github.com/logagg/logagg/shared/worker"
@@ -26,14 +25,10 @@ const startupWait = 60 * time.Second
 // then shuts down gracefully: the HTTP server stops accepting and finishes
 // its requests, and every worker finishes and acknowledges its batch.
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := config.Load(getenv)
+	cfg, log, err := app.Init(getenv, stderr, "DATABASE_URL", "REDIS_URL")
 	if err != nil {
 		return err
 	}
-	if err := cfg.Require("DATABASE_URL", "REDIS_URL"); err != nil {
-		return err
-	}
-	log := app.Logger(cfg, stderr)
 	tuneGC(getenv)
 	name := cfg.ConsumerName
 	if name == "" {

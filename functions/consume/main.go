@@ -6,12 +6,10 @@ import (
 	"context"
 	"log"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/logagg/logagg/shared/app"
-	"github.com/logagg/logagg/shared/config"
 	"github.com/logagg/logagg/shared/consume"
 )
 
@@ -25,17 +23,11 @@ func main() {
 
 // run opens the PostgreSQL pool once per execution environment.
 func run(ctx context.Context, getenv func(string) string) (*consume.Handler, error) {
-	cfg, err := config.Load(getenv)
+	cfg, logger, err := app.Init(getenv, os.Stderr, "DATABASE_URL")
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Require("DATABASE_URL"); err != nil {
-		return nil, err
-	}
-	logger := app.Logger(cfg, os.Stderr)
-	// Lambda gives init 10 s: wait less for the database, leaving the
-	// rest to the migrations.
-	st, err := app.OpenStore(ctx, cfg, 5*time.Second, logger)
+	st, err := app.OpenStore(ctx, cfg, app.LambdaInitWait, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -7,14 +7,12 @@ import (
 	"context"
 	"log"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/app"
-	"github.com/logagg/logagg/shared/config"
 	"github.com/logagg/logagg/shared/sqsqueue"
 )
 
@@ -29,11 +27,10 @@ func main() {
 // run builds the handler once per execution environment; connections are
 // reused across invocations.
 func run(ctx context.Context, getenv func(string) string) (*api.Server, error) {
-	cfg, err := config.Load(getenv)
+	cfg, logger, err := app.Init(getenv, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
-	logger := app.Logger(cfg, os.Stderr)
 	deps := api.Deps{
 		Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, APIKeys: cfg.APIKeys,
 		Version: app.Version, Logger: logger,
@@ -56,9 +53,7 @@ func run(ctx context.Context, getenv func(string) string) (*api.Server, error) {
 	if err := cfg.Require("DATABASE_URL"); err != nil {
 		return nil, err
 	}
-	// Lambda gives init 10 s: wait less for the database, leaving the
-	// rest to the migrations.
-	st, err := app.OpenStore(ctx, cfg, 5*time.Second, logger)
+	st, err := app.OpenStore(ctx, cfg, app.LambdaInitWait, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -102,3 +102,20 @@ func Checks(st *store.Store, q interface{ Ping(context.Context) error }, queueNa
 	}
 	return checks
 }
+
+// LambdaInitWait is how long a Lambda function waits for the database at
+// init: Lambda gives init 10 s, and the migrations need some of it.
+const LambdaInitWait = 5 * time.Second
+
+// Init reads the configuration, checks the variables a composition root
+// cannot do without, and builds its logger.
+func Init(getenv func(string) string, stderr io.Writer, required ...string) (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if err := cfg.Require(required...); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, Logger(cfg, stderr), nil
+}
