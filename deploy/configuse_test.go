@@ -70,6 +70,7 @@ func readsOf(t *testing.T, dir string, fields map[string]string) reads {
 func appReads(t *testing.T, fields map[string]string) map[string]map[string]bool {
 	t.Helper()
 	out := map[string]map[string]bool{}
+	calls := map[string][]string{} // functions of package app that each one calls
 	for _, f := range parseDir(t, filepath.Join(testenv.ModuleRoot(t), "shared", "app")) {
 		for _, d := range f.Decls {
 			fn, ok := d.(*ast.FuncDecl)
@@ -79,6 +80,21 @@ func appReads(t *testing.T, fields map[string]string) map[string]map[string]bool
 			r := reads{vars: map[string]bool{}, appCalls: map[string]bool{}}
 			collect(fn.Body, fields, r)
 			out[fn.Name.Name] = r.vars
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				if call, ok := n.(*ast.CallExpr); ok {
+					if id, ok := call.Fun.(*ast.Ident); ok {
+						calls[fn.Name.Name] = append(calls[fn.Name.Name], id.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+	// What a function reads includes what the functions it calls read
+	// (Init builds its logger with Logger).
+	for fn, callees := range calls {
+		for _, c := range callees {
+			maps.Copy(out[fn], out[c])
 		}
 	}
 	require.NotEmpty(t, out["OpenStore"], "shared/app.OpenStore reads no configuration: has its cfg parameter been renamed?")
@@ -102,6 +118,7 @@ func collect(root ast.Node, fields map[string]string, r reads) {
 			case *ast.SelectorExpr:
 				switch {
 				case isIdent(fun.X, "cfg") && fun.Sel.Name == "Require",
+					isIdent(fun.X, "app") && fun.Sel.Name == "Init",
 					isIdent(fun.X, "os") && (fun.Sel.Name == "Getenv" || fun.Sel.Name == "LookupEnv"):
 					for _, a := range n.Args {
 						if s := stringLit(a); s != "" {
