@@ -42,8 +42,9 @@ type Handler struct {
 // can never succeed (not JSON, not a valid event, delivered too often) is
 // dead-lettered in the database and is not reported, so it is acknowledged
 // and never retried. When the database cannot be reached, every message is
-// reported in BatchItemFailures and nothing is committed; the error return
-// stays nil so that SQS retries exactly those messages.
+// reported in BatchItemFailures; the error return stays nil so that SQS
+// retries exactly those messages. Nothing is counted twice on the retry:
+// whatever part of the batch did commit is in the ledger and is skipped.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	if len(ev.Records) == 0 {
 		return events.SQSEventResponse{}, nil
