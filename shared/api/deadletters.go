@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/store"
 )
 
@@ -160,17 +161,5 @@ func appendMessages(dst [][]byte, body []byte) [][]byte {
 
 // splitBodies cuts bodies into parts small enough for one Publish call.
 func splitBodies(bodies [][]byte) [][][]byte {
-	var parts [][][]byte
-	start, size := 0, 0
-	for i, b := range bodies {
-		if i > start && (i-start == republishBodies || size+len(b) > republishBytes) {
-			parts = append(parts, bodies[start:i])
-			start, size = i, 0
-		}
-		size += len(b)
-	}
-	if start < len(bodies) {
-		parts = append(parts, bodies[start:])
-	}
-	return parts
+	return queue.Chunk(bodies, republishBodies, republishBytes)
 }

@@ -146,19 +146,7 @@ func (q *Queue) Publish(ctx context.Context, bodies [][]byte) error {
 // request: at most MaxBatchEntries bodies of at most MaxBatchBytes in all.
 // Every body must itself be at most MaxBatchBytes.
 func Chunks(bodies [][]byte) [][][]byte {
-	var out [][][]byte
-	start, size := 0, 0
-	for i, b := range bodies {
-		if i > start && (i-start == MaxBatchEntries || size+len(b) > MaxBatchBytes) {
-			out = append(out, bodies[start:i])
-			start, size = i, 0
-		}
-		size += len(b)
-	}
-	if start < len(bodies) {
-		out = append(out, bodies[start:])
-	}
-	return out
+	return queue.Chunk(bodies, MaxBatchEntries, MaxBatchBytes)
 }
 
 // sendChunk sends one batch, sending failed entries again, and returns how
