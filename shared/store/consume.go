@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -23,17 +24,18 @@ const maxAttempts = 5
 // Consume commits one batch of queue messages in one transaction, so that
 // either all of the batch's effect is visible or none of it is:
 //
-//  1. Every record's MessageID goes into the ledger of consumed messages. A
-//     record whose ID is already there was committed by an earlier call
-//     (a crash between commit and acknowledgement), whatever that call's
-//     batch looked like: it is skipped, counted in AlreadyCommitted, and
-//     changes no counter.
+//  1. A record whose message an earlier call committed (a crash between
+//     commit and acknowledgement), whatever that call's batch looked like,
+//     is skipped, counted in AlreadyCommitted, and changes no counter. A
+//     committed message is known by its events stored under its own
+//     message ID, or, for a message that carried a duplicate or was
+//     dead-lettered, by its entry in the ledger of consumed messages.
 //  2. Records with a DeadReason are dead-lettered.
 //  3. The events of the other records are inserted with ON CONFLICT DO
 //     NOTHING on (topic, event_id); the first occurrence in the batch wins.
 //  4. Every event not inserted is a duplicate. Each is audited (who sent it,
 //     when, whether its payload matched the stored one); a mismatch is a
-//     payload conflict.
+//     payload conflict, and its message goes into the ledger.
 //  5. The counters are incremented, on one counter shard per call.
 //
 // The transaction runs at READ COMMITTED, and that is enough: every write is
@@ -255,6 +257,31 @@ func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard
 	res.Duplicates = len(p.duplicates)
 	res.Received = res.Unique + res.Duplicates
 
+	// The ledger: a message that inserted all its events is recognised on
+	// redelivery by its rows in processed_events, which carry its ID; only
+	// messages with a duplicate, or dead-lettered, need an entry. Both
+	// checks abort the transaction (LG001) should a message turn out to
+	// have been committed before.
+	ledger := slices.Clone(p.dead.messageIDs)
+	var rechecked []pendingEvent
+	for _, e := range p.duplicates {
+		ledger = append(ledger, e.messageID)
+		if !inserted[e.Key()] {
+			// The stored row is older than this transaction: if it
+			// carries this message's ID, the message was committed.
+			rechecked = append(rechecked, e)
+		}
+	}
+	if len(ledger) > 0 {
+		slices.Sort(ledger)
+		ledger = slices.Compact(ledger)
+		b.Queue(insertLedgerAllNewSQL, ledger, len(ledger))
+	}
+	if len(rechecked) > 0 {
+		rows := newEventRows(rechecked)
+		b.Queue(requireNotStoredSQL, rows.topics, rows.eventIDs, rows.messageIDs)
+	}
+
 	// The audit statement also adds to the counter shard, since only it
 	// knows how many payloads conflicted.
 	if res.Received > 0 || res.DeadLettered > 0 {
@@ -279,14 +306,14 @@ func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard
 }
 
 // consumeOnce is one attempt at the transaction described at Consume,
-// pipelined into two round trips: BEGIN, the ledger insert, the dead
-// letters and the event insert go together, then the audit, the counters
-// and COMMIT. The first bets that every message is new to the ledger, which
-// holds for all but redeliveries; when the bet is lost the ledger statement
-// aborts the transaction, and the attempt starts again asking the ledger
-// first (three round trips). The audit runs as a statement of its own after
-// the insert, so READ COMMITTED gives it a snapshot with the rows concurrent
-// batches committed while the insert waited for them.
+// pipelined into two round trips: BEGIN, the dead letters and the event
+// insert go together, then the ledger, the audit, the counters and COMMIT.
+// It bets that no message of the batch was committed before, which holds
+// for all but redeliveries; the ledger statements abort the transaction
+// when the bet is lost, and the attempt asks first which messages were
+// committed and writes only the others. The audit runs as a statement of
+// its own after the insert, so READ COMMITTED gives it a snapshot with the
+// rows concurrent batches committed while the insert waited for them.
 func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) {
 	ids := make([]string, 0, len(recs))
 	for _, r := range recs {
@@ -311,48 +338,61 @@ func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) 
 	for _, id := range ids {
 		fresh[id] = true
 	}
-	plan := planBatch(recs, fresh)
-	inserted := make(map[event.Key]bool, len(plan.candidates))
-	b := &pgx.Batch{}
-	b.Queue(beginSQL)
-	b.Queue(insertLedgerAllNewSQL, ids, len(ids))
-	plan.queueWrites(b, inserted)
-	err = conn.SendBatch(ctx, b).Close()
-	if isRedelivery(err) {
-		// Some messages were committed by an earlier batch: write only
-		// what the ledger says is new.
-		rollbackConn(ctx, conn)
-		b = &pgx.Batch{}
+	for attempt := 0; ; attempt++ {
+		plan := planBatch(recs, maps.Clone(fresh))
+		inserted := make(map[event.Key]bool, len(plan.candidates))
+		b := &pgx.Batch{}
 		b.Queue(beginSQL)
-		b.Queue(insertLedgerSQL, ids).Query(func(rows pgx.Rows) error {
-			var id string
-			_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
-				fresh[id] = true
-				return nil
-			})
-			return err
-		})
-		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		plan.queueWrites(b, inserted)
+		err := conn.SendBatch(ctx, b).Close()
+		if err == nil {
+			b = &pgx.Batch{}
+			plan.queueCounts(b, inserted, s.shard())
+			b.Queue("COMMIT")
+			err = conn.SendBatch(ctx, b).Close()
+		}
+		if err == nil {
+			committed = true
+			return plan.res, nil
+		}
+		if !isRedelivery(err) || attempt > 0 {
 			return Result{}, err
 		}
-		plan = planBatch(recs, fresh)
-		clear(inserted)
-		b = &pgx.Batch{}
-		plan.queueWrites(b, inserted)
-		err = conn.SendBatch(ctx, b).Close()
+		// Redelivered messages that an earlier batch committed: find
+		// them, and write only the others.
+		rollbackConn(ctx, conn)
+		done, err := s.committedMessages(ctx, conn, ids, recs)
+		if err != nil {
+			return Result{}, err
+		}
+		for id := range done {
+			delete(fresh, id)
+		}
 	}
-	if err != nil {
-		return Result{}, err
-	}
+}
 
-	b = &pgx.Batch{}
-	plan.queueCounts(b, inserted, s.shard())
-	b.Queue("COMMIT")
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return Result{}, err
+// committedMessages returns which of the messages an earlier batch
+// committed: those in the ledger, and those whose events are stored under
+// their own message ID.
+func (s *Store) committedMessages(ctx context.Context, conn *pgxpool.Conn, ids []string, recs []Record) (map[string]bool, error) {
+	var events []pendingEvent
+	for _, r := range recs {
+		for _, e := range r.Events {
+			events = append(events, pendingEvent{Event: e, messageID: r.MessageID})
+		}
 	}
-	committed = true
-	return plan.res, nil
+	ev := newEventRows(events)
+	rows, err := conn.Query(ctx, committedMessagesSQL, ids, ev.topics, ev.eventIDs, ev.messageIDs)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
+	var id string
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+		done[id] = true
+		return nil
+	})
+	return done, err
 }
 
 // rollback ends tx if it is still open. It runs even when ctx is done, so
@@ -448,11 +488,22 @@ func cleanText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-const insertLedgerSQL = `
-INSERT INTO consumed_messages (message_id)
-SELECT unnest($1::text[])
-ON CONFLICT DO NOTHING
-RETURNING message_id`
+// committedMessagesSQL finds the messages of a batch that an earlier batch
+// committed: in the ledger, or stored under their own ID.
+const committedMessagesSQL = `
+SELECT message_id FROM consumed_messages WHERE message_id = ANY($1::text[])
+UNION
+SELECT u.message_id
+FROM unnest($2::text[], $3::text[], $4::text[]) AS u (topic, event_id, message_id)
+JOIN processed_events p ON p.topic = u.topic AND p.event_id = u.event_id AND p.message_id = u.message_id`
+
+// requireNotStoredSQL aborts the transaction (SQLSTATE LG001) when one of
+// the given events is stored under its own message's ID: that message was
+// committed before, and this is a redelivery.
+const requireNotStoredSQL = `
+SELECT logagg_require_new_messages(count(*), 0)
+FROM unnest($1::text[], $2::text[], $3::text[]) AS u (topic, event_id, message_id)
+JOIN processed_events p ON p.topic = u.topic AND p.event_id = u.event_id AND p.message_id = u.message_id`
 
 const insertDeadLettersSQL = `
 INSERT INTO dead_letters (message_id, body, reason, events)
@@ -460,7 +511,7 @@ SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int[])`
 
 const beginSQL = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
-// insertLedgerAllNewSQL records the batch's message IDs and aborts the
+// insertLedgerAllNewSQL records message IDs in the ledger and aborts the
 // transaction (SQLSTATE LG001) unless every one of them is new.
 const insertLedgerAllNewSQL = `
 WITH fresh AS (

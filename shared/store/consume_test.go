@@ -279,6 +279,18 @@ func TestConsumeRedeliveryChangesNothing(t *testing.T) {
 			want:       Result{AlreadyCommitted: 1},
 		},
 		{
+			name:       "a message that stored its event, behind a new copy of that event",
+			first:      [][]Record{{m("m1", e1)}},
+			redelivery: []Record{m("m5", e1), m("m1", e1)},
+			want:       Result{AlreadyCommitted: 1, Received: 1, Duplicates: 1},
+		},
+		{
+			name:       "a message carrying one event twice",
+			first:      [][]Record{{m("m6", e1, e1)}},
+			redelivery: []Record{m("m6", e1, e1)},
+			want:       Result{AlreadyCommitted: 1},
+		},
+		{
 			name:       "a message twice in one batch",
 			first:      [][]Record{{m("m1", e1), m("m1", e1)}},
 			redelivery: []Record{m("m1", e1)},

@@ -33,10 +33,13 @@ func (s *Store) Published(ctx context.Context) (int64, error) {
 }
 
 // PruneLedger forgets the consumed messages recorded before olderThan and
-// returns how many it forgot. A message redelivered after its entry is gone
-// is consumed again: its events are still stored once, but they count as
-// received duplicates a second time. olderThan must therefore lie further
-// back than the longest time the queue may take to redeliver a message.
+// returns how many it forgot. The ledger holds the messages that carried a
+// duplicate or were dead-lettered (a message whose events were all new is
+// known by its stored rows, for good). Such a message redelivered after its
+// entry is gone is consumed again: its events are still stored once, but
+// they count as received duplicates a second time. olderThan must therefore
+// lie further back than the longest time the queue may take to redeliver a
+// message.
 func (s *Store) PruneLedger(ctx context.Context, olderThan time.Time) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM consumed_messages WHERE consumed_at < $1`, olderThan)
 	if err != nil {

@@ -48,25 +48,33 @@ func TestPruneLedger(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 
-	batch := []Record{rec("m1", ev("t", "e1", `{}`)), rec("m2", ev("t", "e2", `{}`))}
-	_, err := s.Consume(ctx, batch)
+	// m1 and m2 store new events, which carry their message IDs; m3 and m4
+	// carry duplicates, so only they need a ledger entry.
+	batch := []Record{
+		rec("m1", ev("t", "e1", `{}`)), rec("m2", ev("t", "e2", `{}`)),
+		rec("m3", ev("t", "e1", `{}`)), rec("m4", ev("t", "e2", `{}`)),
+	}
+	res, err := s.Consume(ctx, batch)
 	require.NoError(t, err)
+	require.Equal(t, Result{Received: 4, Unique: 2, Duplicates: 2}, res)
+	require.EqualValues(t, 2, rowCount(t, s, "consumed_messages"))
 
 	pruned, err := s.PruneLedger(ctx, time.Now().Add(-time.Hour))
 	require.NoError(t, err)
 	require.Zero(t, pruned)
-	res, err := s.Consume(ctx, batch)
+	res, err = s.Consume(ctx, batch)
 	require.NoError(t, err)
-	require.Equal(t, Result{AlreadyCommitted: 2}, res)
+	require.Equal(t, Result{AlreadyCommitted: 4}, res)
 
 	pruned, err = s.PruneLedger(ctx, time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	require.EqualValues(t, 2, pruned)
 	require.Zero(t, rowCount(t, s, "consumed_messages"))
 
-	// Forgotten messages are consumed again; their events stay stored once.
+	// The messages that stored their events are still recognised; the
+	// forgotten ones are consumed again, their events still stored once.
 	res, err = s.Consume(ctx, batch)
 	require.NoError(t, err)
-	require.Equal(t, Result{Received: 2, Duplicates: 2}, res)
+	require.Equal(t, Result{AlreadyCommitted: 2, Received: 2, Duplicates: 2}, res)
 	require.EqualValues(t, 2, rowCount(t, s, "processed_events"))
 }

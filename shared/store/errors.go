@@ -30,6 +30,8 @@ func classifyFailure(err error) failure {
 	switch code {
 	case "40001", "40P01": // serialization_failure, deadlock_detected
 		return failRetry
+	case "LG001": // a message was committed by a concurrent batch meanwhile: see isRedelivery
+		return failRetry
 	}
 	if len(code) < 2 {
 		return failInternal
