@@ -360,7 +360,13 @@ func (s *system) committed(t *testing.T, ids []string) int64 {
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	var n int64
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM consumed_messages WHERE message_id = ANY($1)`, ids).Scan(&n))
+	// A committed message is in the ledger or has events stored under its ID.
+	require.NoError(t, conn.QueryRow(ctx, `
+		SELECT count(*) FROM (
+			SELECT message_id FROM consumed_messages WHERE message_id = ANY($1)
+			UNION
+			SELECT message_id FROM processed_events WHERE message_id = ANY($1)
+		) committed`, ids).Scan(&n))
 	return n
 }
 
