@@ -23,9 +23,12 @@ services: ## Make sure PostgreSQL and Redis answer on 127.0.0.1 (starts or insta
 	@scripts/services.sh
 
 run: services build ## Run the whole service on :8080 (PORT), creating its database
-	@psql "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" -qtAc \
-		"SELECT 1 FROM pg_database WHERE datname = '$(DB_NAME)'" | grep -q 1 || \
-		psql "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" -qc "CREATE DATABASE $(DB_NAME)"
+	@# The compose services create the database themselves; a local server may need it created.
+	@if command -v psql >/dev/null; then \
+		psql "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" -qtAc \
+			"SELECT 1 FROM pg_database WHERE datname = '$(DB_NAME)'" | grep -q 1 || \
+		psql "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" -qc "CREATE DATABASE $(DB_NAME)"; \
+	fi
 	PORT=$(PORT) bin/localrun
 
 build: ## Build bin/localrun and bin/publisher
