@@ -39,24 +39,6 @@ func buildBinaries(ctx context.Context, root string) (localrun, publisher string
 	return localrun, publisher, nil
 }
 
-// moduleRoot finds the directory holding go.mod, from dir upwards.
-func moduleRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod here or above: run the benchmark from the logagg checkout (make bench)")
-		}
-		dir = parent
-	}
-}
-
 // server is a running localrun.
 type server struct {
 	cmd  *exec.Cmd

@@ -36,19 +36,6 @@ func TestParsePublisherJSON(t *testing.T) {
 	}
 }
 
-func TestModuleRoot(t *testing.T) {
-	t.Parallel()
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	root, err := moduleRoot(wd)
-	require.NoError(t, err)
-	require.Equal(t, filepath.Dir(wd), root, "the module root is bench's parent")
-	require.FileExists(t, filepath.Join(root, "go.mod"))
-
-	_, err = moduleRoot(t.TempDir())
-	require.Error(t, err)
-}
-
 func TestLogTail(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.log")

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/logagg/logagg/internal/modroot"
 )
 
 // run is the whole benchmark: configuration, the phases, the outputs.
@@ -21,7 +23,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	root, err := moduleRoot(wd)
+	root, err := modroot.Find(wd)
 	if err != nil {
 		return err
 	}

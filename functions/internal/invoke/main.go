@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/logagg/logagg/functions/internal/rie"
+	"github.com/logagg/logagg/internal/modroot"
 )
 
 func main() {
@@ -59,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !json.Valid(payload) {
 		return fmt.Errorf("%s is not JSON", *eventFile)
 	}
-	root, err := moduleRoot()
+	root, err := modroot.Find(".")
 	if err != nil {
 		return err
 	}
@@ -118,23 +119,6 @@ func getenvOr(name, def string) string {
 		return v
 	}
 	return def
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the module: no go.mod found")
-		}
-		dir = parent
-	}
 }
 
 // ensureDatabase creates the database databaseURL names, on the same

@@ -1,0 +1,22 @@
+package modroot
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFind(t *testing.T) {
+	t.Parallel()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	root, err := Find(wd)
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(root, "go.mod"))
+	require.Equal(t, filepath.Join(root, "internal", "modroot"), wd)
+
+	_, err = Find(t.TempDir())
+	require.ErrorIs(t, err, ErrNotFound)
+}
