@@ -19,8 +19,9 @@ import (
 // TestBackpressure fills the queue of a replica that has no workers up to
 // MAX_BACKLOG: /publish must answer 429 with Retry-After instead of letting
 // the stream grow, and resume once a second replica with workers drains
-// the backlog. The stream never holds more than MAX_BACKLOG entries, and
-// trimming never drops one that was not consumed: every event arrives.
+// the backlog. The events waiting never exceed MAX_BACKLOG (nor, so, the
+// stream's entries, each of which holds one event or more), and trimming
+// never drops an entry that was not consumed: every event arrives.
 func TestBackpressure(t *testing.T) {
 	const backlog = 5_000
 	const events = 30_000
@@ -43,16 +44,20 @@ func TestBackpressure(t *testing.T) {
 	resp := post(all[backlog : backlog+500])
 	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	require.Equal(t, "1", resp.Header.Get("Retry-After"))
-	require.Equal(t, int64(backlog), s.rdb.XLen(ctx, stream).Val())
+	waiting := func() int64 { n, _ := s.rdb.Get(ctx, stream+":backlog").Int64(); return n }
+	require.Equal(t, int64(backlog), waiting(), "the queue holds the first %d events", backlog)
+	require.LessOrEqual(t, s.rdb.XLen(ctx, stream).Val(), int64(backlog))
 
-	// Publish the rest while the queue is full; watch the stream's length.
-	var longest atomic.Int64
+	// Publish the rest while the queue is full; watch the events waiting
+	// and the stream's length.
+	var longest, most atomic.Int64
 	watching, stopWatching := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
 		for watching.Err() == nil {
 			longest.Store(max(longest.Load(), s.rdb.XLen(ctx, stream).Val()))
+			most.Store(max(most.Load(), waiting()))
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
@@ -77,14 +82,15 @@ func TestBackpressure(t *testing.T) {
 	<-watched
 	took := time.Since(rest.start)
 	refusals := metric(t, front, "logagg_http_requests_total", `code="429",route="/publish"`)
+	require.LessOrEqual(t, most.Load(), int64(backlog), "the events waiting never exceeded MAX_BACKLOG")
 	require.LessOrEqual(t, longest.Load(), int64(backlog), "the stream never outgrew MAX_BACKLOG")
 	front.stop(t, 30*time.Second)
 	drainer.stop(t, 30*time.Second)
 
 	t.Logf("backpressure: MAX_BACKLOG %d, %d events (%d unique); the first %d filled the queue of a replica without workers, the next request got 429 with Retry-After: 1",
 		backlog, events, unique, backlog)
-	t.Logf("  the other %d were published under backpressure in %s: %0.f answers 429 (%d requests retried), refused for %s until a replica with workers started, stream length never above %d",
-		events-backlog, took.Round(time.Millisecond), refusals, res.Retries, refused.Round(time.Millisecond), longest.Load())
+	t.Logf("  the other %d were published under backpressure in %s: %0.f answers 429 (%d requests retried), refused for %s until a replica with workers started; events waiting never above %d, stream length never above %d",
+		events-backlog, took.Round(time.Millisecond), refusals, res.Retries, refused.Round(time.Millisecond), most.Load(), longest.Load())
 	t.Logf("  end: published %d, received %d = unique %d + duplicates %d, dead_lettered %d, XPENDING 0",
 		st.Published, st.Received, st.UniqueProcessed, st.DuplicateDropped, st.DeadLettered)
 }

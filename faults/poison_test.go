@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/redisqueue"
 	"github.com/logagg/logagg/shared/store"
 )
@@ -72,7 +73,7 @@ func TestPoisonAmongGoodMessages(t *testing.T) {
 	// A good event whose consumers crashed four times: delivered to a
 	// consumer that never acknowledged, then claimed again three times.
 	crashLooped := `{"topic":"poison.test","event_id":"crash-looped","timestamp":"2026-11-25T10:00:00Z","source":"faults","payload":{}}`
-	require.NoError(t, q.Publish(ctx, [][]byte{[]byte(crashLooped)}))
+	require.NoError(t, q.Publish(ctx, queue.Singles([][]byte{[]byte(crashLooped)})))
 	got, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "ghost", Streams: []string{stream, ">"}, Count: 1}).Result()
 	require.NoError(t, err)
 	crashID := got[0].Messages[0].ID
@@ -98,7 +99,7 @@ func TestPoisonAmongGoodMessages(t *testing.T) {
 	for body := range poison {
 		bodies = append(bodies, []byte(body))
 	}
-	require.NoError(t, q.Publish(ctx, bodies))
+	require.NoError(t, q.Publish(ctx, queue.Singles(bodies)))
 	// An entry without the body field, counted as published as Publish would.
 	pipe := s.rdb.TxPipeline()
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []string{"wrong", "field"}})

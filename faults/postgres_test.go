@@ -103,7 +103,10 @@ func TestPostgresOutageWithIdleWorkers(t *testing.T) {
 	events, unique := loadgen.Generate(loadgen.Plan{Events: 200, DupRate: 0.1, Seed: 14})
 	_, err := c.Publish(context.Background(), events, loadgen.PublishOptions{BatchSize: 200})
 	require.NoError(t, err)
-	eventually(t, 10*time.Second, "a worker holds the batch", func() bool { return len(s.pendingOf(all...)) == 200 })
+	eventually(t, 10*time.Second, "a worker holds the batch", func() bool {
+		held := int64(len(s.pendingOf(all...)))
+		return held > 0 && held == s.rdb.XLen(context.Background(), stream).Val()
+	})
 
 	const outage = 4 * (deliveryLimit + 1) * claimIdle
 	var highest int64

@@ -53,7 +53,8 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	srv := &http.Server{
 		Handler: api.New(api.Deps{
 			Publisher: q, Reader: st, DeadLetters: st, Published: q, Checks: app.Checks(st, q, "redis"),
-			Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, APIKeys: cfg.APIKeys,
+			Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, MaxMessageEvents: app.MessageEvents(cfg),
+			APIKeys: cfg.APIKeys,
 			Version: app.Version, Logger: log, Observer: m, Metrics: m.Handler(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -32,8 +32,8 @@ func run(ctx context.Context, getenv func(string) string) (*api.Server, error) {
 		return nil, err
 	}
 	deps := api.Deps{
-		Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, APIKeys: cfg.APIKeys,
-		Version: app.Version, Logger: logger,
+		Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, MaxMessageEvents: app.MessageEvents(cfg),
+		APIKeys: cfg.APIKeys, Version: app.Version, Logger: logger,
 	}
 	if cfg.QueueURL == "" {
 		// Locally (make invoke, sam local) the queue is the Redis Stream,

@@ -50,12 +50,15 @@ type Deps struct {
 	Checks       []Check
 	Limits       event.Limits
 	MaxBodyBytes int64
-	APIKeys      []string
-	Version      string
-	Started      time.Time
-	Logger       *slog.Logger
-	Observer     Observer
-	Metrics      http.Handler // served at /metrics when set
+	// MaxMessageEvents is how many events publish packs into one queue
+	// message at most; 0 or 1 queues each event as a message of its own.
+	MaxMessageEvents int
+	APIKeys          []string
+	Version          string
+	Started          time.Time
+	Logger           *slog.Logger
+	Observer         Observer
+	Metrics          http.Handler // served at /metrics when set
 }
 
 // route is one path with its handler per method.

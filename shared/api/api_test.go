@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,25 +20,41 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/store"
 )
 
-// fakeQueue records what was published; err makes Publish fail.
+// fakeQueue records the events published, one body each, and the messages
+// that carried them; err makes Publish fail.
 type fakeQueue struct {
 	mu        sync.Mutex
 	bodies    [][]byte
+	messages  []queue.Outgoing
 	err       error
 	published int64
 }
 
-func (q *fakeQueue) Publish(_ context.Context, bodies [][]byte) error {
+func (q *fakeQueue) Publish(_ context.Context, msgs []queue.Outgoing) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.err != nil {
 		return q.err
 	}
-	q.bodies = append(q.bodies, bodies...)
-	q.published += int64(len(bodies))
+	for _, m := range msgs {
+		q.messages = append(q.messages, m)
+		q.published += int64(max(m.Events, 1))
+		if m.Events <= 1 {
+			q.bodies = append(q.bodies, m.Body)
+			continue
+		}
+		var elems []json.RawMessage
+		if err := json.Unmarshal(m.Body, &elems); err != nil || len(elems) != m.Events {
+			return fmt.Errorf("a message of %d events is not an array of them: %s", m.Events, m.Body)
+		}
+		for _, e := range elems {
+			q.bodies = append(q.bodies, e)
+		}
+	}
 	return nil
 }
 
@@ -159,6 +176,32 @@ func TestPublishAcceptsEveryForm(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "user.login", got[0].Topic)
 		})
+	}
+}
+
+// Events are packed into messages by routing group: every copy of an event
+// is in its key's group, a message holds at most MaxMessageEvents, and
+// together the messages carry every event once.
+func TestPublishPacksEventsByGroup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(d *Deps) { d.MaxMessageEvents, d.MaxBodyBytes, d.Limits.MaxEvents = 10, 1<<20, 1000 })
+	var lines []string
+	for i := range 300 {
+		lines = append(lines, fmt.Sprintf(`{"topic":"t%d","event_id":"e-%d","timestamp":"2026-11-25T10:00:00Z","source":"s"}`, i%3, i%200))
+	}
+	rec := h.do(t, "POST", "/publish", "application/x-ndjson", strings.Join(lines, "\n"))
+	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
+
+	require.Equal(t, 300, h.queue.count(), "every event is queued, copies included")
+	require.Less(t, len(h.queue.messages), 300/5, "events share messages")
+	for _, m := range h.queue.messages {
+		require.LessOrEqual(t, m.Events, 10)
+		evs, err := event.DecodeMessage(m.Body)
+		require.NoError(t, err)
+		require.Len(t, evs, max(m.Events, 1))
+		for _, e := range evs {
+			require.Equal(t, queue.GroupOf(e.Topic, e.EventID), m.Group, "%s/%s travels in its key's group", e.Topic, e.EventID)
+		}
 	}
 }
 

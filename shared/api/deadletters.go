@@ -80,7 +80,7 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 			bodies = appendMessages(bodies, []byte(d.Body))
 		}
 		for _, part := range splitBodies(bodies) {
-			if err := s.deps.Publisher.Publish(ctx, part); err != nil {
+			if err := s.deps.Publisher.Publish(ctx, queue.Singles(part)); err != nil {
 				return err
 			}
 			if s.deps.Observer != nil {

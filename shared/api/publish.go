@@ -6,11 +6,14 @@ import (
 	"net/http"
 
 	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
 )
 
 // publish validates the whole request, queues every event, and answers 202
 // only once all of them are durably queued. Validation is all-or-nothing, so
-// a rejected request queues nothing.
+// a rejected request queues nothing. Events are packed into queue messages
+// by routing group, up to MaxMessageEvents per message, so that the queue
+// and the consumers handle a message per many events rather than per event.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.deps.MaxBodyBytes))
 	if err != nil {
@@ -28,13 +31,20 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bodies := make([][]byte, len(evs))
+	groups := make([]uint32, len(evs))
 	for i, e := range evs {
 		if bodies[i], err = event.Encode(e); err != nil {
 			writeError(w, err)
 			return
 		}
+		groups[i] = queue.GroupOf(e.Topic, e.EventID)
 	}
-	if err := s.deps.Publisher.Publish(r.Context(), bodies); err != nil {
+	maxBytes := s.deps.Limits.MaxEventBytes // a message is bound by the queue's limit, as one event is
+	if maxBytes <= 0 {
+		maxBytes = event.DefaultLimits().MaxEventBytes
+	}
+	msgs := queue.Pack(bodies, groups, s.deps.MaxMessageEvents, maxBytes)
+	if err := s.deps.Publisher.Publish(r.Context(), msgs); err != nil {
 		if event.ErrorCode(err) == event.Internal {
 			s.deps.Logger.Error("publish failed", "error", err)
 		}

@@ -91,6 +91,18 @@ func Limits(cfg config.Config) event.Limits {
 	return event.Limits{MaxEvents: cfg.MaxBatch, MaxEventBytes: cfg.MaxEventBytes}
 }
 
+// maxMessageEvents caps the events of one queue message: enough that the
+// queue's cost per event is small, few enough that a batch of BATCH_SIZE
+// events is assembled from several messages.
+const maxMessageEvents = 100
+
+// MessageEvents is how many events the publish handler packs into one queue
+// message at most: BATCH_SIZE, up to 100, so that a consume transaction,
+// which never splits a message, holds at most BATCH_SIZE events.
+func MessageEvents(cfg config.Config) int {
+	return min(cfg.BatchSize, maxMessageEvents)
+}
+
 // Checks are the /health checks for a store and a queue.
 func Checks(st *store.Store, q interface{ Ping(context.Context) error }, queueName string) []api.Check {
 	var checks []api.Check

@@ -19,7 +19,7 @@ import (
 
 // Options configure a Queue. The zero value gives the defaults.
 type Options struct {
-	// MaxBacklog is how many unacknowledged messages the queue holds before
+	// MaxBacklog is how many unacknowledged events the queue holds before
 	// Publish refuses with Overloaded; 0 means no limit.
 	MaxBacklog int64
 	// ClaimIdle is how long a delivered message may stay unacknowledged
@@ -38,6 +38,7 @@ type Queue struct {
 	lastSeq   uint64
 	ready     []*entry          // published and not yet delivered, oldest first
 	pending   map[string]*entry // delivered and not yet acknowledged
+	waiting   int64             // events in ready and pending
 	published int64
 	down      bool
 	arrived   chan struct{} // closed, then replaced, when messages are published
@@ -47,6 +48,8 @@ type entry struct {
 	seq         uint64
 	id          string
 	body        []byte
+	events      int
+	group       uint32
 	deliveredAt time.Time
 	deliveries  int
 }
@@ -85,10 +88,10 @@ func unavailable() error {
 	return event.Errorf(event.Unavailable, "queue unavailable")
 }
 
-// Publish queues every body as one message, or none of them: it refuses
-// with Overloaded when the backlog would exceed MaxBacklog. Publishing
+// Publish queues every message, or none of them: it refuses with
+// Overloaded when the events waiting would exceed MaxBacklog. Publishing
 // nothing is a no-op.
-func (q *Queue) Publish(ctx context.Context, bodies [][]byte) error {
+func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 	if err := ctx.Err(); err != nil {
 		return event.Wrap(event.Unavailable, err, "queue unavailable")
 	}
@@ -97,27 +100,34 @@ func (q *Queue) Publish(ctx context.Context, bodies [][]byte) error {
 	if q.down {
 		return unavailable()
 	}
-	if len(bodies) == 0 {
+	if len(msgs) == 0 {
 		return nil
 	}
-	if backlog := q.backlog(); q.opts.MaxBacklog > 0 && backlog+int64(len(bodies)) > q.opts.MaxBacklog {
-		return event.Errorf(event.Overloaded, "queue backlog is full (%d of %d messages waiting); retry later", backlog, q.opts.MaxBacklog)
+	var events int64
+	for _, m := range msgs {
+		events += int64(max(m.Events, 1))
 	}
-	for _, b := range bodies {
+	if q.opts.MaxBacklog > 0 && q.waiting+events > q.opts.MaxBacklog {
+		return event.Errorf(event.Overloaded, "queue backlog is full (%d of %d events waiting); retry later", q.waiting, q.opts.MaxBacklog)
+	}
+	for _, m := range msgs {
 		q.lastSeq++
 		q.ready = append(q.ready, &entry{
-			seq:  q.lastSeq,
-			id:   strconv.FormatUint(q.lastSeq, 10),
-			body: slices.Clone(b),
+			seq:    q.lastSeq,
+			id:     strconv.FormatUint(q.lastSeq, 10),
+			body:   slices.Clone(m.Body),
+			events: max(m.Events, 1),
+			group:  m.Group,
 		})
 	}
-	q.published += int64(len(bodies))
+	q.published += events
+	q.waiting += events
 	close(q.arrived)
 	q.arrived = make(chan struct{})
 	return nil
 }
 
-// Published returns how many messages have been published in all.
+// Published returns how many events have been published in all.
 func (q *Queue) Published(ctx context.Context) (int64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -137,7 +147,7 @@ func (q *Queue) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Backlog returns how many messages are not yet acknowledged, delivered or
+// Backlog returns how many events are not yet acknowledged, delivered or
 // not.
 func (q *Queue) Backlog(ctx context.Context) (int64, error) {
 	q.mu.Lock()
@@ -145,11 +155,7 @@ func (q *Queue) Backlog(ctx context.Context) (int64, error) {
 	if q.down {
 		return 0, unavailable()
 	}
-	return q.backlog(), nil
-}
-
-func (q *Queue) backlog() int64 {
-	return int64(len(q.ready) + len(q.pending))
+	return q.waiting, nil
 }
 
 // Consumer returns the consumer with this name. The queue has one consumer
@@ -221,7 +227,7 @@ func (c *Consumer) take(max int) ([]queue.Message, <-chan struct{}, error) {
 		e.deliveredAt = now
 		e.deliveries++
 		q.pending[e.id] = e
-		msgs[i] = queue.Message{ID: e.id, Body: slices.Clone(e.body), Deliveries: e.deliveries}
+		msgs[i] = queue.Message{ID: e.id, Body: slices.Clone(e.body), Deliveries: e.deliveries, Events: e.events, Group: e.group}
 	}
 	return msgs, nil, nil
 }
@@ -235,7 +241,10 @@ func (c *Consumer) Ack(ctx context.Context, ids []string) error {
 		return unavailable()
 	}
 	for _, id := range ids {
-		delete(q.pending, id)
+		if e, ok := q.pending[id]; ok {
+			q.waiting -= int64(e.events)
+			delete(q.pending, id)
+		}
 	}
 	return nil
 }

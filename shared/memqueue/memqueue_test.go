@@ -26,6 +26,7 @@ func TestConformance(t *testing.T) {
 			Publisher:   q,
 			Counter:     q,
 			NewConsumer: func(name string) queue.Consumer { return q.Consumer(name) },
+			KeepsEvents: true,
 		}
 	})
 }
@@ -35,12 +36,12 @@ func TestSetDown(t *testing.T) {
 	ctx := context.Background()
 	q := memqueue.New(memqueue.Options{Block: 10 * time.Millisecond})
 	c := q.Consumer("c1")
-	require.NoError(t, q.Publish(ctx, [][]byte{[]byte("before")}))
+	require.NoError(t, q.Publish(ctx, queue.Singles([][]byte{[]byte("before")})))
 
 	q.SetDown(true)
 	_, err := c.Receive(ctx, 10)
 	requireUnavailable(t, err)
-	requireUnavailable(t, q.Publish(ctx, [][]byte{[]byte("while down")}))
+	requireUnavailable(t, q.Publish(ctx, queue.Singles([][]byte{[]byte("while down")})))
 	requireUnavailable(t, q.Ping(ctx))
 	_, err = q.Published(ctx)
 	requireUnavailable(t, err)
@@ -77,7 +78,7 @@ func TestBacklog(t *testing.T) {
 		require.Equal(t, want, n)
 	}
 	requireBacklog(0)
-	require.NoError(t, q.Publish(ctx, [][]byte{[]byte("a"), []byte("b"), []byte("c")}))
+	require.NoError(t, q.Publish(ctx, queue.Singles([][]byte{[]byte("a"), []byte("b"), []byte("c")})))
 	requireBacklog(3)
 	msgs, err := c.Receive(ctx, 2)
 	require.NoError(t, err)
@@ -101,7 +102,7 @@ func TestReceiveWakesOnPublish(t *testing.T) {
 		}
 		got <- msgs
 	}()
-	require.NoError(t, q.Publish(ctx, [][]byte{[]byte("wake")}))
+	require.NoError(t, q.Publish(ctx, queue.Singles([][]byte{[]byte("wake")})))
 	select {
 	case msgs := <-got:
 		require.Len(t, msgs, 1)
@@ -126,7 +127,7 @@ func TestBodiesAreCopied(t *testing.T) {
 	ctx := context.Background()
 	q := memqueue.New(memqueue.Options{ClaimIdle: time.Millisecond, Block: 10 * time.Millisecond})
 	body := []byte("original")
-	require.NoError(t, q.Publish(ctx, [][]byte{body}))
+	require.NoError(t, q.Publish(ctx, queue.Singles([][]byte{body})))
 	copy(body, "mutated!")
 
 	c := q.Consumer("c1")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/redisqueue"
 )
 
@@ -23,7 +24,7 @@ func BenchmarkPublish(b *testing.B) {
 			require.NoError(b, client.Del(ctx, stream).Err())
 			b.StartTimer()
 		}
-		if err := q.Publish(ctx, batch); err != nil {
+		if err := q.Publish(ctx, queue.Singles(batch)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -37,7 +38,7 @@ func BenchmarkReceiveAck(b *testing.B) {
 	q, _, _ := newQueue(b, redisqueue.Options{Block: 100 * time.Millisecond})
 	batch := bodies("bench", 500, 250)
 	for published := 0; published < b.N; published += len(batch) {
-		require.NoError(b, q.Publish(ctx, batch))
+		require.NoError(b, q.Publish(ctx, queue.Singles(batch)))
 	}
 	c := q.Consumer("bench")
 	b.SetBytes(250)

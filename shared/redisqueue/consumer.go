@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,6 +22,9 @@ type Consumer struct {
 	mu        sync.Mutex // guards the reclaim state below
 	nextClaim time.Time  // no reclaim before this
 	cursor    string     // where the next reclaim scan starts
+
+	heldMu sync.Mutex
+	held   map[string]int // events of each message delivered and not yet acknowledged, for Ack
 }
 
 var _ queue.Consumer = (*Consumer)(nil)
@@ -42,6 +46,7 @@ func (c *Consumer) Receive(ctx context.Context, max int) ([]queue.Message, error
 	if err != nil {
 		return nil, c.recover(ctx, err)
 	}
+	c.hold(msgs)
 	if len(msgs) >= max {
 		return msgs, nil
 	}
@@ -70,10 +75,20 @@ func (c *Consumer) Receive(ctx context.Context, max int) ([]queue.Message, error
 	}
 	for _, s := range streams {
 		for _, m := range s.Messages {
-			msgs = append(msgs, queue.Message{ID: m.ID, Body: bodyOf(m.Values), Deliveries: 1})
+			msgs = append(msgs, message(m.ID, m.Values, 1))
 		}
 	}
+	c.hold(msgs)
 	return msgs, nil
+}
+
+// hold remembers how many events each message carries, for Ack.
+func (c *Consumer) hold(msgs []queue.Message) {
+	c.heldMu.Lock()
+	defer c.heldMu.Unlock()
+	for _, m := range msgs {
+		c.held[m.ID] = m.EventCount()
+	}
 }
 
 // recover recreates the stream and group when err says they vanished, and
@@ -97,7 +112,7 @@ func (c *Consumer) reclaim(ctx context.Context, limit int) ([]queue.Message, err
 	if now.Before(c.nextClaim) {
 		return nil, nil
 	}
-	res, err := claimScript.Run(ctx, c.q.client, []string{c.q.opts.Stream},
+	res, err := claimScript.Run(ctx, c.q.client, []string{c.q.opts.Stream, c.q.backlogKey},
 		c.q.opts.Group, c.name, max(c.q.opts.ClaimIdle.Milliseconds(), 1), c.cursor, limit).Slice()
 	if err != nil {
 		return nil, err
@@ -144,30 +159,63 @@ func parseClaim(res []any) (string, []queue.Message, error) {
 				values[k] = fields[i+1]
 			}
 		}
-		msgs = append(msgs, queue.Message{ID: id, Body: bodyOf(values), Deliveries: int(deliveries)})
+		msgs = append(msgs, message(id, values, int(deliveries)))
 	}
 	return cursor, msgs, nil
 }
 
-func bodyOf(values map[string]any) []byte {
+// message reads a stream entry. An entry without the events or group field
+// (added by hand) carries one event of group 0.
+func message(id string, values map[string]any, deliveries int) queue.Message {
+	m := queue.Message{ID: id, Deliveries: deliveries, Events: 1}
 	if s, ok := values[bodyField].(string); ok {
-		return []byte(s)
+		m.Body = []byte(s)
 	}
-	return nil
+	if s, ok := values[eventsField].(string); ok {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			m.Events = n
+		}
+	}
+	if s, ok := values[groupField].(string); ok {
+		if g, err := strconv.ParseUint(s, 10, 32); err == nil {
+			m.Group = uint32(g)
+		}
+	}
+	return m
 }
 
 // Ack acknowledges messages in one call; acknowledged messages are never
-// delivered again. When the group has vanished there is nothing left to
-// acknowledge, and Ack succeeds.
+// delivered again. The events of each message acknowledged now, and not
+// before, leave the backlog. When the group has vanished there is nothing
+// left to acknowledge, and Ack succeeds.
 func (c *Consumer) Ack(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	err := c.q.client.XAck(ctx, c.q.opts.Stream, c.q.opts.Group, ids...).Err()
-	if isNoGroup(err) {
-		return nil
+	args := make([]any, 1, 1+2*len(ids))
+	args[0] = c.q.opts.Group
+	c.heldMu.Lock()
+	for _, id := range ids {
+		n, ok := c.held[id]
+		if !ok {
+			n = 1 // not received here (a test, or a process that restarted)
+		}
+		args = append(args, id, n)
 	}
-	return wrapErr(err)
+	c.heldMu.Unlock()
+	err := ackScript.Run(ctx, c.q.client, []string{c.q.opts.Stream, c.q.backlogKey}, args...).Err()
+	if isNoGroup(err) {
+		err = nil
+	}
+	if err != nil {
+		return wrapErr(err)
+	}
+	c.heldMu.Lock()
+	for _, id := range ids {
+		delete(c.held, id)
+	}
+	c.heldMu.Unlock()
+	return nil
 }
 
 // Close removes the consumer from the group if it has nothing pending, so

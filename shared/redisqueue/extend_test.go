@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/redisqueue"
 )
 
@@ -16,7 +17,7 @@ func TestExtendKeepsMessagesFromBeingReclaimed(t *testing.T) {
 	ctx := context.Background()
 	const idle = 300 * time.Millisecond
 	q, client, stream := newQueue(t, redisqueue.Options{ClaimIdle: idle, Block: 10 * time.Millisecond})
-	require.NoError(t, q.Publish(ctx, bodies("t", 3, 50)))
+	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("t", 3, 50))))
 	holder, other := q.Consumer("holder"), q.Consumer("other")
 	held := receiveN(t, holder, 10, 3)
 
@@ -71,7 +72,7 @@ func TestExtendManyMessages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{})
-	require.NoError(t, q.Publish(ctx, bodies("t", 2500, 20)))
+	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("t", 2500, 20))))
 	holder := q.Consumer("holder")
 	held := receiveN(t, holder, 2500, 2500)
 	idleSince := func(d time.Duration) int {

@@ -1,10 +1,12 @@
 // Package redisqueue is the queue on a Redis Stream read through one
 // consumer group (Redis 7 or later).
 //
-// Keys: the stream (Options.Stream, one entry per message, its body in the
-// field "e") and the published counter "<Stream>:published". Scripts touch
-// both at once, so on Redis Cluster the stream name needs a hash tag, e.g.
-// "{logagg}:events".
+// Keys: the stream (Options.Stream, one entry per message: its body in the
+// field "e", how many events it carries in "n", its routing group in "g"),
+// the counter of events published "<Stream>:published", and the counter of
+// events published and not yet acknowledged "<Stream>:backlog". Scripts
+// touch them at once, so on Redis Cluster the stream name needs a hash tag,
+// e.g. "{logagg}:events".
 //
 // Acknowledged entries stay in the stream until Trim drops them, so the
 // process that runs consumers should call Trim now and then. Publish with a
@@ -24,14 +26,18 @@ import (
 	"github.com/logagg/logagg/shared/queue"
 )
 
-// bodyField is the stream entry field that holds a message body.
-const bodyField = "e"
+// The fields of a stream entry.
+const (
+	bodyField   = "e" // the message body
+	eventsField = "n" // how many events the body carries
+	groupField  = "g" // the routing group
+)
 
 // Options configure a Queue. Zero fields take their defaults.
 type Options struct {
 	Stream     string        // stream key; default "logagg:events"
 	Group      string        // consumer group; default "logagg"
-	MaxBacklog int64         // Publish refuses with Overloaded when backlog+len(bodies) would exceed it; 0 = no limit
+	MaxBacklog int64         // Publish refuses with Overloaded when the events waiting, or the stream's entries, would exceed it; 0 = no limit
 	ClaimIdle  time.Duration // messages pending longer than this are reclaimed by other consumers; default 30s
 	Block      time.Duration // how long Receive waits for new messages; default 1s
 }
@@ -40,7 +46,8 @@ type Options struct {
 type Queue struct {
 	client     redis.UniversalClient
 	opts       Options
-	counterKey string
+	counterKey string // events published
+	backlogKey string // events published and not yet acknowledged
 }
 
 var (
@@ -65,7 +72,7 @@ func New(client redis.UniversalClient, opts Options) *Queue {
 	if opts.Block <= 0 {
 		opts.Block = time.Second
 	}
-	return &Queue{client: client, opts: opts, counterKey: opts.Stream + ":published"}
+	return &Queue{client: client, opts: opts, counterKey: opts.Stream + ":published", backlogKey: opts.Stream + ":backlog"}
 }
 
 // EnsureGroup creates the stream and its consumer group if they do not
@@ -81,31 +88,33 @@ func (q *Queue) EnsureGroup(ctx context.Context) error {
 	return nil
 }
 
-// Publish adds every body as one stream entry and counts them, all in one
-// script, so that either all are queued and counted or none is. It refuses
-// with Overloaded when the backlog would exceed MaxBacklog. Publishing
-// nothing is a no-op.
-func (q *Queue) Publish(ctx context.Context, bodies [][]byte) error {
-	if len(bodies) == 0 {
+// Publish adds every message as one stream entry and counts its events,
+// all in one script, so that either all are queued and counted or none is.
+// It refuses with Overloaded when the events waiting would exceed
+// MaxBacklog. Publishing nothing is a no-op.
+func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
+	if len(msgs) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 1+len(bodies))
-	args = append(args, q.opts.MaxBacklog)
-	for _, b := range bodies {
-		args = append(args, b)
+	args := make([]any, 2, 2+3*len(msgs))
+	events := 0
+	for _, m := range msgs {
+		args = append(args, m.Body, max(m.Events, 1), m.Group)
+		events += max(m.Events, 1)
 	}
-	res, err := publishScript.Run(ctx, q.client, []string{q.opts.Stream, q.counterKey}, args...).Int64Slice()
+	args[0], args[1] = q.opts.MaxBacklog, events
+	res, err := publishScript.Run(ctx, q.client, []string{q.opts.Stream, q.counterKey, q.backlogKey}, args...).Int64Slice()
 	if err != nil {
 		return wrapErr(err)
 	}
 	if len(res) == 2 && res[0] == 0 {
 		return event.Errorf(event.Overloaded,
-			"queue backlog is full (%d of %d messages waiting); retry later", res[1], q.opts.MaxBacklog)
+			"queue backlog is full (%d of %d events waiting); retry later", res[1], q.opts.MaxBacklog)
 	}
 	return nil
 }
 
-// Published returns how many messages Publish has queued in all.
+// Published returns how many events Publish has queued in all.
 func (q *Queue) Published(ctx context.Context) (int64, error) {
 	n, err := q.client.Get(ctx, q.counterKey).Int64()
 	if errors.Is(err, redis.Nil) {
@@ -122,41 +131,33 @@ func (q *Queue) Ping(ctx context.Context) error {
 	return wrapErr(q.client.Ping(ctx).Err())
 }
 
-// Backlog returns how many messages are not yet acknowledged: those not yet
-// delivered to the group (its lag) plus those delivered and pending. Redis
-// cannot always tell the lag (after entries were deleted from the middle of
-// the stream, or when the group was created on an existing stream); then,
-// and before the group exists, the stream's length stands in for it, which
-// counts acknowledged entries that Trim has not dropped yet.
+// Backlog returns how many events are published and not yet
+// acknowledged, delivered or not. Entries deleted from the stream by hand
+// stay counted until Trim finds the group caught up, or the stream empty.
 func (q *Queue) Backlog(ctx context.Context) (int64, error) {
-	groups, err := q.client.XInfoGroups(ctx, q.opts.Stream).Result()
-	if redis.HasErrorPrefix(err, "no such key") {
+	n, err := q.client.Get(ctx, q.backlogKey).Int64()
+	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, wrapErr(err)
 	}
-	for _, g := range groups {
-		if g.Name == q.opts.Group && g.Lag >= 0 {
-			return g.Lag + g.Pending, nil
-		}
-	}
-	n, err := q.client.XLen(ctx, q.opts.Stream).Result()
-	return n, wrapErr(err)
+	return max(n, 0), nil
 }
 
 // Trim drops the stream's entries that every consumer group has
 // acknowledged, and returns how many it dropped. An entry that some group
-// has not acknowledged, delivered or not, is never dropped.
+// has not acknowledged, delivered or not, is never dropped. When nothing
+// can be waiting any more, it also sets the backlog to zero.
 func (q *Queue) Trim(ctx context.Context) (int64, error) {
-	n, err := trimScript.Run(ctx, q.client, []string{q.opts.Stream}).Int64()
+	n, err := trimScript.Run(ctx, q.client, []string{q.opts.Stream, q.backlogKey}).Int64()
 	return n, wrapErr(err)
 }
 
 // Consumer returns the group's consumer with this name. Names must be
 // unique among live workers; a restarted worker may reuse its name.
 func (q *Queue) Consumer(name string) *Consumer {
-	return &Consumer{q: q, name: name, cursor: "0-0"}
+	return &Consumer{q: q, name: name, cursor: "0-0", held: map[string]int{}}
 }
 
 // wrapErr turns a Redis error into an *event.Error: Unavailable when Redis

@@ -70,46 +70,91 @@ local function trim(stream)
   if minid == nil then return 0 end
   return redis.call('XTRIM', stream, 'MINID', minid)
 end
+
+-- settle zeroes the backlog counter when nothing can be waiting: the stream
+-- is empty or gone, or every group has delivered everything and has
+-- nothing pending. It mends a counter that entries deleted by hand left
+-- too high.
+local function settle(stream, backlog)
+  if redis.call('EXISTS', stream) == 1 and redis.call('XLEN', stream) > 0 then
+    local groups = redis.call('XINFO', 'GROUPS', stream)
+    if #groups == 0 then return end
+    for _, g in ipairs(groups) do
+      local f = {}
+      for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+      if f['pending'] ~= 0 or f['lag'] ~= 0 then return end
+    end
+  end
+  redis.call('SET', backlog, 0)
+end
 `
 
-// trimScript drops the entries no consumer group needs any more.
-// KEYS[1] stream. Returns how many entries it dropped.
+// trimScript drops the entries no consumer group needs any more, and
+// settles the backlog counter. KEYS[1] stream, KEYS[2] backlog counter.
+// Returns how many entries it dropped.
 var trimScript = redis.NewScript(trimLua + `
-return trim(KEYS[1])
+local n = trim(KEYS[1])
+settle(KEYS[1], KEYS[2])
+return n
 `)
 
-// publishScript adds every body as one entry and counts them, or, when the
-// stream would grow past the backlog limit even after dropping acknowledged
-// entries, adds nothing. Being one script, it is all or nothing.
-// KEYS[1] stream, KEYS[2] published counter; ARGV[1] backlog limit (0 for
-// none), ARGV[2…] the bodies. Returns {1} when published, {0, length} when
-// the stream is full.
+// publishScript adds every message as one entry and counts its events, or,
+// when the events waiting would exceed the backlog limit, or the stream
+// would grow past it in entries even after dropping acknowledged ones, adds
+// nothing. Being one script, it is all or nothing.
+// KEYS[1] stream, KEYS[2] published counter, KEYS[3] backlog counter;
+// ARGV[1] backlog limit (0 for none), ARGV[2] the events of all messages,
+// then body, events, group of each message. Returns {1} when published,
+// {0, waiting} when the backlog is full.
 var publishScript = redis.NewScript(trimLua + `
-local stream, counter = KEYS[1], KEYS[2]
-local limit = tonumber(ARGV[1])
-local n = #ARGV - 1
+local stream, counter, backlog = KEYS[1], KEYS[2], KEYS[3]
+local limit, events = tonumber(ARGV[1]), tonumber(ARGV[2])
+local entries = (#ARGV - 2) / 3
 if limit > 0 then
+  local waiting = math.max(tonumber(redis.call('GET', backlog) or '0'), 0)
+  if waiting + events > limit then
+    settle(stream, backlog)
+    waiting = math.max(tonumber(redis.call('GET', backlog) or '0'), 0)
+  end
+  if waiting + events > limit then return {0, waiting} end
   local length = redis.call('XLEN', stream)
-  if length + n > limit and length > 0 then
+  if length + entries > limit and length > 0 then
     trim(stream)
     length = redis.call('XLEN', stream)
   end
-  if length + n > limit then return {0, length} end
+  if length + entries > limit then return {0, length} end
 end
-for i = 2, #ARGV do
-  redis.call('XADD', stream, '*', '` + bodyField + `', ARGV[i])
+for i = 3, #ARGV, 3 do
+  redis.call('XADD', stream, '*', '` + bodyField + `', ARGV[i], '` + eventsField + `', ARGV[i + 1], '` + groupField + `', ARGV[i + 2])
 end
-redis.call('INCRBY', counter, n)
+redis.call('INCRBY', counter, events)
+redis.call('INCRBY', backlog, events)
 return {1}
+`)
+
+// ackScript acknowledges entries and takes the events of those it
+// acknowledged off the backlog counter; an entry acknowledged before counts
+// nothing, so the counter stays exact however often an ID is acknowledged.
+// KEYS[1] stream, KEYS[2] backlog counter; ARGV[1] group, then ID and
+// events of each entry. Returns the events taken off.
+var ackScript = redis.NewScript(`
+local acked = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then acked = acked + tonumber(ARGV[i + 1]) end
+end
+if acked > 0 then redis.call('DECRBY', KEYS[2], acked) end
+return acked
 `)
 
 // claimScript takes over entries pending longer than the idle time from any
 // consumer and reports each with its delivery count, which XAUTOCLAIM has
 // just raised to include this delivery. Entries that were deleted while
-// pending must leave the pending list: Redis 7 drops them itself (and lists
-// them in a third reply element, unused here); Redis 6.2 returns them
-// without fields, and the script acknowledges them.
-// KEYS[1] stream; ARGV group, consumer, min idle ms, start cursor, count.
+// pending must leave the pending list: Redis 7 drops them itself and lists
+// them in a third reply element; Redis 6.2 returns them without fields, and
+// the script acknowledges them. Such an entry's events are unknown; it is
+// taken off the backlog counter as one.
+// KEYS[1] stream, KEYS[2] backlog counter; ARGV group, consumer, min idle
+// ms, start cursor, count.
 // Returns {next cursor, {{id, {field, value, …}, deliveries}, …}}.
 var claimScript = redis.NewScript(`
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
@@ -120,11 +165,12 @@ for _, e in ipairs(r[2]) do
     if e[2] then
       local p = redis.call('XPENDING', stream, group, e[1], e[1], 1, consumer)
       if #p == 1 then out[#out + 1] = {e[1], e[2], p[1][4]} end
-    else
-      redis.call('XACK', stream, group, e[1])
+    elseif redis.call('XACK', stream, group, e[1]) == 1 then
+      redis.call('DECR', KEYS[2])
     end
   end
 end
+if r[3] and #r[3] > 0 then redis.call('DECRBY', KEYS[2], #r[3]) end
 return {r[1], out}
 `)
 

@@ -85,7 +85,7 @@ func (c *Consumer) Receive(ctx context.Context, limit int) ([]queue.Message, err
 	for _, m := range out.Messages {
 		id := aws.ToString(m.MessageId)
 		c.handles[id] = receipt{handle: aws.ToString(m.ReceiptHandle), at: now}
-		msgs = append(msgs, queue.Message{ID: id, Body: []byte(aws.ToString(m.Body)), Deliveries: receiveCount(m)})
+		msgs = append(msgs, queue.Message{ID: id, Body: []byte(aws.ToString(m.Body)), Deliveries: receiveCount(m), Events: 1})
 	}
 	return msgs, nil
 }

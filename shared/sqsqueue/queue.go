@@ -4,7 +4,7 @@
 // and any process that polls the queue itself.
 //
 // SQS does not count what it accepted, so Publish tells an optional
-// PublishCounter (the store, in PostgreSQL) how many messages SQS took.
+// PublishCounter (the store, in PostgreSQL) how many events SQS took.
 package sqsqueue
 
 import (
@@ -36,7 +36,7 @@ type API interface {
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
-// PublishCounter records how many messages SQS has accepted. *store.Store
+// PublishCounter records how many events SQS has accepted. *store.Store
 // implements it in PostgreSQL, where /stats reads the count back.
 type PublishCounter interface {
 	AddPublished(ctx context.Context, n int64) error
@@ -49,7 +49,7 @@ type Options struct {
 	// waiting or in flight (SQS's approximate counts) plus the new ones
 	// would exceed it; 0 = no limit and no extra request per Publish.
 	MaxBacklog int64
-	// Counter, when set, is told how many messages each Publish queued.
+	// Counter, when set, is told how many events each Publish queued.
 	Counter PublishCounter
 	// VisibilityTimeout is how long a received message stays hidden from
 	// other consumers (rounded up to whole seconds, as SQS counts them);
@@ -103,36 +103,41 @@ func Connect(ctx context.Context, opts Options) (*Queue, error) {
 	return New(sqs.NewFromConfig(cfg), opts), nil
 }
 
-// Publish sends every body as one message, in SendMessageBatch requests of
-// at most 10 messages and 256 KiB, in order. Entries that SQS fails on
-// their own are sent again with backoff. It returns nil once SQS has
-// accepted every message. Otherwise some may have been queued (SQS cannot
-// take them back): the Counter still counts exactly those, and a client
-// that publishes again only adds duplicates, which the consumers drop.
-func (q *Queue) Publish(ctx context.Context, bodies [][]byte) error {
-	if len(bodies) == 0 {
+// Publish sends every message, in SendMessageBatch requests of at most 10
+// messages and 256 KiB, in order. Entries that SQS fails on their own are
+// sent again with backoff. It returns nil once SQS has accepted every
+// message. Otherwise some may have been queued (SQS cannot take them back):
+// the Counter still counts exactly their events, and a client that
+// publishes again only adds duplicates, which the consumers drop. SQS keeps
+// neither the events count nor the group of a message: Lambda hands
+// batches of messages to the function, which needs neither.
+func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
+	if len(msgs) == 0 {
 		return nil
 	}
-	for i, b := range bodies {
-		if len(b) > MaxBatchBytes {
-			return event.Errorf(event.TooLarge, "message %d is %d bytes, over the SQS limit of %d", i, len(b), MaxBatchBytes)
+	bodies := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		if len(m.Body) > MaxBatchBytes {
+			return event.Errorf(event.TooLarge, "message %d is %d bytes, over the SQS limit of %d", i, len(m.Body), MaxBatchBytes)
 		}
+		bodies[i] = m.Body
 	}
 	if q.opts.MaxBacklog > 0 {
 		n, err := q.Backlog(ctx)
 		if err != nil {
 			return err
 		}
-		if n+int64(len(bodies)) > q.opts.MaxBacklog {
+		if n+int64(len(msgs)) > q.opts.MaxBacklog {
 			return event.Errorf(event.Overloaded,
 				"queue backlog is full (about %d of %d messages waiting); retry later", n, q.opts.MaxBacklog)
 		}
 	}
-	sent := 0
+	sent, next := 0, 0
 	var err error
 	for _, chunk := range Chunks(bodies) {
 		var n int
-		n, err = q.sendChunk(ctx, chunk)
+		n, err = q.sendChunk(ctx, msgs[next:next+len(chunk)])
+		next += len(chunk)
 		sent += n
 		if err != nil {
 			break
@@ -150,11 +155,11 @@ func Chunks(bodies [][]byte) [][][]byte {
 }
 
 // sendChunk sends one batch, sending failed entries again, and returns how
-// many SQS accepted.
-func (q *Queue) sendChunk(ctx context.Context, chunk [][]byte) (int, error) {
-	pending := make(map[string][]byte, len(chunk))
-	for i, b := range chunk {
-		pending[strconv.Itoa(i)] = b
+// many events the messages SQS accepted carry.
+func (q *Queue) sendChunk(ctx context.Context, chunk []queue.Outgoing) (int, error) {
+	pending := make(map[string]queue.Outgoing, len(chunk))
+	for i, m := range chunk {
+		pending[strconv.Itoa(i)] = m
 	}
 	accepted := 0
 	delay := 50 * time.Millisecond
@@ -162,8 +167,8 @@ func (q *Queue) sendChunk(ctx context.Context, chunk [][]byte) (int, error) {
 		entries := make([]types.SendMessageBatchRequestEntry, 0, len(pending))
 		for i := range chunk { // in the original order
 			id := strconv.Itoa(i)
-			if b, ok := pending[id]; ok {
-				entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(b))})
+			if m, ok := pending[id]; ok {
+				entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(m.Body))})
 			}
 		}
 		out, err := q.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.opts.QueueURL), Entries: entries})
@@ -171,9 +176,9 @@ func (q *Queue) sendChunk(ctx context.Context, chunk [][]byte) (int, error) {
 			return accepted, classify(err, "sending messages")
 		}
 		for _, s := range out.Successful {
-			if _, ok := pending[aws.ToString(s.Id)]; ok {
+			if m, ok := pending[aws.ToString(s.Id)]; ok {
 				delete(pending, aws.ToString(s.Id))
-				accepted++
+				accepted += max(m.Events, 1)
 			}
 		}
 		var last types.BatchResultErrorEntry
@@ -214,7 +219,7 @@ func (q *Queue) count(ctx context.Context, n int) {
 		time.Sleep(delay)
 		delay *= 2
 	}
-	q.opts.Logger.Error("messages queued but not counted; /stats undercounts published", "messages", n, "error", err)
+	q.opts.Logger.Error("events queued but not counted; /stats undercounts published", "events", n, "error", err)
 }
 
 // Backlog returns SQS's approximate count of messages waiting, in flight

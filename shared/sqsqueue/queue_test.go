@@ -156,7 +156,7 @@ func TestPublishSendsInBatchesWithinTheLimits(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
 	bodies := append(sized(23, 300), sized(6, 100*1024)...)
-	require.NoError(t, f.q.Publish(context.Background(), bodies))
+	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(bodies)))
 
 	var got []string
 	for _, b := range bodies {
@@ -178,7 +178,7 @@ func TestPublishRetriesFailedEntries(t *testing.T) {
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
 	f.fake.FailEntries(13) // more than a batch: the first batch fails whole, then part of the second
 	bodies := sized(25, 200)
-	require.NoError(t, f.q.Publish(context.Background(), bodies))
+	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(bodies)))
 
 	got := f.fake.Bodies(f.url)
 	require.Len(t, got, 25, "every message queued exactly once")
@@ -200,7 +200,7 @@ func TestPublishGivesUpOnEntriesThatKeepFailing(t *testing.T) {
 	f := newFixture(t, sqsqueue.Options{SendAttempts: 2}, sqsfake.Attributes{})
 	bodies := sized(15, 200)
 	f.fake.FailEntries(12) // the first batch's first attempt fails whole, two entries of its second too
-	err := f.q.Publish(context.Background(), bodies)
+	err := f.q.Publish(context.Background(), queue.Singles(bodies))
 	require.Error(t, err)
 	require.Equal(t, event.Unavailable, event.ErrorCode(err), "%v", err)
 	// What SQS accepted is queued and counted; the rest is not sent.
@@ -235,7 +235,7 @@ func TestPublishErrors(t *testing.T) {
 				q = sqsqueue.New(newClient(f.fake), sqsqueue.Options{QueueURL: f.fake.URL + "/123456789012/" + tt.queueURL, Counter: f.counter})
 			}
 			f.fake.FailRequests(tt.failures...)
-			err := q.Publish(context.Background(), tt.bodies)
+			err := q.Publish(context.Background(), queue.Singles(tt.bodies))
 			require.Error(t, err)
 			require.Equal(t, tt.want, event.ErrorCode(err), "%v", err)
 			require.NotContains(t, err.Error(), "secret")
@@ -247,7 +247,7 @@ func TestPublishRecoversWithinTheSDKRetries(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
 	f.fake.FailRequests(sqsfake.Failure{Status: 500, Type: "InternalError"})
-	require.NoError(t, f.q.Publish(context.Background(), sized(3, 100)))
+	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(sized(3, 100))))
 	require.Len(t, f.fake.Bodies(f.url), 3)
 }
 
@@ -255,7 +255,7 @@ func TestPublishCountsEvenWhenTheCounterStumbles(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
 	f.counter.fail = 2
-	require.NoError(t, f.q.Publish(context.Background(), sized(4, 100)))
+	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(sized(4, 100))))
 	n, _ := f.counter.Published(context.Background())
 	require.Equal(t, int64(4), n)
 }
@@ -263,7 +263,7 @@ func TestPublishCountsEvenWhenTheCounterStumbles(t *testing.T) {
 func TestPublishWithoutBacklogLimitSkipsTheCountRequest(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
-	require.NoError(t, f.q.Publish(context.Background(), sized(2, 100)))
+	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(sized(2, 100))))
 	for _, c := range f.fake.Calls() {
 		require.NotEqual(t, "GetQueueAttributes", c.Operation)
 	}
@@ -274,7 +274,7 @@ func TestPingAndBacklog(t *testing.T) {
 	f := newFixture(t, sqsqueue.Options{Wait: 10 * time.Millisecond}, sqsfake.Attributes{})
 	ctx := context.Background()
 	require.NoError(t, f.q.Ping(ctx))
-	require.NoError(t, f.q.Publish(ctx, sized(5, 100)))
+	require.NoError(t, f.q.Publish(ctx, queue.Singles(sized(5, 100))))
 	n, err := f.q.Backlog(ctx)
 	require.NoError(t, err)
 	require.Equal(t, int64(5), n)
@@ -300,7 +300,7 @@ func TestReceiveAsksForAtMostTenAndLongPolls(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{Wait: 1500 * time.Millisecond}, sqsfake.Attributes{})
 	ctx := context.Background()
-	require.NoError(t, f.q.Publish(ctx, sized(25, 100)))
+	require.NoError(t, f.q.Publish(ctx, queue.Singles(sized(25, 100))))
 	c := f.q.Consumer("c")
 	msgs, err := c.Receive(ctx, 500)
 	require.NoError(t, err)
@@ -321,7 +321,7 @@ func TestReceiveAsksForAtMostTenAndLongPolls(t *testing.T) {
 		}
 		return false
 	}, 5*time.Second, 5*time.Millisecond)
-	require.NoError(t, empty.q.Publish(ctx, sized(1, 100)))
+	require.NoError(t, empty.q.Publish(ctx, queue.Singles(sized(1, 100))))
 	select {
 	case got := <-done:
 		require.Len(t, got, 1)
@@ -334,7 +334,7 @@ func TestAckIgnoresUnknownAndStaleHandles(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{Wait: 10 * time.Millisecond, VisibilityTimeout: time.Second}, sqsfake.Attributes{})
 	ctx := context.Background()
-	require.NoError(t, f.q.Publish(ctx, sized(1, 100)))
+	require.NoError(t, f.q.Publish(ctx, queue.Singles(sized(1, 100))))
 	first, second := f.q.Consumer("a"), f.q.Consumer("b")
 	msgs, err := first.Receive(ctx, 10)
 	require.NoError(t, err)
@@ -369,7 +369,7 @@ func TestConnectReadsTheEnvironment(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	q, err := sqsqueue.Connect(context.Background(), sqsqueue.Options{QueueURL: url})
 	require.NoError(t, err)
-	require.NoError(t, q.Publish(context.Background(), [][]byte{[]byte(`{"a":1}`)}))
+	require.NoError(t, q.Publish(context.Background(), queue.Singles([][]byte{[]byte(`{"a":1}`)})))
 	require.Equal(t, []string{`{"a":1}`}, fake.Bodies(url))
 
 	_, err = sqsqueue.Connect(context.Background(), sqsqueue.Options{})

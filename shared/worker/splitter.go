@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -11,16 +10,21 @@ import (
 )
 
 // Splitter reads one consumer in large chunks and deals every message to one
-// of its parts by a hash of the message body, one part per worker. Copies of
-// an event are byte-identical (the publish handler encodes events
-// canonically), so they always reach the same worker: concurrent workers
-// then never insert the same key at once, and none of them waits on another
-// transaction's lock on the unique index. Fetching the next chunk while the
-// workers commit also keeps the round trip to Redis off the workers' path.
+// of its parts by its routing group, one part per worker. Every copy of an
+// event is published in the same group (queue.GroupOf), so copies always
+// reach the same worker: concurrent workers then never insert the same key
+// at once, and none of them waits on another transaction's lock on the
+// unique index. Fetching the next chunk while the workers commit also keeps
+// the round trip to Redis off the workers' path.
+//
+// A Splitter counts events, not messages: a part hands out batches of at
+// most the batch size in events (a message is never split), and the
+// fetching pauses while a part holds a batch's worth.
 type Splitter struct {
 	src       queue.Consumer
-	chunk     int           // messages asked for per Receive
-	perPart   int           // a part holding this many stops the fetching
+	target    int           // events to fetch per Receive
+	perMsg    float64       // events per message, as last seen, to turn target into messages
+	perPart   int           // a part holding this many events stops the fetching
 	wait      time.Duration // how long a part's Receive waits for messages
 	heartbeat time.Duration // how often buffered messages are extended
 	log       *slog.Logger
@@ -31,16 +35,17 @@ type Splitter struct {
 	room     chan struct{} // a part's buffer went down
 }
 
-// Part is one worker's share of a Splitter. It is a queue.Consumer.
+// Part is one worker's share of a Splitter. It is a queue.Consumer whose
+// Receive counts events.
 type Part struct {
-	s     *Splitter
-	buf   []queue.Message // guarded by s.mu
-	ready chan struct{}   // messages arrived, or the fetching ended
+	s      *Splitter
+	buf    []queue.Message // guarded by s.mu
+	events int             // the events of buf, guarded by s.mu
+	ready  chan struct{}   // messages arrived, or the fetching ended
 }
 
-// NewSplitter deals what src delivers among parts parts, fetching up to
-// parts × batch messages at a time and holding at most about batch
-// messages per part. heartbeat, when positive and src is an Extender, is how
+// NewSplitter deals what src delivers among parts parts, fetching about
+// parts × batch events at a time and holding about batch events per part. heartbeat, when positive and src is an Extender, is how
 // often the messages waiting in the parts are extended so that no other
 // consumer reclaims them.
 func NewSplitter(src queue.Consumer, parts, batch int, heartbeat time.Duration, log *slog.Logger) *Splitter {
@@ -49,7 +54,7 @@ func NewSplitter(src queue.Consumer, parts, batch int, heartbeat time.Duration, 
 		log = slog.Default()
 	}
 	s := &Splitter{
-		src: src, chunk: parts * batch, perPart: batch, wait: time.Second, heartbeat: heartbeat,
+		src: src, target: parts * batch, perMsg: 1, perPart: batch, wait: time.Second, heartbeat: heartbeat,
 		log: log, fetching: true, room: make(chan struct{}, 1),
 	}
 	for range parts {
@@ -74,7 +79,7 @@ func (s *Splitter) Run(ctx context.Context) {
 		if !s.waitForRoom(ctx) {
 			return
 		}
-		msgs, err := s.src.Receive(work, s.chunk)
+		msgs, err := s.src.Receive(work, s.chunk())
 		if err != nil {
 			s.log.Warn("receive failed; retrying", "error", err, "in", b.peek())
 			b.wait(ctx)
@@ -85,21 +90,29 @@ func (s *Splitter) Run(ctx context.Context) {
 	}
 }
 
-// deal appends every message to the buffer of the part its body hashes to.
+// chunk is how many messages to ask for to get about target events.
+func (s *Splitter) chunk() int {
+	return max(int(float64(s.target)/s.perMsg), 1)
+}
+
+// deal appends every message to the buffer of the part its group goes to.
 func (s *Splitter) deal(msgs []queue.Message) {
 	if len(msgs) == 0 {
 		return
 	}
 	touched := make([]bool, len(s.parts))
+	events := 0
 	s.mu.Lock()
 	for _, m := range msgs {
-		h := fnv.New64a()
-		_, _ = h.Write(m.Body)
-		i := int(h.Sum64() % uint64(len(s.parts)))
-		s.parts[i].buf = append(s.parts[i].buf, m)
+		i := int(m.Group % uint32(len(s.parts)))
+		p := s.parts[i]
+		p.buf = append(p.buf, m)
+		p.events += m.EventCount()
+		events += m.EventCount()
 		touched[i] = true
 	}
 	s.mu.Unlock()
+	s.perMsg = float64(events) / float64(len(msgs))
 	for i, t := range touched {
 		if t {
 			s.parts[i].signal()
@@ -113,7 +126,7 @@ func (s *Splitter) waitForRoom(ctx context.Context) bool {
 		s.mu.Lock()
 		full := false
 		for _, p := range s.parts {
-			full = full || len(p.buf) >= s.perPart
+			full = full || p.events >= s.perPart
 		}
 		s.mu.Unlock()
 		if !full {
@@ -179,18 +192,25 @@ func (p *Part) signal() {
 	}
 }
 
-// Receive returns up to max of the part's messages, waiting a short while
-// for some when it has none.
+// Receive returns the part's oldest messages, as many as carry at most max
+// events in all but at least one, waiting a short while for some when it
+// has none.
 func (p *Part) Receive(ctx context.Context, max int) ([]queue.Message, error) {
 	s := p.s
 	timer := time.NewTimer(s.wait)
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		if n := min(len(p.buf), max); n > 0 {
+		if len(p.buf) > 0 {
+			n, events := 0, 0
+			for n < len(p.buf) && (n == 0 || events+p.buf[n].EventCount() <= max) {
+				events += p.buf[n].EventCount()
+				n++
+			}
 			msgs := make([]queue.Message, n)
 			copy(msgs, p.buf)
 			p.buf = append(p.buf[:0], p.buf[n:]...)
+			p.events -= events
 			s.mu.Unlock()
 			select {
 			case s.room <- struct{}{}:

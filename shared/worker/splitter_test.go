@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"testing"
 	"time"
@@ -12,12 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/memqueue"
+	"github.com/logagg/logagg/shared/queue"
 )
 
+// partOf is the part a body published by queue.Singles goes to.
 func partOf(body string, parts int) int {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(body))
-	return int(h.Sum64() % uint64(parts))
+	return int(queue.Singles([][]byte{[]byte(body)})[0].Group) % parts
 }
 
 // byPart is a consume handler that records which part saw which body.
@@ -54,7 +53,7 @@ func TestSplitterSendsCopiesOfAMessageToOnePart(t *testing.T) {
 	for i := range 300 {
 		bodies = append(bodies, fmt.Appendf(nil, `{"n":%d}`, i%100)) // each body three times
 	}
-	require.NoError(t, q.Publish(context.Background(), bodies))
+	require.NoError(t, q.Publish(context.Background(), queue.Singles(bodies)))
 
 	const parts = 4
 	split := NewSplitter(q.Consumer("c"), parts, 16, 0, nil)
@@ -88,7 +87,7 @@ func TestSplitterDrainsWhatItFetchedBeforeTheWorkersStop(t *testing.T) {
 	for i := range 200 {
 		bodies = append(bodies, fmt.Appendf(nil, `{"n":%d}`, i))
 	}
-	require.NoError(t, q.Publish(context.Background(), bodies))
+	require.NoError(t, q.Publish(context.Background(), queue.Singles(bodies)))
 
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
@@ -125,4 +124,62 @@ func TestSplitterDrainsWhatItFetchedBeforeTheWorkersStop(t *testing.T) {
 	left, err := q.Consumer("after").Receive(context.Background(), 1000)
 	require.NoError(t, err)
 	require.Len(t, left, int(n), "what was not handled was never fetched: none of it is pending, all of it is ready for the next consumer")
+}
+
+// A part hands out batches of at most the batch size in events, never
+// splitting a message; a message larger than the batch goes alone.
+func TestSplitterBatchesCountEvents(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond})
+	var msgs []queue.Outgoing
+	for i := range 60 {
+		n := []int{1, 7, 20}[i%3]
+		msgs = append(msgs, queue.Outgoing{Body: fmt.Appendf(nil, "%d:%d", n, i), Events: n, Group: uint32(i % 5)})
+	}
+	require.NoError(t, q.Publish(context.Background(), msgs))
+
+	const batch = 16
+	split := NewSplitter(q.Consumer("c"), 2, batch, 0, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		batches [][]int // events of each message, per batch
+		handled int
+	)
+	wg.Go(func() { split.Run(ctx) })
+	for i := range 2 {
+		w := &Worker{Consumer: split.Part(i), BatchSize: batch, Handle: func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			var sizes []int
+			for _, r := range ev.Records {
+				var n, i int
+				_, err := fmt.Sscanf(r.Body, "%d:%d", &n, &i)
+				require.NoError(t, err)
+				sizes = append(sizes, n)
+			}
+			mu.Lock()
+			batches = append(batches, sizes)
+			handled += len(sizes)
+			mu.Unlock()
+			return events.SQSEventResponse{}, nil
+		}}
+		wg.Go(func() { _ = w.Run(ctx) })
+	}
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return handled == 60 }, "all 60 messages handled")
+	eventually(t, func() bool { return backlog(t, q) == 0 }, "all acknowledged")
+	cancel()
+	wg.Wait()
+
+	shared := 0
+	for _, sizes := range batches {
+		sum := 0
+		for _, n := range sizes {
+			sum += n
+		}
+		if len(sizes) > 1 {
+			shared++
+			require.LessOrEqual(t, sum, batch, "a batch of several messages carries at most %d events: %v", batch, sizes)
+		}
+	}
+	require.Positive(t, shared, "small messages share batches")
 }

@@ -21,8 +21,10 @@ type HandleFunc func(ctx context.Context, ev events.SQSEvent) (events.SQSEventRe
 
 // Worker is one consumer loop.
 type Worker struct {
-	Consumer  queue.Consumer
-	Handle    HandleFunc
+	Consumer queue.Consumer
+	Handle   HandleFunc
+	// BatchSize is the max of each Consumer.Receive: events for a Splitter
+	// part, messages for a queue's own consumer; default 500.
 	BatchSize int
 	// Source is the eventSourceARN the SQS-shaped records carry.
 	Source string

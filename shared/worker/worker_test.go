@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/memqueue"
+	"github.com/logagg/logagg/shared/queue"
 )
 
 // eventually polls cond until it holds or the deadline passes.
@@ -84,7 +85,7 @@ func publish(t *testing.T, q *memqueue.Queue, n int) {
 	for i := range bodies {
 		bodies[i] = fmt.Appendf(nil, `{"n":%d}`, i)
 	}
-	require.NoError(t, q.Publish(context.Background(), bodies))
+	require.NoError(t, q.Publish(context.Background(), queue.Singles(bodies)))
 }
 
 func backlog(t *testing.T, q *memqueue.Queue) int64 {

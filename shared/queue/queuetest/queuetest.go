@@ -50,6 +50,10 @@ type Harness struct {
 	// NewConsumer returns a consumer of the queue. Distinct names are
 	// distinct consumers, as separate workers or processes would be.
 	NewConsumer func(name string) queue.Consumer
+	// KeepsEvents says the queue hands out each message's Events and Group
+	// as published, and that its backlog limit counts events (Redis,
+	// memory). SQS keeps neither and counts messages.
+	KeepsEvents bool
 }
 
 // Tests of redelivery use a short ClaimIdle so that it is observed quickly;
@@ -80,6 +84,8 @@ func Run(t *testing.T, newHarness func(t *testing.T, opts Options) Harness) {
 		{"ConcurrentConsumersShareWork", testConcurrentConsumersShareWork},
 		{"PublishOverBacklogIsOverloaded", testPublishOverBacklogIsOverloaded},
 		{"PublishedCounts", testPublishedCounts},
+		{"MessagesOfSeveralEvents", testMessagesOfSeveralEvents},
+		{"BacklogCountsEvents", testBacklogCountsEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,7 +208,7 @@ func testPublishThenReceive(t *testing.T, newHarness func(*testing.T, Options) H
 	opts := defaultOptions()
 	h := newHarness(t, opts)
 	want := bodies("publish-receive", 25)
-	require.NoError(t, h.Publisher.Publish(context.Background(), want))
+	require.NoError(t, h.Publisher.Publish(context.Background(), queue.Singles(want)))
 
 	c := h.NewConsumer("c1")
 	got := receiveN(t, c, 10, len(want))
@@ -224,7 +230,7 @@ func testBodiesArriveUnchanged(t *testing.T, newHarness func(*testing.T, Options
 		[]byte(`"quotes" and \backslashes\ and {"braces"}`),
 		[]byte(strings.Repeat("x", 200*1024)),
 	}
-	require.NoError(t, h.Publisher.Publish(context.Background(), want))
+	require.NoError(t, h.Publisher.Publish(context.Background(), queue.Singles(want)))
 
 	got := receiveN(t, h.NewConsumer("c1"), 10, len(want))
 	require.Equal(t, want, bodiesOf(got))
@@ -236,8 +242,8 @@ func testEmptyPublishIsNoOp(t *testing.T, newHarness func(*testing.T, Options) H
 	opts := redeliveryOptions()
 	h := newHarness(t, opts)
 	ctx := context.Background()
-	require.NoError(t, h.Publisher.Publish(ctx, nil))
-	require.NoError(t, h.Publisher.Publish(ctx, [][]byte{}))
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(nil)))
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles([][]byte{})))
 
 	requireNothing(t, opts, h.NewConsumer("c1"))
 	if h.Counter != nil {
@@ -251,7 +257,7 @@ func testAckRemoves(t *testing.T, newHarness func(*testing.T, Options) Harness) 
 	opts := redeliveryOptions()
 	h := newHarness(t, opts)
 	ctx := context.Background()
-	require.NoError(t, h.Publisher.Publish(ctx, bodies("ack", 5)))
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("ack", 5))))
 
 	c1, c2 := h.NewConsumer("c1"), h.NewConsumer("c2")
 	got := receiveN(t, c1, 10, 5)
@@ -266,7 +272,7 @@ func testUnackedReturnsToAnotherConsumer(t *testing.T, newHarness func(*testing.
 	opts := redeliveryOptions()
 	h := newHarness(t, opts)
 	want := []byte(`{"topic":"redeliver","event_id":"1"}`)
-	require.NoError(t, h.Publisher.Publish(context.Background(), [][]byte{want}))
+	require.NoError(t, h.Publisher.Publish(context.Background(), queue.Singles([][]byte{want})))
 
 	dead, alive := h.NewConsumer("dead"), h.NewConsumer("alive")
 	first := receiveN(t, dead, 10, 1)[0]
@@ -286,7 +292,7 @@ func testUnackedReturnsToAnotherConsumer(t *testing.T, newHarness func(*testing.
 func testUnackedReturnsToSameConsumer(t *testing.T, newHarness func(*testing.T, Options) Harness) {
 	opts := redeliveryOptions()
 	h := newHarness(t, opts)
-	require.NoError(t, h.Publisher.Publish(context.Background(), bodies("same", 1)))
+	require.NoError(t, h.Publisher.Publish(context.Background(), queue.Singles(bodies("same", 1))))
 
 	c := h.NewConsumer("c1")
 	var id string
@@ -310,7 +316,7 @@ func testConcurrentConsumersShareWork(t *testing.T, newHarness func(*testing.T, 
 	const n = 300
 	want := bodies("concurrent", n)
 	for i := 0; i < n; i += 50 {
-		require.NoError(t, h.Publisher.Publish(ctx, want[i:i+50]))
+		require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(want[i:i+50])))
 	}
 
 	var (
@@ -385,13 +391,13 @@ func testPublishOverBacklogIsOverloaded(t *testing.T, newHarness func(*testing.T
 		require.Equal(t, want, n)
 	}
 
-	requireOverloaded(h.Publisher.Publish(ctx, bodies("too-many", 11)))
+	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(bodies("too-many", 11))))
 	requirePublished(0)
-	require.NoError(t, h.Publisher.Publish(ctx, bodies("first", 6)))
-	requireOverloaded(h.Publisher.Publish(ctx, bodies("over", 5)))
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("first", 6))))
+	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(bodies("over", 5))))
 	requirePublished(6)
-	require.NoError(t, h.Publisher.Publish(ctx, bodies("fill", 4)))
-	requireOverloaded(h.Publisher.Publish(ctx, bodies("over", 1)))
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("fill", 4))))
+	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(bodies("over", 1))))
 	requirePublished(10)
 
 	// Received but unacknowledged messages still count against the backlog.
@@ -400,13 +406,13 @@ func testPublishOverBacklogIsOverloaded(t *testing.T, newHarness func(*testing.T
 	for _, m := range got {
 		require.False(t, strings.Contains(string(m.Body), "over"), "a refused publish queued %s", m.Body)
 	}
-	requireOverloaded(h.Publisher.Publish(ctx, bodies("over", 1)))
+	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(bodies("over", 1))))
 
 	// Once the consumer has acknowledged them, there is room again.
 	ack(t, c, got)
 	deadline := time.Now().Add(patience)
 	for {
-		err := h.Publisher.Publish(ctx, bodies("after", 10))
+		err := h.Publisher.Publish(ctx, queue.Singles(bodies("after", 10)))
 		if err == nil {
 			break
 		}
@@ -433,13 +439,66 @@ func testPublishedCounts(t *testing.T, newHarness func(*testing.T, Options) Harn
 		return n
 	}
 	require.Zero(t, published())
-	require.NoError(t, h.Publisher.Publish(ctx, bodies("count", 3)))
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("count", 3))))
 	require.Equal(t, int64(3), published())
-	require.NoError(t, h.Publisher.Publish(ctx, bodies("count", 4)))
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("count", 4))))
 	require.Equal(t, int64(7), published())
 
 	// Consuming does not change what was published.
 	c := h.NewConsumer("c1")
 	ack(t, c, receiveN(t, c, 10, 7))
 	require.Equal(t, int64(7), published())
+}
+
+// A message of several events arrives as it was published and counts all
+// its events as published.
+func testMessagesOfSeveralEvents(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := defaultOptions()
+	h := newHarness(t, opts)
+	ctx := context.Background()
+	want := []queue.Outgoing{
+		{Body: []byte(`[{"event_id":"a"},{"event_id":"b"},{"event_id":"c"}]`), Events: 3, Group: 5},
+		{Body: []byte(`{"event_id":"d"}`), Events: 1, Group: 11},
+	}
+	require.NoError(t, h.Publisher.Publish(ctx, want))
+	if h.Counter != nil {
+		n, err := h.Counter.Published(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(4), n, "published counts events, not messages")
+	}
+	got := receiveN(t, h.NewConsumer("c1"), 10, 2)
+	for i, m := range got {
+		require.Equal(t, want[i].Body, m.Body)
+		if h.KeepsEvents {
+			require.Equal(t, want[i].Events, m.Events)
+			require.Equal(t, want[i].Group, m.Group)
+		}
+		require.Equal(t, max(m.Events, 1), m.EventCount())
+	}
+}
+
+// The backlog limit counts the events of the messages waiting, where the
+// queue keeps them.
+func testBacklogCountsEvents(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := defaultOptions()
+	opts.MaxBacklog = 10
+	h := newHarness(t, opts)
+	if !h.KeepsEvents {
+		t.Skip("the queue under test counts its backlog in messages")
+	}
+	ctx := context.Background()
+	eight := queue.Outgoing{Body: []byte(`[1,2,3,4,5,6,7,8]`), Events: 8}
+	require.NoError(t, h.Publisher.Publish(ctx, []queue.Outgoing{eight}))
+	err := h.Publisher.Publish(ctx, queue.Singles(bodies("over", 3)))
+	require.Equal(t, event.Overloaded, event.ErrorCode(err), "8 + 3 events are over 10: %v", err)
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("fits", 2))))
+
+	// Acknowledging the message of eight makes room for eight more.
+	c := h.NewConsumer("c1")
+	got := receiveN(t, c, 10, 3)
+	require.Equal(t, eight.Body, got[0].Body)
+	ack(t, c, got[:1])
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("room", 8))))
+	err = h.Publisher.Publish(ctx, queue.Singles(bodies("over", 1)))
+	require.Equal(t, event.Overloaded, event.ErrorCode(err), "2 + 8 events fill the backlog: %v", err)
 }
