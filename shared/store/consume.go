@@ -259,34 +259,29 @@ func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard
 
 	// The ledger: a message that inserted all its events is recognised on
 	// redelivery by its rows in processed_events, which carry its ID; only
-	// messages with a duplicate, or dead-lettered, need an entry. Both
-	// checks abort the transaction (LG001) should a message turn out to
-	// have been committed before.
+	// messages with a duplicate, or dead-lettered, need an entry. The
+	// ledger insert, and the audit of a duplicate whose stored row is
+	// older than this transaction, abort the transaction (LG001) should a
+	// message turn out to have been committed before.
 	ledger := slices.Clone(p.dead.messageIDs)
-	var rechecked []pendingEvent
-	for _, e := range p.duplicates {
+	recheck := make([]bool, len(p.duplicates))
+	for i, e := range p.duplicates {
 		ledger = append(ledger, e.messageID)
-		if !inserted[e.Key()] {
-			// The stored row is older than this transaction: if it
-			// carries this message's ID, the message was committed.
-			rechecked = append(rechecked, e)
-		}
+		// A duplicate of a row this transaction inserted is no sign of a
+		// redelivery, even when both came in one message.
+		recheck[i] = !inserted[e.Key()]
 	}
 	if len(ledger) > 0 {
 		slices.Sort(ledger)
 		ledger = slices.Compact(ledger)
 		b.Queue(insertLedgerAllNewSQL, ledger, len(ledger))
 	}
-	if len(rechecked) > 0 {
-		rows := newEventRows(rechecked)
-		b.Queue(requireNotStoredSQL, rows.topics, rows.eventIDs, rows.messageIDs)
-	}
 
 	// The audit statement also adds to the counter shard, since only it
 	// knows how many payloads conflicted.
 	if res.Received > 0 || res.DeadLettered > 0 {
 		rows := newEventRows(p.duplicates)
-		b.Queue(auditAndCountSQL, rows.topics, rows.eventIDs, rows.sources, rows.messageIDs, rows.payloads,
+		b.Queue(auditAndCountSQL, rows.topics, rows.eventIDs, rows.sources, rows.messageIDs, rows.payloads, recheck,
 			shard, res.Received, res.Unique, res.Duplicates, res.DeadLettered).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&res.Conflicts) })
 	}
@@ -497,14 +492,6 @@ SELECT u.message_id
 FROM unnest($2::text[], $3::text[], $4::text[]) AS u (topic, event_id, message_id)
 JOIN processed_events p ON p.topic = u.topic AND p.event_id = u.event_id AND p.message_id = u.message_id`
 
-// requireNotStoredSQL aborts the transaction (SQLSTATE LG001) when one of
-// the given events is stored under its own message's ID: that message was
-// committed before, and this is a redelivery.
-const requireNotStoredSQL = `
-SELECT logagg_require_new_messages(count(*), 0)
-FROM unnest($1::text[], $2::text[], $3::text[]) AS u (topic, event_id, message_id)
-JOIN processed_events p ON p.topic = u.topic AND p.event_id = u.event_id AND p.message_id = u.message_id`
-
 const insertDeadLettersSQL = `
 INSERT INTO dead_letters (message_id, body, reason, events)
 SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int[])`
@@ -534,21 +521,27 @@ RETURNING topic, event_id`
 // auditAndCountSQL audits the dropped duplicates against the stored rows
 // (payloads compared as jsonb, so key order and whitespace do not count),
 // adds to one counter shard, and returns the number of payload conflicts.
-// Data-modifying WITH clauses run to completion whether or not the main
-// query reads them.
+// It aborts the transaction (SQLSTATE LG001) when a duplicate marked for the
+// check is stored under its own message's ID: that message was committed
+// before, and this is a redelivery. Data-modifying WITH clauses run to
+// completion whether or not the main query reads them.
 const auditAndCountSQL = `
-WITH audited AS (
-	INSERT INTO duplicate_events (topic, event_id, message_id, source, payload_matches)
-	SELECT d.topic, d.event_id, d.message_id, d.source, coalesce(p.payload = d.payload::jsonb, false)
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-		AS d (topic, event_id, source, message_id, payload)
+WITH dups AS (
+	SELECT d.topic, d.event_id, d.message_id, d.source,
+		coalesce(p.payload = d.payload::jsonb, false) AS payload_matches,
+		d.recheck AND p.message_id = d.message_id AS redelivered
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])
+		AS d (topic, event_id, source, message_id, payload, recheck)
 	LEFT JOIN processed_events p ON p.topic = d.topic AND p.event_id = d.event_id
+), audited AS (
+	INSERT INTO duplicate_events (topic, event_id, message_id, source, payload_matches)
+	SELECT topic, event_id, message_id, source, payload_matches FROM dups
 	RETURNING payload_matches
 ), conflicts AS (
 	SELECT count(*) FILTER (WHERE NOT payload_matches) AS n FROM audited
 ), counted AS (
 	INSERT INTO stats_shards AS s (shard, received, unique_processed, duplicate_dropped, payload_conflicts, dead_lettered)
-	SELECT $6::int, $7::bigint, $8::bigint, $9::bigint, c.n, $10::bigint FROM conflicts c
+	SELECT $7::int, $8::bigint, $9::bigint, $10::bigint, c.n, $11::bigint FROM conflicts c
 	ON CONFLICT (shard) DO UPDATE SET
 		received          = s.received          + excluded.received,
 		unique_processed  = s.unique_processed  + excluded.unique_processed,
@@ -556,7 +549,8 @@ WITH audited AS (
 		payload_conflicts = s.payload_conflicts + excluded.payload_conflicts,
 		dead_lettered     = s.dead_lettered     + excluded.dead_lettered
 )
-SELECT n FROM conflicts`
+SELECT n FROM conflicts
+WHERE logagg_require_new_messages((SELECT count(*) FROM dups WHERE redelivered), 0)`
 
 // addTopicStatsSQL adds to the topics' counters on one shard.
 // last_processed_at moves only when the topic got a new row.
