@@ -107,9 +107,13 @@ func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 	if err != nil {
 		return wrapErr(err)
 	}
-	if len(res) == 2 && res[0] == 0 {
+	switch {
+	case len(res) == 2 && res[0] == 0:
 		return event.Errorf(event.Overloaded,
 			"queue backlog is full (%d of %d events waiting); retry later", res[1], q.opts.MaxBacklog)
+	case len(res) == 3 && res[0] == 0:
+		return event.Errorf(event.Overloaded,
+			"queue backlog is full (the stream holds %d of %d entries); retry later", res[1], q.opts.MaxBacklog)
 	}
 	return nil
 }

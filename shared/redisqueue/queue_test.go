@@ -220,6 +220,15 @@ func TestBacklog(t *testing.T) {
 	_, err = q.Trim(ctx)
 	require.NoError(t, err)
 	requireBacklog(0)
+
+	// An entry added by hand, never counted, does not take the count
+	// below zero when it is acknowledged.
+	require.NoError(t, q.EnsureGroup(ctx))
+	require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: map[string]any{"e": "by hand"}}).Err())
+	require.NoError(t, c.Ack(ctx, ids(receiveN(t, c, 10, 1))))
+	n, err := client.Get(ctx, stream+":backlog").Int64()
+	require.NoError(t, err)
+	require.Zero(t, n)
 }
 
 func TestReceiveRecreatesVanishedGroup(t *testing.T) {

@@ -105,7 +105,8 @@ return n
 // KEYS[1] stream, KEYS[2] published counter, KEYS[3] backlog counter;
 // ARGV[1] backlog limit (0 for none), ARGV[2] the events of all messages,
 // then body, events, group of each message. Returns {1} when published,
-// {0, waiting} when the backlog is full.
+// {0, events waiting} when the backlog is full, {0, entries, 1} when the
+// stream is.
 var publishScript = redis.NewScript(trimLua + `
 local stream, counter, backlog = KEYS[1], KEYS[2], KEYS[3]
 local limit, events = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -122,7 +123,7 @@ if limit > 0 then
     trim(stream)
     length = redis.call('XLEN', stream)
   end
-  if length + entries > limit then return {0, length} end
+  if length + entries > limit then return {0, length, 1} end
 end
 for i = 3, #ARGV, 3 do
   redis.call('XADD', stream, '*', '` + bodyField + `', ARGV[i], '` + eventsField + `', ARGV[i + 1], '` + groupField + `', ARGV[i + 2])
@@ -135,6 +136,8 @@ return {1}
 // ackScript acknowledges entries and takes the events of those it
 // acknowledged off the backlog counter; an entry acknowledged before counts
 // nothing, so the counter stays exact however often an ID is acknowledged.
+// It never goes below zero, which only entries added or deleted by hand
+// would otherwise bring about. The counter is the one consumer group's.
 // KEYS[1] stream, KEYS[2] backlog counter; ARGV[1] group, then ID and
 // events of each entry. Returns the events taken off.
 var ackScript = redis.NewScript(`
@@ -142,7 +145,7 @@ local acked = 0
 for i = 2, #ARGV, 2 do
   if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then acked = acked + tonumber(ARGV[i + 1]) end
 end
-if acked > 0 then redis.call('DECRBY', KEYS[2], acked) end
+if acked > 0 and redis.call('DECRBY', KEYS[2], acked) < 0 then redis.call('SET', KEYS[2], 0) end
 return acked
 `)
 
@@ -165,12 +168,12 @@ for _, e in ipairs(r[2]) do
     if e[2] then
       local p = redis.call('XPENDING', stream, group, e[1], e[1], 1, consumer)
       if #p == 1 then out[#out + 1] = {e[1], e[2], p[1][4]} end
-    elseif redis.call('XACK', stream, group, e[1]) == 1 then
-      redis.call('DECR', KEYS[2])
+    elseif redis.call('XACK', stream, group, e[1]) == 1 and redis.call('DECR', KEYS[2]) < 0 then
+      redis.call('SET', KEYS[2], 0)
     end
   end
 end
-if r[3] and #r[3] > 0 then redis.call('DECRBY', KEYS[2], #r[3]) end
+if r[3] and #r[3] > 0 and redis.call('DECRBY', KEYS[2], #r[3]) < 0 then redis.call('SET', KEYS[2], 0) end
 return {r[1], out}
 `)
 
