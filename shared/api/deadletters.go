@@ -80,7 +80,7 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 			bodies = appendMessages(bodies, []byte(d.Body))
 		}
 		for _, part := range splitBodies(bodies) {
-			if err := s.deps.Publisher.Publish(ctx, queue.Singles(part)); err != nil {
+			if err := s.deps.Publisher.Publish(ctx, replayMessages(part)); err != nil {
 				return err
 			}
 			if s.deps.Observer != nil {
@@ -157,6 +157,20 @@ func appendMessages(dst [][]byte, body []byte) [][]byte {
 		dst = appendMessages(dst, e)
 	}
 	return dst
+}
+
+// replayMessages makes a message of each body, routed like a published
+// event by its key where the body is one valid event, so that a replayed
+// copy reaches the worker that gets every other copy; a body that is not is
+// routed by its bytes.
+func replayMessages(bodies [][]byte) []queue.Outgoing {
+	msgs := queue.Singles(bodies)
+	for i, b := range bodies {
+		if evs, err := event.DecodeMessage(b); err == nil && len(evs) == 1 {
+			msgs[i].Group = queue.GroupOf(evs[0].Topic, evs[0].EventID)
+		}
+	}
+	return msgs
 }
 
 // splitBodies cuts bodies into parts small enough for one Publish call.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/store"
 )
 
@@ -348,5 +349,20 @@ func TestDeadLetterResponsesMatchOpenAPI(t *testing.T) {
 			require.Equal(t, tc.status, rec.Code, rec.Body.String())
 			validateExchange(t, doc, tc.method, tc.path, "application/json", tc.body, rec, tc.requestValid)
 		})
+	}
+}
+
+// A replayed event travels in its key's group, as every published copy of
+// it does; a body that is not one event is routed by its bytes.
+func TestReplayMessagesRouteEventsByKey(t *testing.T) {
+	t.Parallel()
+	valid := []byte(`{"topic":"orders","event_id":"o-1","timestamp":"2026-11-25T10:00:00Z","source":"shop"}`)
+	garbage := []byte("not json")
+	msgs := replayMessages([][]byte{valid, garbage})
+	require.Len(t, msgs, 2)
+	require.Equal(t, queue.GroupOf("orders", "o-1"), msgs[0].Group)
+	require.Equal(t, queue.Singles([][]byte{garbage})[0].Group, msgs[1].Group)
+	for _, m := range msgs {
+		require.Equal(t, 1, m.Events)
 	}
 }
