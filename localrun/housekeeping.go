@@ -10,8 +10,9 @@ import (
 	"github.com/logagg/logagg/shared/store"
 )
 
-// housekeeping trims acknowledged entries off the stream, so that its length
-// is the backlog /publish compares with MAX_BACKLOG, and prunes the
+// housekeeping trims acknowledged entries off the stream, so that Redis
+// holds little more than the backlog /publish compares with MAX_BACKLOG
+// (and settles the backlog count when nothing is waiting), and prunes the
 // consumed-message ledger of IDs that can no longer be redelivered.
 func housekeeping(ctx context.Context, q *redisqueue.Queue, st *store.Store, cfg config.Config, log *slog.Logger) {
 	trim := time.NewTicker(time.Second)

@@ -15,6 +15,7 @@ import (
 	"github.com/logagg/logagg/shared/app"
 	"github.com/logagg/logagg/shared/consume"
 	"github.com/logagg/logagg/shared/metrics"
+	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/worker"
 )
 
@@ -73,12 +74,19 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		}
 	})
 	// One consumer fetches for all workers and deals the messages out by
-	// event, so that the workers never wait on each other's row locks.
-	split := worker.NewSplitter(q.Consumer(name), cfg.WorkerCount, cfg.BatchSize, cfg.ClaimIdle/3, log)
-	if cfg.WorkerCount > 0 {
+	// routing group, so that the workers never wait on each other's row
+	// locks. A worker beyond the number of groups would get nothing.
+	workers := cfg.WorkerCount
+	if workers > queue.Groups {
+		log.Warn("WORKER_COUNT is above the number of routing groups; running one worker per group",
+			"worker_count", cfg.WorkerCount, "workers", queue.Groups)
+		workers = queue.Groups
+	}
+	split := worker.NewSplitter(q.Consumer(name), workers, cfg.BatchSize, cfg.ClaimIdle/3, log)
+	if workers > 0 {
 		wg.Go(func() { split.Run(ctx) })
 	}
-	for i := range cfg.WorkerCount {
+	for i := range workers {
 		w := &worker.Worker{
 			Consumer: split.Part(i), Handle: handler.Handle,
 			BatchSize: cfg.BatchSize, Source: "redis:" + cfg.Stream, Logger: log,
@@ -86,10 +94,10 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		}
 		wg.Go(func() { _ = w.Run(ctx) })
 	}
-	if cfg.WorkerCount > 0 {
+	if workers > 0 {
 		wg.Go(func() { housekeeping(ctx, q, st, cfg, log) })
 	}
-	log.Info("logagg listening", "addr", ln.Addr().String(), "workers", cfg.WorkerCount,
+	log.Info("logagg listening", "addr", ln.Addr().String(), "workers", workers,
 		"batch_size", cfg.BatchSize, "consumer", name, "version", app.Version)
 
 	select {
