@@ -45,9 +45,10 @@ type Part struct {
 }
 
 // NewSplitter deals what src delivers among parts parts, fetching about
-// parts × batch events at a time and holding about batch events per part. heartbeat, when positive and src is an Extender, is how
-// often the messages waiting in the parts are extended so that no other
-// consumer reclaims them.
+// parts × batch events at a time and holding about batch events per part.
+// heartbeat, when positive and src is an Extender, is how often the
+// messages waiting in the parts are extended so that no other consumer
+// reclaims them.
 func NewSplitter(src queue.Consumer, parts, batch int, heartbeat time.Duration, log *slog.Logger) *Splitter {
 	parts, batch = max(parts, 1), max(batch, 1)
 	if log == nil {
