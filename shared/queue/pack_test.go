@@ -117,3 +117,19 @@ func TestSingles(t *testing.T) {
 	}
 	require.Equal(t, msgs[0].Group, msgs[2].Group, "the same bytes, the same group")
 }
+
+// BenchmarkPack packs a publish request of 500 events of about 250 bytes,
+// as the publish handler does.
+func BenchmarkPack(b *testing.B) {
+	bodies := make([][]byte, 500)
+	groups := make([]uint32, len(bodies))
+	for i := range bodies {
+		bodies[i] = fmt.Appendf(nil, `{"topic":"t","event_id":"e-%d","payload":{"pad":"%0200d"}}`, i, i)
+		groups[i] = queue.GroupOf("t", fmt.Sprintf("e-%d", i))
+	}
+	b.SetBytes(int64(500 * len(bodies[0])))
+	for b.Loop() {
+		queue.Pack(bodies, groups, 100, 256<<10)
+	}
+	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
+}

@@ -12,23 +12,39 @@ import (
 )
 
 // BenchmarkPublish publishes batches of 500 bodies of about 250 bytes, the
-// default consume batch size with typical events.
+// default consume batch size with typical events: each as a message of its
+// own (BATCH_SIZE=1), and packed the publish handler's way, by routing
+// group, up to 100 events a message.
 func BenchmarkPublish(b *testing.B) {
-	ctx := context.Background()
-	q, client, stream := newQueue(b, redisqueue.Options{})
 	batch := bodies("bench", 500, 250)
-	b.SetBytes(500 * 250)
-	for i := 0; b.Loop(); i++ {
-		if i%100 == 99 { // keep Redis's memory bounded
-			b.StopTimer()
-			require.NoError(b, client.Del(ctx, stream).Err())
-			b.StartTimer()
-		}
-		if err := q.Publish(ctx, queue.Singles(batch)); err != nil {
-			b.Fatal(err)
-		}
+	groups := make([]uint32, len(batch))
+	for i := range groups {
+		groups[i] = uint32(i % queue.Groups)
 	}
-	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
+	for _, bc := range []struct {
+		name string
+		msgs []queue.Outgoing
+	}{
+		{"message=1event", queue.Singles(batch)},
+		{"packed", queue.Pack(batch, groups, 100, 256<<10)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			q, client, stream := newQueue(b, redisqueue.Options{})
+			b.SetBytes(500 * 250)
+			for i := 0; b.Loop(); i++ {
+				if i%100 == 99 { // keep Redis's memory bounded
+					b.StopTimer()
+					require.NoError(b, client.Del(ctx, stream).Err())
+					b.StartTimer()
+				}
+				if err := q.Publish(ctx, bc.msgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }
 
 // BenchmarkReceiveAck receives and acknowledges messages 500 at a time; one
