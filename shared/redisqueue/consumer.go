@@ -73,12 +73,13 @@ func (c *Consumer) Receive(ctx context.Context, max int) ([]queue.Message, error
 		}
 		return nil, err
 	}
+	reclaimed := len(msgs)
 	for _, s := range streams {
 		for _, m := range s.Messages {
 			msgs = append(msgs, message(m.ID, m.Values, 1))
 		}
 	}
-	c.hold(msgs)
+	c.hold(msgs[reclaimed:])
 	return msgs, nil
 }
 
