@@ -3,6 +3,7 @@
 package faults
 
 import (
+	"context"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +45,11 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	exitTook := time.Since(stopped)
 	left := s.pendingOf(leaving.consumers()...)
 	require.Empty(t, left, "nothing left pending by the stopped replica")
+	members, err := s.rdb.XInfoConsumers(context.Background(), stream, group).Result()
+	require.NoError(t, err)
+	for _, m := range members {
+		require.NotEqual(t, leaving.name, m.Name, "the stopped replica left the consumer group")
+	}
 
 	res := r.wait(t)
 	st := s.requireExact(t, client(staying), want{

@@ -82,7 +82,8 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 			"worker_count", cfg.WorkerCount, "workers", queue.Groups)
 		workers = queue.Groups
 	}
-	split := worker.NewSplitter(q.Consumer(name), workers, cfg.BatchSize, cfg.ClaimIdle/3, log)
+	consumer := q.Consumer(name)
+	split := worker.NewSplitter(consumer, workers, cfg.BatchSize, cfg.ClaimIdle/3, log)
 	if workers > 0 {
 		wg.Go(func() { split.Run(ctx) })
 	}
@@ -112,6 +113,13 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		log.Warn("HTTP shutdown incomplete", "error", err)
 	}
 	wg.Wait()
+	if workers > 0 {
+		// Leave the group, unless something is still pending for others
+		// to reclaim, so that stopped processes do not pile up in it.
+		if err := consumer.Close(shutdownCtx); err != nil {
+			log.Warn("could not leave the consumer group", "error", err)
+		}
+	}
 	log.Info("stopped")
 	return nil
 }

@@ -158,6 +158,19 @@ func (q *Queue) Trim(ctx context.Context) (int64, error) {
 	return n, wrapErr(err)
 }
 
+// PruneConsumers removes from the group the consumers that hold nothing
+// pending and have been idle at least idle, and returns how many it removed.
+// A process that was killed leaves its consumer behind (one that stops
+// cleanly removes its own, Consumer.Close); once others have reclaimed its
+// messages, this takes it out of XINFO CONSUMERS.
+func (q *Queue) PruneConsumers(ctx context.Context, idle time.Duration) (int64, error) {
+	n, err := pruneScript.Run(ctx, q.client, []string{q.opts.Stream}, q.opts.Group, idle.Milliseconds()).Int64()
+	if isNoGroup(err) || redis.HasErrorPrefix(err, "no such key") {
+		return 0, nil
+	}
+	return n, wrapErr(err)
+}
+
 // Consumer returns the group's consumer with this name. Names must be
 // unique among live workers; a restarted worker may reuse its name.
 func (q *Queue) Consumer(name string) *Consumer {

@@ -397,6 +397,39 @@ func TestCloseRemovesIdleConsumer(t *testing.T) {
 	require.Equal(t, []string{"busy"}, names, "a consumer with pending messages stays for them to be reclaimed")
 }
 
+func TestPruneConsumersRemovesIdleOnesWithNothingPending(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q, client, stream := newQueue(t, redisqueue.Options{ClaimIdle: time.Minute, Block: 50 * time.Millisecond})
+	n, err := q.PruneConsumers(ctx, 0)
+	require.NoError(t, err, "no stream yet")
+	require.Zero(t, n)
+
+	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("prune", 2, 50))))
+	gone, busy := q.Consumer("gone"), q.Consumer("busy")
+	require.NoError(t, gone.Ack(ctx, ids(receiveN(t, gone, 1, 1))))
+	receiveN(t, busy, 1, 1)
+	names := func() []string {
+		consumers, err := client.XInfoConsumers(ctx, stream, "logagg").Result()
+		require.NoError(t, err)
+		var out []string
+		for _, c := range consumers {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+
+	n, err = q.PruneConsumers(ctx, time.Hour)
+	require.NoError(t, err)
+	require.Zero(t, n, "nobody has been idle for an hour")
+	require.ElementsMatch(t, []string{"busy", "gone"}, names())
+
+	n, err = q.PruneConsumers(ctx, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	require.Equal(t, []string{"busy"}, names(), "a consumer with pending messages stays for them to be reclaimed")
+}
+
 func TestReceiveRejectsNonPositiveMax(t *testing.T) {
 	t.Parallel()
 	q, _, _ := newQueue(t, redisqueue.Options{})

@@ -185,3 +185,20 @@ if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then retu
 redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
+
+// pruneScript removes the group's consumers that hold no pending entry and
+// have been idle at least the given time: those of processes that are gone.
+// A live consumer that is removed is recreated by its next read.
+// KEYS[1] stream; ARGV group, idle ms. Returns how many it removed.
+var pruneScript = redis.NewScript(`
+local removed = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['pending'] == 0 and f['idle'] >= tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    removed = removed + 1
+  end
+end
+return removed
+`)
