@@ -71,7 +71,7 @@ func newRun(spec runSpec) runResult {
 		PublishLatencyMs: percentiles{n, n, n}, LocalrunCPUCores: n, MachineBusyCores: n,
 		PostgresCPUCores: n, RedisCPUCores: n, PublisherCPUCores: n,
 		PublisherCPUSeconds: n, PeakRSSBytes: n, HWMBytes: n, LocalrunExit: -1,
-		StreamPeakLength: n, StreamPeakBytes: n, RedisUsedBefore: n, RedisUsedPeak: n,
+		StreamPeakLength: n, StreamPeakBytes: n, BacklogPeakEvents: n, RedisUsedBefore: n, RedisUsedPeak: n,
 	}
 }
 
@@ -209,6 +209,7 @@ func fillRun(r *runResult, pub publisherRun, s sampled, cores int) {
 	}
 	r.PeakRSSBytes = num(s.peakRSS)
 	r.StreamPeakLength, r.StreamPeakBytes = num(s.streamPeakLen), num(s.streamPeakBytes)
+	r.BacklogPeakEvents = num(s.backlogPeak)
 	r.RedisUsedBefore, r.RedisUsedPeak = num(s.redisUsedBefore), num(s.redisUsedPeak)
 }
 

@@ -115,6 +115,7 @@ type summary struct {
 	PeakHWMBytes        num         `json:"localrun_vm_hwm_bytes"`
 	StreamPeakLength    num         `json:"redis_stream_peak_length"`
 	StreamPeakBytes     num         `json:"redis_stream_peak_bytes"`
+	BacklogPeakEvents   num         `json:"redis_backlog_peak_events"`
 	RedisGrowthBytes    num         `json:"redis_used_memory_peak_growth_bytes"`
 }
 
@@ -155,10 +156,11 @@ type runResult struct {
 	HWMBytes            num `json:"localrun_vm_hwm_bytes"`
 	LocalrunExit        int `json:"localrun_exit_status"`
 
-	StreamPeakLength num `json:"redis_stream_peak_length"`
-	StreamPeakBytes  num `json:"redis_stream_peak_bytes"`
-	RedisUsedBefore  num `json:"redis_used_memory_before_bytes"`
-	RedisUsedPeak    num `json:"redis_used_memory_peak_bytes"`
+	StreamPeakLength  num `json:"redis_stream_peak_length"`
+	StreamPeakBytes   num `json:"redis_stream_peak_bytes"`
+	BacklogPeakEvents num `json:"redis_backlog_peak_events"` // events published and not yet acknowledged
+	RedisUsedBefore   num `json:"redis_used_memory_before_bytes"`
+	RedisUsedPeak     num `json:"redis_used_memory_peak_bytes"`
 
 	Stats *loadgen.Stats `json:"stats_after,omitempty"`
 }
@@ -235,6 +237,7 @@ func summarize(runs []runResult) summary {
 		PeakHWMBytes:      most(func(r runResult) num { return r.HWMBytes }),
 		StreamPeakLength:  most(func(r runResult) num { return r.StreamPeakLength }),
 		StreamPeakBytes:   most(func(r runResult) num { return r.StreamPeakBytes }),
+		BacklogPeakEvents: most(func(r runResult) num { return r.BacklogPeakEvents }),
 		RedisGrowthBytes:  most(func(r runResult) num { return r.RedisUsedPeak - r.RedisUsedBefore }),
 	}
 }

@@ -22,6 +22,7 @@ func sampleRun(label string, batch, workers int, e2e float64) runResult {
 	r.PostgresCPUCores, r.RedisCPUCores, r.PublisherCPUCores = 0.6, 0.2, 0.3
 	r.PeakRSSBytes, r.HWMBytes, r.LocalrunExit = 50e6, 52e6, 0
 	r.StreamPeakLength, r.StreamPeakBytes, r.RedisUsedBefore, r.RedisUsedPeak = 4000, 2e6, 1e6, 3e6
+	r.BacklogPeakEvents = 9000
 	r.Stats = &loadgen.Stats{Received: 10000, UniqueProcessed: 7000, DuplicateDropped: 3000, Published: 10000, Topics: 10}
 	return r
 }

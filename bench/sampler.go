@@ -33,6 +33,7 @@ type sampled struct {
 	redisUsedPeak   int64 // the largest used_memory read, bytes
 	streamPeakLen   int64 // the largest XLEN of the run's stream
 	streamPeakBytes int64 // the largest MEMORY USAGE of the run's stream
+	backlogPeak     int64 // the most events waiting (the stream's backlog counter)
 	readErrors      int
 }
 
@@ -169,6 +170,10 @@ func (s sampler) read(out *sampled, backends *backendCPU, last map[string]time.D
 	}
 	if n, err := s.svc.redis.XLen(ctx, s.stream).Result(); err == nil {
 		out.streamPeakLen = max(out.streamPeakLen, n)
+	}
+	// Absent until the first publish: nothing waits then.
+	if n, err := s.svc.redis.Get(ctx, s.stream+":backlog").Int64(); err == nil {
+		out.backlogPeak = max(out.backlogPeak, n)
 	}
 	if streamBytes {
 		// A stream that does not exist yet, or any more, has no size.

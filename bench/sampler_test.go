@@ -99,6 +99,7 @@ func TestSamplerReadsAProcess(t *testing.T) {
 	require.Positive(t, got.redisUsedBefore)
 	require.GreaterOrEqual(t, got.redisUsedPeak, got.redisUsedBefore)
 	require.Zero(t, got.streamPeakLen, "a stream that does not exist has no entries")
+	require.Zero(t, got.backlogPeak, "nothing published, nothing waiting")
 	u, ok := usageOver(got.series, got.series[0].at, got.series[len(got.series)-1].at, 2)
 	require.True(t, ok)
 	require.Positive(t, u.parts[partLocalrun])

@@ -54,22 +54,22 @@ func printReport(w io.Writer, rep *report, jsonPath, docsChart string) {
 
 	fmt.Fprintf(w, "\nResources over the end-to-end window, CPU in cores (%s; memory and stream: the highest)\n", of)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tlocalrun\tPostgreSQL\tRedis\tpublisher\tmachine busy\tlocalrun peak RSS\tVmHWM\tRedis stream peak\tRedis memory growth\t")
+	fmt.Fprintln(tw, "\tlocalrun\tPostgreSQL\tRedis\tpublisher\tmachine busy\tlocalrun peak RSS\tVmHWM\tevents waiting peak\tRedis stream peak\tRedis memory growth\t")
 	for _, p := range phases {
 		sm := p.ph.Summary
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.name,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.name,
 			cores(float64(sm.LocalrunCPUCores)), cores(float64(sm.PostgresCPUCores)), cores(float64(sm.RedisCPUCores)),
 			cores(float64(sm.PublisherCPUCores)), cores(float64(sm.MachineBusyCores)),
-			mb(float64(sm.PeakRSSBytes)), mb(float64(sm.PeakHWMBytes)),
+			mb(float64(sm.PeakRSSBytes)), mb(float64(sm.PeakHWMBytes)), count(float64(sm.BacklogPeakEvents)),
 			stream(float64(sm.StreamPeakLength), float64(sm.StreamPeakBytes)), mb(float64(sm.RedisGrowthBytes)))
 		for _, r := range p.ph.Runs {
 			if r.Error != "" {
 				continue
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Label,
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Label,
 				cores(float64(r.LocalrunCPUCores)), cores(float64(r.PostgresCPUCores)), cores(float64(r.RedisCPUCores)),
 				cores(float64(r.PublisherCPUCores)), cores(float64(r.MachineBusyCores)),
-				mb(float64(r.PeakRSSBytes)), mb(float64(r.HWMBytes)),
+				mb(float64(r.PeakRSSBytes)), mb(float64(r.HWMBytes)), count(float64(r.BacklogPeakEvents)),
 				stream(float64(r.StreamPeakLength), float64(r.StreamPeakBytes)), mb(float64(r.RedisUsedPeak-r.RedisUsedBefore)))
 		}
 	}
@@ -226,6 +226,14 @@ func cores(v float64) string {
 }
 
 // stream writes a stream's peak length and size.
+// count is a number of things, or "-" when it was not measured.
+func count(n float64) string {
+	if math.IsNaN(n) {
+		return "-"
+	}
+	return thousands(n)
+}
+
 func stream(length, bytes float64) string {
 	if math.IsNaN(length) {
 		return "-"

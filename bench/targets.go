@@ -57,7 +57,9 @@ func evaluateTargets(r *report) []target {
 			continue
 		}
 		measured++
-		streamLens = append(streamLens, float64(x.StreamPeakLength))
+		// The publish script holds both under MAX_BACKLOG: the events
+		// waiting, and the stream's entries (each one message of events).
+		streamLens = append(streamLens, float64(x.StreamPeakLength), float64(x.BacklogPeakEvents))
 		if !x.ExactlyOnce {
 			wrong++
 		}
@@ -67,7 +69,7 @@ func evaluateTargets(r *report) []target {
 		wrongRuns = num(wrong)
 	}
 	backlog := float64(r.Settings.MaxBacklog)
-	backlogGoal := fmt.Sprintf("≤ MAX_BACKLOG (%s entries)", thousands(backlog))
+	backlogGoal := fmt.Sprintf("≤ MAX_BACKLOG (%s)", thousands(backlog))
 	backlogPass := atMost(backlog)
 	if backlog == 0 {
 		backlogGoal, backlogPass = "MAX_BACKLOG is 0: no limit to hold to", func(float64) bool { return false }
@@ -84,8 +86,8 @@ func evaluateTargets(r *report) []target {
 			commitP99, "ms", atMost(goalCommitP99Ms)),
 		check("localrun resident memory, highest VmRSS sample or VmHWM", fmt.Sprintf("≤ %d MB", goalRSSBytes/1_000_000),
 			peakMB, "MB", atMost(goalRSSBytes/1e6)),
-		check("Redis stream length, highest sample of any run", backlogGoal,
-			num(maximum(streamLens)), "entries", backlogPass),
+		check("Redis backlog, events waiting or stream entries, highest sample of any run", backlogGoal,
+			num(maximum(streamLens)), "", backlogPass),
 		check("exactly once: runs whose stored events differ from the distinct events sent", "0 runs",
 			wrongRuns, "runs", atMost(0)),
 	}

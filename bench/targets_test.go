@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,6 +41,22 @@ func TestEvaluateTargetsMisses(t *testing.T) {
 	for _, tg := range evaluateTargets(rep) {
 		require.Equal(t, statusFail, tg.Status, tg.Name)
 	}
+}
+
+// The backlog target holds the events waiting to MAX_BACKLOG, not only the
+// stream's entries, which hold several events each.
+func TestEvaluateTargetsBacklogCountsEvents(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	rep.Main.Runs[0].BacklogPeakEvents = 1_000_001
+	var backlog target
+	for _, tg := range evaluateTargets(rep) {
+		if strings.HasPrefix(tg.Name, "Redis backlog") {
+			backlog = tg
+		}
+	}
+	require.Equal(t, statusFail, backlog.Status)
+	require.Equal(t, num(1_000_001), backlog.Value)
 }
 
 func TestEvaluateTargetsNotMeasured(t *testing.T) {
