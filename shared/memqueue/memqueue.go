@@ -105,7 +105,7 @@ func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 	}
 	var events int64
 	for _, m := range msgs {
-		events += int64(max(m.Events, 1))
+		events += int64(m.EventCount())
 	}
 	if q.opts.MaxBacklog > 0 && q.waiting+events > q.opts.MaxBacklog {
 		return event.Errorf(event.Overloaded, "queue backlog is full (%d of %d events waiting); retry later", q.waiting, q.opts.MaxBacklog)
@@ -116,7 +116,7 @@ func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 			seq:    q.lastSeq,
 			id:     strconv.FormatUint(q.lastSeq, 10),
 			body:   slices.Clone(m.Body),
-			events: max(m.Events, 1),
+			events: m.EventCount(),
 			group:  m.Group,
 		})
 	}

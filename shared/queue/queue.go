@@ -27,6 +27,9 @@ type Outgoing struct {
 	Group uint32
 }
 
+// EventCount is m.Events, at least 1.
+func (m Outgoing) EventCount() int { return max(m.Events, 1) }
+
 // Message is one message taken off the queue.
 type Message struct {
 	ID         string // unique for the life of the queue; the consumed-message ledger's key

@@ -99,8 +99,8 @@ func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 	args := make([]any, 2, 2+3*len(msgs))
 	events := 0
 	for _, m := range msgs {
-		args = append(args, m.Body, max(m.Events, 1), m.Group)
-		events += max(m.Events, 1)
+		args = append(args, m.Body, m.EventCount(), m.Group)
+		events += m.EventCount()
 	}
 	args[0], args[1] = q.opts.MaxBacklog, events
 	res, err := publishScript.Run(ctx, q.client, []string{q.opts.Stream, q.counterKey, q.backlogKey}, args...).Int64Slice()

@@ -178,7 +178,7 @@ func (q *Queue) sendChunk(ctx context.Context, chunk []queue.Outgoing) (int, err
 		for _, s := range out.Successful {
 			if m, ok := pending[aws.ToString(s.Id)]; ok {
 				delete(pending, aws.ToString(s.Id))
-				accepted += max(m.Events, 1)
+				accepted += m.EventCount()
 			}
 		}
 		var last types.BatchResultErrorEntry
