@@ -101,7 +101,7 @@ func DecodeRequest(contentType string, body []byte, lim Limits) ([]Event, error)
 // object nor an array, an empty array, or any bad event is Invalid. An
 // object is always one event, whatever its members.
 func DecodeMessage(body []byte) ([]Event, error) {
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return nil, syntaxError(body, "queue message is not valid JSON")
 	}
 	i := skipSpace(body, 0)
@@ -174,7 +174,7 @@ func splitJSONRequest(body []byte) ([][]byte, error) {
 	if i == len(body) {
 		return nil, nil
 	}
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		err := syntaxError(body, "malformed JSON")
 		if strings.Contains(err.Err.Error(), "after top-level value") {
 			err.Message += "; to send one event per line, use 'Content-Type: application/x-ndjson'"
@@ -222,7 +222,7 @@ func splitNDJSON(body []byte) ([][]byte, error) {
 		if len(value) == 0 {
 			continue
 		}
-		if !json.Valid(text) {
+		if !validJSON(text) {
 			var raw json.RawMessage
 			err := json.Unmarshal(text, &raw)
 			var se *json.SyntaxError
@@ -240,7 +240,7 @@ func splitNDJSON(body []byte) ([][]byte, error) {
 }
 
 // syntaxError describes where data stops being JSON. It must only be called
-// on data that json.Valid rejects.
+// on data that validJSON rejects.
 func syntaxError(data []byte, what string) *Error {
 	var raw json.RawMessage
 	err := json.Unmarshal(data, &raw)
@@ -309,7 +309,7 @@ func checkSizes(events []Event, maxBytes int) error {
 	return &Error{Code: TooLarge, Message: msg, Details: details}
 }
 
-// The functions below walk JSON text that json.Valid has accepted, so they
+// The functions below walk JSON text that validJSON has accepted, so they
 // check nothing beyond what they need to find the ends of values.
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

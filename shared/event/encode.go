@@ -1,7 +1,6 @@
 package event
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -28,7 +27,7 @@ func Encode(e Event) ([]byte, error) {
 	check(FieldSource, checkText(e.Source))
 	payload := e.Payload
 	if len(payload) > 0 {
-		if !json.Valid(payload) {
+		if !validJSON(payload) {
 			check(FieldPayload, "is not valid JSON")
 		}
 		payload = skipSpaceBytes(payload)

@@ -1,0 +1,43 @@
+package event
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// validJSONCases are texts on both sides of the JSON grammar's edges: the
+// ones a faster validator is most likely to get wrong.
+var validJSONCases = []string{
+	``, ` `, `null`, `true`, `false`, `nul`, `truex`, `0`, `-0`, `01`, `-`, `1.`, `.5`, `1e`, `1e+`, `1E-2`,
+	`-1.5e300`, `1e999999`, `"a"`, `"`, `"\"`, `"\u00e9"`, `"\u00g9"`, `"\x"`, `"\/"`, "\"\x01\"", "\"\x7f\"",
+	"\"\xff\"", "\"\xc3\x28\"", `"\ud800"`, "\"\t\"", `[]`, `[,]`, `[1,]`, `[1 2]`, `{}`, `{,}`, `{"a"}`,
+	`{"a":}`, `{"a":1,}`, `{"a":1 "b":2}`, `{1:2}`, `{"a":1}}`, `[[[]]]`, `[[[]]`, " \t\r\n[1]\n", "[1]\v",
+	"\ufeff[1]", `[1] [2]`, `{"a":[1,{"b":null}],"c":"d"}`,
+}
+
+// deepJSONCases are at and beyond encoding/json's nesting limit.
+var deepJSONCases = []string{
+	strings.Repeat(`[`, maxJSONDepth) + strings.Repeat(`]`, maxJSONDepth),
+	strings.Repeat(`[`, maxJSONDepth+1) + strings.Repeat(`]`, maxJSONDepth+1),
+	`[` + strings.Repeat(`{"a":1},`, maxJSONDepth) + `{}]`,
+}
+
+func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, c := range append(validJSONCases, deepJSONCases...) {
+		require.Equal(t, json.Valid([]byte(c)), validJSON([]byte(c)), "%.80q", c)
+	}
+	require.True(t, validJSON([]byte(`{"events":[`+eventJSON("a")+`,`+eventJSON("b")+`]}`)))
+}
+
+func FuzzValidJSON(f *testing.F) {
+	for _, c := range validJSONCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		require.Equal(t, json.Valid(data), validJSON(data), "%.200q", data)
+	})
+}
