@@ -19,7 +19,8 @@ import (
 //
 // A Splitter counts events, not messages: a part hands out batches of at
 // most the batch size in events (a message is never split), and the
-// fetching pauses while a part holds a batch's worth.
+// fetching pauses while every part holds a batch's worth, or one holds
+// partLimit batches.
 type Splitter struct {
 	src       queue.Consumer
 	target    int           // events to fetch per Receive
@@ -34,6 +35,10 @@ type Splitter struct {
 	fetching bool
 	room     chan struct{} // a part's buffer went down
 }
+
+// partLimit is how many batches' worth of events one part may hold before
+// the fetching pauses.
+const partLimit = 3
 
 // Part is one worker's share of a Splitter. It is a queue.Consumer whose
 // Receive counts events.
@@ -121,16 +126,21 @@ func (s *Splitter) deal(msgs []queue.Message) {
 	}
 }
 
-// waitForRoom waits until no part holds a full batch, or ctx ends.
+// waitForRoom waits until some part holds less than a full batch while
+// none holds more than partLimit batches, or ctx ends. Fetching for the
+// part that is running low keeps its worker busy even when the groups of a
+// chunk fell unevenly and another part is ahead; the limit bounds what a
+// part can pile up.
 func (s *Splitter) waitForRoom(ctx context.Context) bool {
 	for {
 		s.mu.Lock()
-		full := false
+		low, over := false, false
 		for _, p := range s.parts {
-			full = full || p.events >= s.perPart
+			low = low || p.events < s.perPart
+			over = over || p.events >= partLimit*s.perPart
 		}
 		s.mu.Unlock()
-		if !full {
+		if low && !over {
 			return true
 		}
 		select {

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -182,4 +183,70 @@ func TestSplitterBatchesCountEvents(t *testing.T) {
 		}
 	}
 	require.Positive(t, shared, "small messages share batches")
+}
+
+func TestSplitterFetchesForAPartRunningLowWhileAnotherIsFull(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond})
+	// Part 0's messages come first, more than a batch of them; part 1's
+	// are behind them in the queue.
+	var msgs []queue.Outgoing
+	for i := range 25 {
+		msgs = append(msgs, queue.Outgoing{Body: fmt.Appendf(nil, "p0-%d", i), Events: 1, Group: 0})
+	}
+	for i := range 5 {
+		msgs = append(msgs, queue.Outgoing{Body: fmt.Appendf(nil, "p1-%d", i), Events: 1, Group: 1})
+	}
+	require.NoError(t, q.Publish(context.Background(), msgs))
+
+	const batch = 10
+	split := NewSplitter(q.Consumer("c"), 2, batch, 0, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { split.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	// Nobody takes part 0's batch, yet part 1 gets its messages.
+	var got []queue.Message
+	eventually(t, func() bool {
+		m, err := split.Part(1).Receive(ctx, batch)
+		require.NoError(t, err)
+		got = append(got, m...)
+		return len(got) == 5
+	}, "part 1 received its 5 messages")
+	for _, m := range got {
+		require.Contains(t, string(m.Body), "p1-")
+	}
+}
+
+func TestSplitterBoundsWhatOnePartHolds(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond})
+	var msgs []queue.Outgoing
+	for i := range 200 {
+		msgs = append(msgs, queue.Outgoing{Body: fmt.Appendf(nil, "p0-%d", i), Events: 1, Group: 0})
+	}
+	require.NoError(t, q.Publish(context.Background(), msgs))
+
+	const batch = 10
+	split := NewSplitter(q.Consumer("c"), 2, batch, 0, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { split.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	held := func() int {
+		split.mu.Lock()
+		defer split.mu.Unlock()
+		return split.parts[0].events
+	}
+	eventually(t, func() bool { return held() >= partLimit*batch }, "part 0 filled up to its limit")
+	// The fetching has paused: what part 0 holds stays below the limit
+	// plus one fetch, however long the splitter runs.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		require.Less(t, held(), partLimit*batch+2*batch)
+		runtime.Gosched()
+	}
+	require.Less(t, held(), 200)
 }
