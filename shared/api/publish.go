@@ -33,10 +33,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	bodies := make([][]byte, len(evs))
 	groups := make([]uint32, len(evs))
 	for i, e := range evs {
-		if bodies[i], err = event.Encode(e); err != nil {
-			writeError(w, err)
-			return
-		}
+		bodies[i] = event.EncodeDecoded(e)
 		groups[i] = queue.GroupOf(e.Topic, e.EventID)
 	}
 	maxBytes := s.deps.Limits.MaxEventBytes // a message is bound by the queue's limit, as one event is

@@ -85,6 +85,21 @@ func BenchmarkEncode(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
+func BenchmarkEncodeDecoded(b *testing.B) {
+	events, err := DecodeRequest("application/json", benchBody(500), DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(EncodeDecoded(events[0]))))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		EncodeDecoded(events[i%len(events)])
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 func BenchmarkDecodeMessage(b *testing.B) {
 	events, err := DecodeRequest("application/json", benchBody(1), DefaultLimits())
 	if err != nil {

@@ -556,6 +556,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		for _, e := range events {
 			enc, err := Encode(e)
 			require.NoError(t, err)
+			require.Equal(t, string(enc), string(EncodeDecoded(e)))
 			require.True(t, json.Valid(enc))
 			require.Len(t, enc, encodedLen(&e))
 			require.LessOrEqual(t, len(enc), lim.MaxEventBytes)

@@ -1,7 +1,7 @@
 // Package event holds logagg's domain model: the Event, the decoding of the
 // request and queue-message forms it arrives in, its validation, and the
 // error codes that every other package returns and the HTTP edge maps to a
-// status. It depends on the standard library only.
+// status. It depends on the standard library and a JSON validator only.
 package event
 
 import (
