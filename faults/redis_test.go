@@ -3,11 +3,14 @@
 package faults
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/loadgen"
@@ -23,12 +26,48 @@ func logLines(r *replica, msg string) int {
 	return strings.Count(r.proc.Output(), `"msg":"`+msg)
 }
 
+// holdCounters locks the counter shards against the consumers' updates
+// until the returned function is called.
+func holdCounters(t *testing.T, s *system) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.pg.URL())
+	require.NoError(t, err)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "LOCK TABLE stats_shards IN EXCLUSIVE MODE")
+	require.NoError(t, err)
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			require.NoError(t, tx.Commit(ctx))
+			require.NoError(t, conn.Close(ctx))
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// lockWaiters counts the sessions of the database that wait for a lock.
+func lockWaiters(t *testing.T, s *system) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.pg.URL())
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var n int
+	require.NoError(t, conn.QueryRow(ctx,
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").Scan(&n))
+	return n
+}
+
 // TestRedisRestartMidRun kills Redis with SIGKILL while 100,000 events are
 // published and consumed by two replicas, keeps it down for a few seconds,
 // and starts it again from its append-only file (appendfsync always). Every
 // publish Redis acknowledged is in the file; /publish answers 503 with
 // Retry-After meanwhile and the publisher retries; batches that committed
-// while their acknowledgement could not reach Redis are redelivered and
+// while their acknowledgement could not reach Redis (held at the counters
+// until Redis froze, so that there are some) are redelivered and
 // recognised by the ledger.
 func TestRedisRestartMidRun(t *testing.T) {
 	const events = 100_000
@@ -40,11 +79,15 @@ func TestRedisRestartMidRun(t *testing.T) {
 	r := publish(c, events, 0.3, 15, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 30_000})
 	eventually(t, 2*time.Minute, "a third of the events published", func() bool { return r.sent.Load() >= events/3 })
 
-	// Freeze Redis first, so that batches committing now find it gone when
-	// they acknowledge, then kill it.
+	// Hold the consume transactions at the counters, so that batches are in
+	// flight when Redis freezes; released, they commit and then find Redis
+	// gone when they acknowledge. Then kill it.
+	release := holdCounters(t, s)
+	eventually(t, 30*time.Second, "a consume transaction waits at the counters", func() bool { return lockWaiters(t, s) > 0 })
 	atKill := stats(c)
 	require.NoError(t, freeze(s.redis.proc))
-	time.Sleep(300 * time.Millisecond)
+	release()
+	eventually(t, 30*time.Second, "the held transactions committed", func() bool { return lockWaiters(t, s) == 0 })
 	s.redis.Kill()
 	killed := time.Now()
 	noticed := waitHealth(t, "/health reports Redis down", redisDown, a, b)
