@@ -100,21 +100,31 @@ func BenchmarkEncodeDecoded(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkDecodeMessage decodes queue messages of one event and of 100,
+// the most a published message carries.
 func BenchmarkDecodeMessage(b *testing.B) {
-	events, err := DecodeRequest("application/json", benchBody(1), DefaultLimits())
-	if err != nil {
-		b.Fatal(err)
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			events, err := DecodeRequest("application/json", benchBody(n), DefaultLimits())
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts := make([]string, n)
+			for i, e := range events {
+				parts[i] = string(EncodeDecoded(e))
+			}
+			msg := []byte(parts[0])
+			if n > 1 {
+				msg = []byte("[" + strings.Join(parts, ",") + "]")
+			}
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeMessage(msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
-	enc, err := Encode(events[0])
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(enc)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := DecodeMessage(enc); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
