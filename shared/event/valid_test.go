@@ -25,6 +25,21 @@ var deepJSONCases = []string{
 	`[` + strings.Repeat(`{"a":1},`, maxJSONDepth) + `{}]`,
 }
 
+// TestValidJSONSurvivesMegabytesOfBrackets: a publish body of the largest
+// size accepted that only opens arrays must be refused, not crash the
+// process by recursing too deep.
+func TestValidJSONSurvivesMegabytesOfBrackets(t *testing.T) {
+	t.Parallel()
+	for _, open := range []string{`[`, `{"a":`} {
+		body := []byte(strings.Repeat(open, 6<<20/len(open)))
+		require.False(t, validJSON(body))
+		_, err := DecodeRequest("application/json", body, DefaultLimits())
+		requireCode(t, err, Malformed)
+		_, err = DecodeMessage(body)
+		requireCode(t, err, Malformed)
+	}
+}
+
 func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
 	t.Parallel()
 	for _, c := range append(validJSONCases, deepJSONCases...) {
