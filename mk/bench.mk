@@ -4,10 +4,10 @@
 # harness: `make bench BENCH_SWEEP=0`, `go run ./bench -h` lists them.
 .PHONY: bench bench-quick
 
-bench: services ## Full benchmark (~15 min): throughput vs the BATCH_SIZE=1 baseline, latency, sweep; writes bench/results/latest.json and docs/bench-throughput.svg
+bench: services ## Full benchmark (5–10 min): throughput vs the BATCH_SIZE=1 baseline, latency, sweep; writes bench/results/latest.json and docs/bench-throughput.svg
 	$(GO) run ./bench
 
-bench-quick: services ## Small benchmark (~2 min) to check that the harness works; writes bench/results/quick.json
+bench-quick: services ## Small benchmark (1–2 min) to check that the harness works; writes bench/results/quick.json
 	$(GO) run ./bench -events 50000 -runs 1 -baseline-events 5000 -latency-seconds 5 \
 		-sweep-batches 1,100,500 -sweep-workers 1,4 -sweep-events 20000 -sweep-small-events 5000 \
 		-out bench/results/quick.json -docs-chart ''
