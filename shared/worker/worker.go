@@ -31,8 +31,8 @@ type Worker struct {
 	Logger *slog.Logger
 	// MaxBackoff caps the wait between retries while a dependency is down.
 	MaxBackoff time.Duration
-	// FinishTimeout bounds how long an in-flight batch may take to finish
-	// once Run's context is cancelled.
+	// FinishTimeout bounds how long the batches still to finish may take,
+	// all together, once Run's context is cancelled.
 	FinishTimeout time.Duration
 	// Heartbeat is how often the messages of a batch still in flight are
 	// extended, when Consumer is an Extender; set it well under the claim
@@ -46,6 +46,8 @@ type Worker struct {
 // already handed over is left pending for another replica to reclaim.
 func (w *Worker) Run(ctx context.Context) error {
 	work := context.WithoutCancel(ctx)
+	finish, stopFinish := w.finishContext(ctx, work)
+	defer stopFinish()
 	backoff := newBackoff(w.MaxBackoff)
 	for ctx.Err() == nil || w.draining() {
 		msgs, err := w.Consumer.Receive(work, w.batchSize())
@@ -57,7 +59,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if len(msgs) == 0 {
 			continue
 		}
-		w.process(ctx, work, msgs, backoff)
+		w.process(ctx, work, finish, msgs, backoff)
 	}
 	return nil
 }
@@ -73,19 +75,18 @@ func (w *Worker) draining() bool {
 // process hands msgs to the handler and acknowledges the ones it did not
 // report failed; failed ones are retried here, with backoff, until they
 // succeed or the worker is told to stop, in which case they stay pending and
-// any consumer reclaims them after the idle threshold.
-func (w *Worker) process(stop, work context.Context, msgs []queue.Message, b *backoff) {
+// any consumer reclaims them after the idle threshold. The batch runs under
+// finish, which a stop request does not cancel but bounds.
+func (w *Worker) process(stop, work, finish context.Context, msgs []queue.Message, b *backoff) {
 	hb := w.startHeartbeat(work, msgs)
 	defer hb.stop()
 	for len(msgs) > 0 {
 		hb.hold(msgs)
-		finish, cancel := w.finishContext(stop, work)
 		failed, err := w.handle(finish, msgs)
 		var ackErr error
 		if done := without(msgs, failed); len(done) > 0 {
 			ackErr = w.ack(finish, done)
 		}
-		cancel()
 		if err == nil && len(failed) == 0 && ackErr == nil {
 			b.reset()
 			return
@@ -107,8 +108,11 @@ func (w *Worker) process(stop, work context.Context, msgs []queue.Message, b *ba
 	}
 }
 
-// finishContext is the context a batch runs under: not cancelled by a stop
-// request, but bounded by FinishTimeout once one arrives.
+// finishContext is the context batches run under: not cancelled by a stop
+// request, but bounded by FinishTimeout once one arrives. It is one
+// deadline for every batch still to finish (a Splitter part may hold
+// several), so that a stop with the database hung takes FinishTimeout, not
+// that for each batch.
 func (w *Worker) finishContext(stop, work context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(work)
 	timeout := w.FinishTimeout

@@ -184,3 +184,46 @@ func TestWorkerFinishesItsBatchOnStop(t *testing.T) {
 	require.Equal(t, 5, rec.handled())
 	require.Zero(t, backlog(t, q), "the in-flight batch was acknowledged before Run returned")
 }
+
+func TestWorkerStopBoundsAllBatchesStillToFinishTogether(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
+	var msgs []queue.Outgoing
+	for i := range 5 {
+		msgs = append(msgs, queue.Outgoing{Body: fmt.Appendf(nil, "m%d", i), Events: 1})
+	}
+	require.NoError(t, q.Publish(context.Background(), msgs))
+
+	// The part holds all five; the worker takes one at a time, and its
+	// handler hangs until its context ends, as with the database hung.
+	split := NewSplitter(q.Consumer("c"), 1, 5, 0, nil)
+	entered := make(chan struct{}, 1)
+	var mu sync.Mutex
+	var doneAtEntry []bool
+	w := &Worker{Consumer: split.Part(0), BatchSize: 1, FinishTimeout: 50 * time.Millisecond,
+		Handle: func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
+			mu.Lock()
+			doneAtEntry = append(doneAtEntry, ctx.Err() != nil)
+			mu.Unlock()
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-ctx.Done()
+			return events.SQSEventResponse{}, ctx.Err()
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { split.Run(ctx) })
+	wg.Go(func() { _ = w.Run(ctx) })
+	<-entered
+	cancel()
+	wg.Wait()
+
+	// The batch in flight had FinishTimeout; the ones after it found that
+	// time already spent rather than getting FinishTimeout each.
+	require.Len(t, doneAtEntry, 5, "the worker drained the part")
+	require.False(t, doneAtEntry[0])
+	require.Equal(t, []bool{true, true, true, true}, doneAtEntry[1:])
+	require.EqualValues(t, 5, backlog(t, q), "nothing acknowledged")
+}
