@@ -25,7 +25,7 @@ type Splitter struct {
 	src       queue.Consumer
 	target    int           // events to fetch per Receive
 	perMsg    float64       // events per message, as last seen, to turn target into messages
-	perPart   int           // a part holding this many events stops the fetching
+	perPart   int           // a batch, in events: the fetching goes on while a part holds fewer
 	wait      time.Duration // how long a part's Receive waits for messages
 	heartbeat time.Duration // how often buffered messages are extended
 	log       *slog.Logger
@@ -37,7 +37,9 @@ type Splitter struct {
 }
 
 // partLimit is how many batches' worth of events one part may hold before
-// the fetching pauses.
+// the fetching pauses. One fetch can add to that (about parts × batch
+// events, dealt by group), so a part holds at most about partLimit+parts
+// batches; in practice the groups spread and it stays near partLimit.
 const partLimit = 3
 
 // Part is one worker's share of a Splitter. It is a queue.Consumer whose
@@ -50,7 +52,8 @@ type Part struct {
 }
 
 // NewSplitter deals what src delivers among parts parts, fetching about
-// parts × batch events at a time and holding about batch events per part.
+// parts × batch events at a time and holding one to partLimit batches'
+// worth per part.
 // heartbeat, when positive and src is an Extender, is how often the
 // messages waiting in the parts are extended so that no other consumer
 // reclaims them.
@@ -127,7 +130,7 @@ func (s *Splitter) deal(msgs []queue.Message) {
 }
 
 // waitForRoom waits until some part holds less than a full batch while
-// none holds more than partLimit batches, or ctx ends. Fetching for the
+// none holds partLimit batches or more, or ctx ends. Fetching for the
 // part that is running low keeps its worker busy even when the groups of a
 // chunk fell unevenly and another part is ahead; the limit bounds what a
 // part can pile up.
