@@ -352,22 +352,29 @@ func (s *system) pendingOf(consumers ...string) []redis.XPendingExt {
 	return all
 }
 
-// committed counts how many of the message IDs the ledger holds.
-func (s *system) committed(t *testing.T, ids []string) int64 {
+// count runs a query of one count on the system's database, on a
+// connection of its own.
+func (s *system) count(t *testing.T, query string, args ...any) int64 {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, s.pg.URL())
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	var n int64
+	require.NoError(t, conn.QueryRow(ctx, query, args...).Scan(&n))
+	return n
+}
+
+// committed counts how many of the message IDs the ledger holds.
+func (s *system) committed(t *testing.T, ids []string) int64 {
+	t.Helper()
 	// A committed message is in the ledger or has events stored under its ID.
-	require.NoError(t, conn.QueryRow(ctx, `
+	return s.count(t, `
 		SELECT count(*) FROM (
 			SELECT message_id FROM consumed_messages WHERE message_id = ANY($1)
 			UNION
 			SELECT message_id FROM processed_events WHERE message_id = ANY($1)
-		) committed`, ids).Scan(&n))
-	return n
+		) committed`, ids)
 }
 
 // metric sums a replica's counter samples whose labels contain match.

@@ -50,16 +50,9 @@ func holdCounters(t *testing.T, s *system) (release func()) {
 
 // lockWaiters counts the sessions that wait for a lock on the counter
 // shards.
-func lockWaiters(t *testing.T, s *system) int {
+func lockWaiters(t *testing.T, s *system) int64 {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, s.pg.URL())
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var n int
-	require.NoError(t, conn.QueryRow(ctx,
-		"SELECT count(*) FROM pg_locks WHERE relation = 'stats_shards'::regclass AND NOT granted").Scan(&n))
-	return n
+	return s.count(t, "SELECT count(*) FROM pg_locks WHERE relation = 'stats_shards'::regclass AND NOT granted")
 }
 
 // TestRedisRestartMidRun kills Redis with SIGKILL while 100,000 events are

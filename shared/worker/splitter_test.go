@@ -185,31 +185,39 @@ func TestSplitterBatchesCountEvents(t *testing.T) {
 	require.Positive(t, shared, "small messages share batches")
 }
 
+// groupMessages are n one-event messages of group, with bodies prefix-i.
+func groupMessages(prefix string, n int, group uint32) []queue.Outgoing {
+	msgs := make([]queue.Outgoing, n)
+	for i := range msgs {
+		msgs[i] = queue.Outgoing{Body: fmt.Appendf(nil, "%s-%d", prefix, i), Events: 1, Group: group}
+	}
+	return msgs
+}
+
+// runSplitter runs a splitter of q's messages until the test ends.
+func runSplitter(t *testing.T, q *memqueue.Queue, parts, batch int) *Splitter {
+	split := NewSplitter(q.Consumer("c"), parts, batch, 0, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { split.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return split
+}
+
 func TestSplitterFetchesForAPartRunningLowWhileAnotherIsFull(t *testing.T) {
 	t.Parallel()
 	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond})
 	// Part 0's messages come first, more than a batch of them; part 1's
 	// are behind them in the queue.
-	var msgs []queue.Outgoing
-	for i := range 25 {
-		msgs = append(msgs, queue.Outgoing{Body: fmt.Appendf(nil, "p0-%d", i), Events: 1, Group: 0})
-	}
-	for i := range 5 {
-		msgs = append(msgs, queue.Outgoing{Body: fmt.Appendf(nil, "p1-%d", i), Events: 1, Group: 1})
-	}
-	require.NoError(t, q.Publish(context.Background(), msgs))
+	require.NoError(t, q.Publish(context.Background(), append(groupMessages("p0", 25, 0), groupMessages("p1", 5, 1)...)))
 
 	const batch = 10
-	split := NewSplitter(q.Consumer("c"), 2, batch, 0, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { split.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	split := runSplitter(t, q, 2, batch)
 
 	// Nobody takes part 0's batch, yet part 1 gets its messages.
 	var got []queue.Message
 	eventually(t, func() bool {
-		m, err := split.Part(1).Receive(ctx, batch)
+		m, err := split.Part(1).Receive(context.Background(), batch)
 		require.NoError(t, err)
 		got = append(got, m...)
 		return len(got) == 5
@@ -222,18 +230,10 @@ func TestSplitterFetchesForAPartRunningLowWhileAnotherIsFull(t *testing.T) {
 func TestSplitterBoundsWhatOnePartHolds(t *testing.T) {
 	t.Parallel()
 	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond})
-	var msgs []queue.Outgoing
-	for i := range 200 {
-		msgs = append(msgs, queue.Outgoing{Body: fmt.Appendf(nil, "p0-%d", i), Events: 1, Group: 0})
-	}
-	require.NoError(t, q.Publish(context.Background(), msgs))
+	require.NoError(t, q.Publish(context.Background(), groupMessages("p0", 200, 0)))
 
 	const batch = 10
-	split := NewSplitter(q.Consumer("c"), 2, batch, 0, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { split.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	split := runSplitter(t, q, 2, batch)
 
 	held := func() int {
 		split.mu.Lock()
