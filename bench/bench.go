@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,6 +36,10 @@ type runSpec struct {
 	seed   int64
 	rate   float64 // events/s cap for the publisher; 0 = as fast as it can
 	sentAt bool    // stamp payloads and read publish-to-commit latency
+	// profile, when set, is where localrun's CPU profile of the first
+	// profileSeconds of publishing is written.
+	profile        string
+	profileSeconds float64
 }
 
 const (
@@ -96,6 +102,15 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 		"MAX_BACKLOG=" + strconv.FormatInt(b.cfg.maxBacklog, 10),
 		"LOG_LEVEL=warn",
 	}, b.cfg.localrunEnv...)
+	pprofAddr := ""
+	if spec.profile != "" {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
+		env = append(env, "PPROF_ADDR="+pprofAddr)
+	}
 	logPath := filepath.Join(b.logDir, spec.label+"-"+sc.id+".log")
 	srv, err := startServer(b.localrun, env, logPath)
 	if err != nil {
@@ -121,10 +136,14 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	samples := make(chan sampled, 1)
 	sampling := false
+	profiled := make(chan error, 1)
 	startSampling := func(publisherPID int) {
 		sampling = true
 		smp := sampler{localrun: srv.pid(), publisher: publisherPID, db: db, svc: b.svc, stream: sc.stream, interval: sampleEvery}
 		go func() { samples <- smp.run(sampleCtx) }()
+		if pprofAddr != "" {
+			go func() { profiled <- fetchProfile(ctx, pprofAddr, spec.profileSeconds, spec.profile) }()
+		}
 	}
 	defer func() {
 		stopSampling()
@@ -155,6 +174,11 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 	}
 	if pubErr != nil {
 		return nil, pubErr
+	}
+	if pprofAddr != "" {
+		if err := <-profiled; err != nil {
+			return nil, fmt.Errorf("CPU profile of localrun: %w", err)
+		}
 	}
 
 	if spec.sentAt {
@@ -244,6 +268,51 @@ func (b *bench) mainAndBaseline(ctx context.Context, rep *report) error {
 	rep.Baseline.Summary = summarize(rep.Baseline.Runs)
 	rep.Ratio = num(ratio(float64(rep.Main.Summary.E2EEventsPerSec), float64(rep.Baseline.Summary.E2EEventsPerSec)))
 	return nil
+}
+
+// profile runs the main configuration once more with localrun's pprof
+// listener on, and keeps a CPU profile of its first profileSeconds of
+// load. Profiling costs some CPU, so this run counts in no figure.
+func (b *bench) profile(ctx context.Context, rep *report) error {
+	path := filepath.Join(b.logDir, "localrun.cpu.pprof")
+	r, _, err := b.measure(ctx, runSpec{
+		label: "profile", pipe: rep.Main.Pipeline, events: rep.Main.Events, seed: int64(b.cfg.runs + 1),
+		profile: path, profileSeconds: b.cfg.profileSeconds,
+	})
+	if err != nil {
+		return err
+	}
+	if r.Error != "" {
+		rep.Notes = append(rep.Notes, "no CPU profile: the profile run failed: "+r.Error)
+		return nil
+	}
+	rep.Profile = relative(b.root, path)
+	fmt.Fprintf(b.progress, "bench: CPU profile of localrun: %s; read it with: go tool pprof -top %s %s\n",
+		rep.Profile, relative(b.root, b.localrun), rep.Profile)
+	return nil
+}
+
+// fetchProfile writes the CPU profile localrun's pprof listener at addr
+// takes over the next seconds to path.
+func fetchProfile(ctx context.Context, addr string, seconds float64, path string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(int(math.Round(seconds)), 1))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, bytes.TrimSpace(data))
+	}
+	return writeFile(path, data)
 }
 
 // latencyMethod says how publish-to-commit latency is measured.

@@ -26,6 +26,7 @@ type config struct {
 	workers        int     // main configuration's WORKER_COUNT
 	maxBacklog     int64   // MAX_BACKLOG for every run
 	latencySeconds float64 // length of the latency run at half the maximum rate; 0 skips it
+	profileSeconds float64 // length of localrun's CPU profile, in a run of its own; 0 takes none
 
 	sweep            bool
 	sweepEvents      int     // events per sweep point
@@ -73,6 +74,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.workers, "workers", env.int("BENCH_WORKER_COUNT", 4), "WORKER_COUNT of the main configuration (BENCH_WORKER_COUNT)")
 	backlog := fs.Int64("max-backlog", int64(env.int("BENCH_MAX_BACKLOG", 1_000_000)), "MAX_BACKLOG of every run (BENCH_MAX_BACKLOG)")
 	fs.Float64Var(&c.latencySeconds, "latency-seconds", env.float("BENCH_LATENCY_SECONDS", 20), "seconds of load at half the maximum rate for latency; 0 skips it (BENCH_LATENCY_SECONDS)")
+	fs.Float64Var(&c.profileSeconds, "profile-seconds", env.float("BENCH_PROFILE_SECONDS", 0), "take a CPU profile of localrun over this many seconds of an extra main-configuration run, which no figure counts; 0 takes none (BENCH_PROFILE_SECONDS)")
 	fs.BoolVar(&c.sweep, "sweep", env.bool("BENCH_SWEEP", true), "sweep BATCH_SIZE × WORKER_COUNT for the chart (BENCH_SWEEP=0 turns it off)")
 	fs.IntVar(&c.sweepEvents, "sweep-events", env.int("BENCH_SWEEP_EVENTS", 100_000), "events per sweep point (BENCH_SWEEP_EVENTS)")
 	fs.IntVar(&c.sweepSmallEvents, "sweep-small-events", env.int("BENCH_SWEEP_SMALL_EVENTS", 20_000), fmt.Sprintf("events per sweep point with BATCH_SIZE ≤ %d (BENCH_SWEEP_SMALL_EVENTS)", smallBatch))
@@ -137,6 +139,8 @@ func (c config) check() error {
 		return usageError("-workers must be between 1 and 1024")
 	case c.maxBacklog < 0:
 		return usageError("-max-backlog must be 0 (no limit) or positive")
+	case !(c.profileSeconds >= 0):
+		return usageError("-profile-seconds must be 0 (no profile) or positive")
 	case !(c.latencySeconds >= 0):
 		return usageError("-latency-seconds must be 0 (skip) or positive")
 	case !(c.sweepSeconds > 0):

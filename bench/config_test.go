@@ -27,6 +27,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	require.Equal(t, 4, c.workers)
 	require.Equal(t, int64(1_000_000), c.maxBacklog)
 	require.Equal(t, 20.0, c.latencySeconds)
+	require.Zero(t, c.profileSeconds, "no profile unless asked for")
 	require.True(t, c.sweep)
 	require.Equal(t, 100_000, c.sweepEvents)
 	require.Equal(t, 20_000, c.sweepSmallEvents)
@@ -45,15 +46,16 @@ func TestParseConfigDefaults(t *testing.T) {
 func TestParseConfigFromEnvironmentAndFlags(t *testing.T) {
 	t.Parallel()
 	c, err := parseConfig([]string{"-runs", "5", "-out", "x/quick.json"}, env(map[string]string{
-		"BENCH_EVENTS":        "200_000",
-		"BENCH_RUNS":          "2",
-		"BENCH_SWEEP":         "0",
-		"BENCH_SWEEP_BATCHES": "500, 1,1",
-		"BENCH_LOCALRUN_ENV":  "DB_MAX_CONNS=16, CLAIM_IDLE=1m",
-		"DATABASE_URL":        "postgres://postgres@db:5432/logagg",
-		"REDIS_URL":           "redis://cache:6379/1",
-		"BENCH_REDIS_URL":     "redis://bench:6379/2",
-		"BENCH_STRICT":        "true",
+		"BENCH_EVENTS":          "200_000",
+		"BENCH_RUNS":            "2",
+		"BENCH_SWEEP":           "0",
+		"BENCH_SWEEP_BATCHES":   "500, 1,1",
+		"BENCH_LOCALRUN_ENV":    "DB_MAX_CONNS=16, CLAIM_IDLE=1m",
+		"DATABASE_URL":          "postgres://postgres@db:5432/logagg",
+		"REDIS_URL":             "redis://cache:6379/1",
+		"BENCH_REDIS_URL":       "redis://bench:6379/2",
+		"BENCH_STRICT":          "true",
+		"BENCH_PROFILE_SECONDS": "7.5",
 	}), &bytes.Buffer{})
 	require.NoError(t, err)
 	require.Equal(t, 200_000, c.events)
@@ -65,6 +67,7 @@ func TestParseConfigFromEnvironmentAndFlags(t *testing.T) {
 	require.Equal(t, "redis://bench:6379/2", c.redisURL, "BENCH_REDIS_URL wins over REDIS_URL")
 	require.Equal(t, "x/quick.svg", c.chart, "the chart follows -out")
 	require.True(t, c.strict)
+	require.Equal(t, 7.5, c.profileSeconds)
 }
 
 func TestParseConfigRejects(t *testing.T) {
@@ -78,6 +81,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"duplicate rate of one", []string{"-dup-rate", "1"}, nil},
 		{"batch size above BATCH_SIZE's limit", []string{"-batch-size", "10001"}, nil},
 		{"negative latency run", []string{"-latency-seconds", "-1"}, nil},
+		{"negative profile", []string{"-profile-seconds", "-2"}, nil},
 		{"sweep value out of range", []string{"-sweep-batches", "0,10"}, nil},
 		{"empty sweep", []string{"-sweep-workers", " , "}, nil},
 		{"localrun variable the harness owns", []string{"-localrun-env", "BATCH_SIZE=7"}, nil},

@@ -59,7 +59,10 @@ type report struct {
 	Sweep   *sweep        `json:"sweep"`   // null when skipped
 	Targets []target      `json:"targets"`
 	Chart   string        `json:"chart,omitempty"`
-	Notes   []string      `json:"notes"`
+	// Profile is localrun's CPU profile (pprof format) from a run of its
+	// own, when one was asked for.
+	Profile string   `json:"profile,omitempty"`
+	Notes   []string `json:"notes"`
 }
 
 type machine struct {

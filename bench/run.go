@@ -112,6 +112,11 @@ func (b *bench) phases(ctx context.Context, rep *report) error {
 	if err := b.mainAndBaseline(ctx, rep); err != nil {
 		return err
 	}
+	if b.cfg.profileSeconds > 0 {
+		if err := b.profile(ctx, rep); err != nil {
+			return err
+		}
+	}
 	if b.cfg.latencySeconds > 0 {
 		if err := b.latency(ctx, rep); err != nil {
 			return err

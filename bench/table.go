@@ -125,6 +125,9 @@ func printReport(w io.Writer, rep *report, jsonPath, docsChart string) {
 			fmt.Fprintln(w)
 		}
 	}
+	if rep.Profile != "" {
+		fmt.Fprintf(w, "\nCPU profile of localrun, from an extra run of the main configuration that no figure counts: %s\n", rep.Profile)
+	}
 
 	fmt.Fprintln(w, "\nTargets")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -24,6 +24,7 @@ func TestPrintReport(t *testing.T) {
 	rep := sampleReport()
 	rep.Baseline.Runs[2].Error = "localrun exited before it was healthy\nmore"
 	rep.Sweep.Points[0].ExactlyOnce = false
+	rep.Profile = ".bench/logs/x/localrun.cpu.pprof"
 	var out bytes.Buffer
 	printReport(&out, rep, "bench/results/latest.json", "docs/bench-throughput.svg")
 	s := out.String()
@@ -43,6 +44,7 @@ func TestPrintReport(t *testing.T) {
 		"150 ms",
 		"WORKER_COUNT=8",
 		"(NOT EXACTLY ONCE)",
+		"CPU profile of localrun, from an extra run of the main configuration that no figure counts: .bench/logs/x/localrun.cpu.pprof",
 		"PASS  end-to-end throughput",
 		"note: a note",
 		"results: bench/results/latest.json",

@@ -48,6 +48,12 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	defer client.Close()
 
+	if cfg.PprofAddr != "" {
+		if _, err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
+			return err
+		}
+	}
+
 	m := metrics.New()
 	m.RegisterStats(st.Stats)
 	handler := &consume.Handler{Store: st, MaxDeliveries: cfg.MaxDeliveries, Logger: log, Observer: m}

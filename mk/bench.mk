@@ -2,7 +2,7 @@
 # against fresh databases and streams on the local PostgreSQL and Redis.
 # BENCH_* variables, in the environment or on make's command line, reach the
 # harness: `make bench BENCH_SWEEP=0`, `go run ./bench -h` lists them.
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-profile
 
 bench: services ## Full benchmark (5–10 min): throughput vs the BATCH_SIZE=1 baseline, latency, sweep; writes bench/results/latest.json and docs/bench-throughput.svg
 	$(GO) run ./bench
@@ -11,3 +11,7 @@ bench-quick: services ## Small benchmark (1–2 min) to check that the harness w
 	$(GO) run ./bench -events 50000 -runs 1 -baseline-events 5000 -latency-seconds 5 \
 		-sweep-batches 1,100,500 -sweep-workers 1,4 -sweep-events 20000 -sweep-small-events 5000 \
 		-out bench/results/quick.json -docs-chart ''
+
+bench-profile: services ## CPU profile of localrun under the main load (1–2 min): one main run, then one profiled for 10 s; prints how to read it
+	$(GO) run ./bench -runs 1 -baseline-events 1000 -latency-seconds 0 -sweep=false -profile-seconds 10 \
+		-out .bench/profile.json -docs-chart ''

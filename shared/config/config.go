@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ type Config struct {
 	LedgerRetention time.Duration // LEDGER_RETENTION, how long consumed message IDs are kept, default 168h
 	ConsumerName    string        // CONSUMER_NAME, this process's name in the consumer group, default host-pid
 	LogLevel        string        // LOG_LEVEL: debug, info, warn, error; default info
+	PprofAddr       string        // PPROF_ADDR: host:port where localrun serves net/http/pprof; empty = off
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
@@ -62,6 +64,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LedgerRetention: r.duration("LEDGER_RETENTION", 168*time.Hour),
 		ConsumerName:    r.str("CONSUMER_NAME", ""),
 		LogLevel:        r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		PprofAddr:       r.hostPort("PPROF_ADDR"),
 	}
 	return c, errors.Join(r.errs...)
 }
@@ -165,6 +168,20 @@ func (r *reader) oneOf(name, def string, allowed ...string) string {
 	}
 	r.fail(name, v, "must be one of "+strings.Join(allowed, ", "))
 	return def
+}
+
+// hostPort reads a listen address such as 127.0.0.1:6060 or :6060.
+func (r *reader) hostPort(name string) string {
+	v := r.get(name)
+	if v == "" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(v)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		r.fail(name, v, "not a listen address such as 127.0.0.1:6060")
+		return ""
+	}
+	return v
 }
 
 func (r *reader) url(name string, schemes ...string) string {

@@ -24,6 +24,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "logagg", c.Group)
 	require.Equal(t, 30*time.Second, c.ClaimIdle)
 	require.Empty(t, c.APIKeys)
+	require.Empty(t, c.PprofAddr)
 }
 
 func TestLoadValues(t *testing.T) {
@@ -37,6 +38,7 @@ func TestLoadValues(t *testing.T) {
 		"API_KEYS":     " a, b ,,c ",
 		"CLAIM_IDLE":   "2s",
 		"LOG_LEVEL":    "DEBUG",
+		"PPROF_ADDR":   "127.0.0.1:6060",
 	}))
 	require.NoError(t, err)
 	require.Equal(t, 9090, c.Port)
@@ -45,6 +47,7 @@ func TestLoadValues(t *testing.T) {
 	require.Equal(t, []string{"a", "b", "c"}, c.APIKeys)
 	require.Equal(t, 2*time.Second, c.ClaimIdle)
 	require.Equal(t, "debug", c.LogLevel)
+	require.Equal(t, "127.0.0.1:6060", c.PprofAddr)
 	require.NoError(t, c.Require("DATABASE_URL", "REDIS_URL"))
 }
 
@@ -59,6 +62,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"LOG_LEVEL":    "loud",
 		"DATABASE_URL": "mysql://x@y/z",
 		"REDIS_URL":    "127.0.0.1:6379",
+		"PPROF_ADDR":   "6060",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
