@@ -1,7 +1,9 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -23,6 +25,25 @@ var deepJSONCases = []string{
 	strings.Repeat(`[`, maxJSONDepth) + strings.Repeat(`]`, maxJSONDepth),
 	strings.Repeat(`[`, maxJSONDepth+1) + strings.Repeat(`]`, maxJSONDepth+1),
 	`[` + strings.Repeat(`{"a":1},`, maxJSONDepth) + `{}]`,
+}
+
+func TestMayNestDeeper(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{`[[[]]]`, false},
+		{strings.Repeat(`[`, 4), true},
+		{`[` + strings.Repeat(`{"a":[1]},`, 10) + `{}]`, false},        // many opened, never more than 3 at once
+		{`["` + strings.Repeat(`[`, 10) + `"]`, false},                 // brackets in a string do not count
+		{`["\\"` + strings.Repeat(`[`, 10) + `"]`, true},               // a quote after an escaped backslash ends the string
+		{`["\"` + strings.Repeat(`[`, 10) + `"]`, false},               // an escaped quote does not
+		{`[` + strings.Repeat(`"x",[`, 4) + `]]]]]`, true},             // strings between the brackets
+		{strings.Repeat(`[`, 3) + strings.Repeat(`]`, 5) + `[`, false}, // invalid, and never deeper than 3
+	} {
+		require.Equal(t, tc.want, mayNestDeeper([]byte(tc.text), 3), "%s", tc.text)
+	}
 }
 
 // TestValidJSONSurvivesMegabytesOfBrackets: a publish body of the largest
@@ -54,5 +75,30 @@ func FuzzValidJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		require.Equal(t, json.Valid(data), validJSON(data), "%.200q", data)
+		if json.Valid(data) {
+			require.Equal(t, jsonDepth(t, data) > 3, mayNestDeeper(data, 3), "%.200q", data)
+		}
 	})
+}
+
+// jsonDepth is how deeply the valid JSON text data nests, as encoding/json
+// reads it.
+func jsonDepth(t *testing.T, data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // numbers of any size
+	depth, deepest := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return deepest
+		}
+		require.NoError(t, err)
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+	}
 }
