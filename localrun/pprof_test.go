@@ -36,16 +36,14 @@ func TestPprofServesProfilesUntilStopped(t *testing.T) {
 	require.Equal(t, []byte{0x1f, 0x8b}, body[:2], "a CPU profile, gzipped")
 
 	cancel()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/debug/pprof/")
 		if err != nil {
-			break
+			return true
 		}
 		resp.Body.Close()
-		require.True(t, time.Now().Before(deadline), "the pprof server still answers after its context ended")
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "the pprof server still answers after its context ended")
 }
 
 func TestPprofReportsABadAddress(t *testing.T) {

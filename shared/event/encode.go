@@ -1,54 +1,21 @@
 package event
 
 import (
-	"fmt"
 	"slices"
 	"time"
 )
 
-// Encode returns the canonical queue-message body of one event:
+// EncodeDecoded returns the canonical queue-message body of an event that
+// DecodeRequest or DecodeMessage returned:
 //
 //	{"topic":…,"event_id":…,"timestamp":"<RFC 3339, nanoseconds, offset kept>","source":…,"payload":{…}}
 //
-// with the payload compacted ({} when empty or null) and strings escaped
-// only where JSON requires it (no HTML escaping). It refuses, with an
-// Invalid *Error, an event that DecodeMessage would refuse, so whatever it
-// produces can be consumed; DecodeMessage(Encode(e)) gives back e for every
-// event that DecodeRequest or DecodeMessage returns.
-func Encode(e Event) ([]byte, error) {
-	var details []FieldError
-	check := func(field, problem string) {
-		if problem != "" {
-			details = append(details, FieldError{Field: field, Message: field + " " + problem})
-		}
-	}
-	check(FieldTopic, checkText(e.Topic))
-	check(FieldEventID, checkText(e.EventID))
-	check(FieldTimestamp, checkTime(e.Timestamp))
-	check(FieldSource, checkText(e.Source))
-	payload := e.Payload
-	if len(payload) > 0 {
-		if !validJSON(payload) {
-			check(FieldPayload, "is not valid JSON")
-		}
-		payload = skipSpaceBytes(payload)
-	}
-	if details != nil {
-		return nil, encodeError(details)
-	}
-
-	buf, problem := appendPayload(appendHead(nil, &e, len(payload)), payload)
-	if problem != "" {
-		return nil, encodeError([]FieldError{{Field: FieldPayload, Message: problem}})
-	}
-	return append(buf, '}'), nil
-}
-
-// EncodeDecoded returns Encode(e) for an event that DecodeRequest or
-// DecodeMessage returned, without checking it again: they have checked all
-// that Encode checks and left the payload compact. Publishing encodes every
-// event it has just decoded, and the checks were half of that work. Any
-// other event must go through Encode.
+// with strings escaped only where JSON requires it (no HTML escaping).
+// It does not check the event again: the decoders have checked everything
+// DecodeMessage needs and left the payload compact ({} when absent or
+// null), and the checks were half the work of encoding. DecodeMessage of
+// the result gives back e. An event from anywhere else must be checked
+// first; the tests' checking encoder shows what that takes.
 func EncodeDecoded(e Event) []byte {
 	buf := appendHead(nil, &e, len(e.Payload))
 	if len(e.Payload) == 0 {
@@ -74,31 +41,10 @@ func appendHead(dst []byte, e *Event, payloadLen int) []byte {
 	return append(dst, `,"payload":`...)
 }
 
-func encodeError(details []FieldError) *Error {
-	return &Error{
-		Code:    Invalid,
-		Message: "event cannot be encoded: " + details[0].Message,
-		Details: details,
-	}
-}
-
-// checkTime returns what keeps t from being written as an RFC 3339
-// timestamp that parses back to t, or "".
-func checkTime(t time.Time) string {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return fmt.Sprintf("year %d is outside 0000–9999", y)
-	}
-	_, offset := t.Zone()
-	if offset%60 != 0 || offset <= -24*3600 || offset >= 24*3600 {
-		return fmt.Sprintf("time-zone offset of %d seconds is not a whole number of minutes between -23:59 and +23:59", offset)
-	}
-	return ""
-}
-
-// encodedOverhead is the length of Encode's output without its values.
+// encodedOverhead is the length of an encoded event without its values.
 var encodedOverhead = len(`{"topic":,"event_id":,"timestamp":"","source":,"payload":}`)
 
-// encodedLen returns len(Encode(*e)) for a valid event whose payload is
+// encodedLen returns len(EncodeDecoded(*e)) for a valid event whose payload is
 // compact, without encoding it.
 func encodedLen(e *Event) int {
 	var ts [64]byte
