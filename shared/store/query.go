@@ -12,39 +12,39 @@ import (
 // defaultLimit is the page size when none is asked for.
 const defaultLimit = 100
 
-// Events returns processed events matching f, newest processed first. Only
-// the conditions f sets are applied; f.Before is the keyset cursor (pass the
-// last ID of a page to get the next one), and a Limit of 0 or less means
-// 100.
+// Events returns processed events matching f, newest processed first: by
+// processed_at, then by id among the rows of one transaction, so that the
+// order agrees with the processed_at returned. Only the conditions f sets
+// are applied; f.After is the keyset cursor (pass the Position of a page's
+// last event to get the next page), and a Limit of 0 or less means 100.
 func (s *Store) Events(ctx context.Context, f Filter) ([]StoredEvent, error) {
 	var (
 		where []string
 		args  []any
 	)
-	cond := func(sql string, arg any) {
-		args = append(args, arg)
-		where = append(where, strings.ReplaceAll(sql, "?", "$"+strconv.Itoa(len(args))))
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
 	}
 	if f.Topic != "" {
-		cond("topic = ?", f.Topic)
+		where = append(where, "topic = "+arg(f.Topic))
 	}
 	if f.Source != "" {
-		cond("source = ?", f.Source)
+		where = append(where, "source = "+arg(f.Source))
 	}
-	if !f.Since.IsZero() {
-		cond(`"timestamp" >= ?`, f.Since)
+	if f.Since != nil {
+		where = append(where, `"timestamp" >= `+arg(*f.Since))
 	}
-	if !f.Until.IsZero() {
-		cond(`"timestamp" < ?`, f.Until)
+	if f.Until != nil {
+		where = append(where, `"timestamp" < `+arg(*f.Until))
 	}
-	if f.Before > 0 {
-		cond("id < ?", f.Before)
+	if f.After != nil {
+		where = append(where, "(processed_at, id) < ("+arg(f.After.ProcessedAt)+", "+arg(f.After.ID)+")")
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultLimit
 	}
-	args = append(args, limit)
 
 	var sql strings.Builder
 	sql.WriteString(`SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events`)
@@ -52,7 +52,7 @@ func (s *Store) Events(ctx context.Context, f Filter) ([]StoredEvent, error) {
 		sql.WriteString(" WHERE ")
 		sql.WriteString(strings.Join(where, " AND "))
 	}
-	sql.WriteString(" ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args)))
+	sql.WriteString(" ORDER BY processed_at DESC, id DESC LIMIT " + arg(limit))
 
 	rows, err := s.pool.Query(ctx, sql.String(), args...)
 	if err != nil {
@@ -112,13 +112,33 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// Topics returns every topic's counters, ordered by topic.
-func (s *Store) Topics(ctx context.Context) ([]TopicStats, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT topic, sum(unique_count)::bigint, sum(duplicate_count)::bigint, max(last_processed_at)
-		FROM topic_stats
-		GROUP BY topic
-		ORDER BY topic`)
+// Topics returns the topics' counters that f selects, in f's order, at
+// most f.Limit of them (100 when 0 or less).
+func (s *Store) Topics(ctx context.Context, f TopicFilter) ([]TopicStats, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	var rows pgx.Rows
+	var err error
+	switch f.Order {
+	case ByRecent:
+		var afterAt *time.Time
+		afterTopic := ""
+		if f.After != nil {
+			afterTopic = f.After.Topic
+			if !f.After.LastProcessedAt.IsZero() {
+				afterAt = &f.After.LastProcessedAt
+			}
+		}
+		rows, err = s.pool.Query(ctx, topicsByRecentSQL, f.Contains, f.After != nil, afterAt, afterTopic, limit)
+	default:
+		after := ""
+		if f.After != nil {
+			after = f.After.Topic
+		}
+		rows, err = s.pool.Query(ctx, topicsByNameSQL, f.Contains, after, limit)
+	}
 	if err != nil {
 		return nil, s.classify(err, "listing topics")
 	}
@@ -140,6 +160,34 @@ func (s *Store) Topics(ctx context.Context) ([]TopicStats, error) {
 	}
 	return topics, nil
 }
+
+// topicsByNameSQL walks topic_stats' primary key (topic, shard) from the
+// cursor on. strpos(topic, '') is 1, so an empty $1 keeps every topic.
+const topicsByNameSQL = `
+SELECT topic, sum(unique_count)::bigint, sum(duplicate_count)::bigint, max(last_processed_at)
+FROM topic_stats
+WHERE strpos(topic, $1) > 0 AND topic > $2
+GROUP BY topic
+ORDER BY topic
+LIMIT $3`
+
+// topicsByRecentSQL sums every topic before sorting: topic_stats holds a few
+// rows per topic, not per event. Topics that never got a new row sort last
+// (-infinity); among equal times, by name.
+const topicsByRecentSQL = `
+WITH t AS (
+	SELECT topic, sum(unique_count)::bigint AS uniq, sum(duplicate_count)::bigint AS dups,
+		max(last_processed_at) AS last, coalesce(max(last_processed_at), '-infinity') AS sort_at
+	FROM topic_stats
+	WHERE strpos(topic, $1) > 0
+	GROUP BY topic
+)
+SELECT topic, uniq, dups, last FROM t
+WHERE NOT $2::boolean
+	OR sort_at < coalesce($3::timestamptz, '-infinity')
+	OR (sort_at = coalesce($3::timestamptz, '-infinity') AND topic > $4::text)
+ORDER BY sort_at DESC, topic
+LIMIT $5`
 
 // DeadLetters returns dead-lettered messages, newest first: at most limit
 // (100 when limit is 0 or less), and only those whose ID is below before

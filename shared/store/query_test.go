@@ -28,10 +28,10 @@ func TestEventsPagesWithCursor(t *testing.T) {
 
 	seen := map[string]bool{}
 	var sizes []int
-	var before int64
-	lastID := int64(1 << 62)
+	var after *Position
+	var last *Position
 	for {
-		page, err := s.Events(ctx, Filter{Limit: 100, Before: before})
+		page, err := s.Events(ctx, Filter{Limit: 100, After: after})
 		require.NoError(t, err)
 		require.NotNil(t, page)
 		if len(page) == 0 {
@@ -39,12 +39,17 @@ func TestEventsPagesWithCursor(t *testing.T) {
 		}
 		sizes = append(sizes, len(page))
 		for _, e := range page {
-			require.Less(t, e.ID, lastID, "newest processed first")
-			lastID = e.ID
+			if last != nil {
+				require.False(t, e.ProcessedAt.After(last.ProcessedAt), "newest processed first")
+				require.False(t, e.ProcessedAt.Equal(last.ProcessedAt) && e.ID >= last.ID, "ties by id, descending")
+			}
+			p := e.Position()
+			last = &p
 			require.False(t, seen[e.EventID], "%s listed twice", e.EventID)
 			seen[e.EventID] = true
 		}
-		before = page[len(page)-1].ID
+		p := page[len(page)-1].Position()
+		after = &p
 	}
 	require.Equal(t, []int{100, 100, 50}, sizes)
 	require.Len(t, seen, 250)
@@ -78,7 +83,10 @@ func TestEventsFilters(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	hour := func(h int) time.Time { return time.Date(2026, 11, 25, h, 0, 0, 0, time.FixedZone("", 0)) }
+	hour := func(h int) *time.Time {
+		t := time.Date(2026, 11, 25, h, 0, 0, 0, time.FixedZone("", 0))
+		return &t
+	}
 	tests := []struct {
 		name   string
 		filter Filter
@@ -89,7 +97,7 @@ func TestEventsFilters(t *testing.T) {
 		{name: "source", filter: Filter{Source: "web"}, want: []string{"d", "b"}},
 		{name: "since is inclusive", filter: Filter{Since: hour(10)}, want: []string{"e", "d", "c"}},
 		{name: "until is exclusive", filter: Filter{Until: hour(10)}, want: []string{"b", "a"}},
-		{name: "since in another zone", filter: Filter{Since: time.Date(2026, 11, 25, 18, 0, 0, 0, time.FixedZone("", 7*3600))}, want: []string{"e", "d"}},
+		{name: "since in another zone", filter: Filter{Since: new(time.Date(2026, 11, 25, 18, 0, 0, 0, time.FixedZone("", 7*3600)))}, want: []string{"e", "d"}},
 		{name: "all together", filter: Filter{Topic: "login", Source: "auth", Since: hour(8), Until: hour(12)}, want: []string{"a"}},
 		{name: "limit", filter: Filter{Limit: 2}, want: []string{"e", "d"}},
 		{name: "unknown topic", filter: Filter{Topic: "nope"}, want: []string{}},
@@ -117,7 +125,7 @@ func TestReadsOfAnEmptyStore(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, events)
 	require.Empty(t, events)
-	topics, err := s.Topics(ctx)
+	topics, err := s.Topics(ctx, TopicFilter{})
 	require.NoError(t, err)
 	require.NotNil(t, topics)
 	require.Empty(t, topics)
@@ -142,7 +150,7 @@ func TestTopicsAndCount(t *testing.T) {
 	_, err = s.Consume(ctx, []Record{rec("m2", ev("c", "1", `{}`), ev("a", "1", `{"x":1}`))})
 	require.NoError(t, err)
 
-	topics, err := s.Topics(ctx)
+	topics, err := s.Topics(ctx, TopicFilter{})
 	require.NoError(t, err)
 	require.Len(t, topics, 3)
 	for _, tp := range topics {
@@ -172,21 +180,21 @@ func TestTopicsLastProcessedAtMovesOnlyWithNewRows(t *testing.T) {
 
 	_, err := s.Consume(ctx, []Record{rec("m1", ev("t", "1", `{}`))})
 	require.NoError(t, err)
-	first, err := s.Topics(ctx)
+	first, err := s.Topics(ctx, TopicFilter{})
 	require.NoError(t, err)
 	// Duplicates on every shard leave it where it was.
 	for i := range 2 * defaultShards {
 		_, err := s.Consume(ctx, []Record{rec(fmt.Sprintf("d%d", i), ev("t", "1", `{}`))})
 		require.NoError(t, err)
 	}
-	again, err := s.Topics(ctx)
+	again, err := s.Topics(ctx, TopicFilter{})
 	require.NoError(t, err)
 	require.Equal(t, first[0].LastProcessedAt, again[0].LastProcessedAt)
 	require.EqualValues(t, 2*defaultShards, again[0].Duplicates)
 
 	_, err = s.Consume(ctx, []Record{rec("m2", ev("t", "2", `{}`))})
 	require.NoError(t, err)
-	last, err := s.Topics(ctx)
+	last, err := s.Topics(ctx, TopicFilter{})
 	require.NoError(t, err)
 	require.True(t, last[0].LastProcessedAt.After(first[0].LastProcessedAt))
 }
@@ -230,4 +238,47 @@ func TestDeadLettersPages(t *testing.T) {
 		require.Nil(t, d.ReplayedAt)
 	}
 	requireStats(t, s, Stats{DeadLettered: 1 + 1 + 2 + 3 + 4})
+}
+
+func TestTopicsPagesByNameAndByRecent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	// One batch each, so that each topic's last activity is later than the
+	// one before; the last batch is a duplicate, which moves nothing.
+	for _, name := range []string{"app.b", "db.x", "app.a", "app.c"} {
+		_, err := s.Consume(ctx, []Record{rec("m-"+name, ev(name, "1", `{}`))})
+		require.NoError(t, err)
+	}
+	_, err := s.Consume(ctx, []Record{rec("m-again", ev("app.b", "1", `{}`))})
+	require.NoError(t, err)
+
+	all := func(f TopicFilter) []string {
+		var names []string
+		for {
+			page, err := s.Topics(ctx, f)
+			require.NoError(t, err)
+			for _, tp := range page {
+				names = append(names, tp.Topic)
+			}
+			if len(page) < f.Limit {
+				return names
+			}
+			last := page[len(page)-1]
+			f.After = &last
+		}
+	}
+	require.Equal(t, []string{"app.a", "app.b", "app.c", "db.x"}, all(TopicFilter{Limit: 1}))
+	require.Equal(t, []string{"app.a", "app.b", "app.c"}, all(TopicFilter{Limit: 2, Contains: "app"}))
+	require.Equal(t, []string{"app.c", "app.a", "db.x", "app.b"}, all(TopicFilter{Order: ByRecent, Limit: 1}),
+		"most recently active first; a duplicate is no activity")
+	require.Equal(t, []string{"app.c", "app.a", "app.b"}, all(TopicFilter{Order: ByRecent, Limit: 2, Contains: "app."}))
+	require.Empty(t, all(TopicFilter{Limit: 5, Contains: "nope"}))
+
+	// Topics last active in one transaction share the time: by name among
+	// them, and the cursor steps through them one at a time.
+	_, err = s.Consume(ctx, []Record{rec("m-same", ev("same.z", "1", `{}`), ev("same.x", "1", `{}`), ev("same.y", "1", `{}`))})
+	require.NoError(t, err)
+	require.Equal(t, []string{"same.x", "same.y", "same.z"}, all(TopicFilter{Order: ByRecent, Limit: 1, Contains: "same."}))
 }

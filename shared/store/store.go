@@ -4,7 +4,6 @@
 package store
 
 import (
-	"context"
 	"time"
 
 	"github.com/logagg/logagg/shared/event"
@@ -29,14 +28,21 @@ type Result struct {
 	AlreadyCommitted int // messages skipped because an earlier batch committed them
 }
 
-// Filter selects events for Events. Zero fields do not filter.
+// Filter selects events for Events. Empty and nil fields do not filter.
 type Filter struct {
 	Topic  string
 	Source string
-	Since  time.Time // event timestamp >= Since
-	Until  time.Time // event timestamp < Until
+	Since  *time.Time // event timestamp >= Since
+	Until  *time.Time // event timestamp < Until
 	Limit  int
-	Before int64 // keyset cursor: only rows whose ID is below it
+	After  *Position // keyset cursor: only rows listed after this one
+}
+
+// Position is a row's place in the listing, which runs newest processed
+// first: by processed_at, then by id among the rows of one transaction.
+type Position struct {
+	ProcessedAt time.Time
+	ID          int64
 }
 
 // StoredEvent is a processed event as the query API returns it.
@@ -44,6 +50,29 @@ type StoredEvent struct {
 	ID int64 `json:"-"`
 	event.Event
 	ProcessedAt time.Time `json:"processed_at"`
+}
+
+// Position is where e stands in the listing.
+func (e StoredEvent) Position() Position { return Position{ProcessedAt: e.ProcessedAt, ID: e.ID} }
+
+// TopicOrder is how Topics sorts.
+type TopicOrder int
+
+const (
+	// ByName lists topics by name, byte by byte; paging through it is
+	// stable.
+	ByName TopicOrder = iota
+	// ByRecent lists the most recently active topics first (the latest new
+	// row); topics that only ever had duplicates come last.
+	ByRecent
+)
+
+// TopicFilter selects topics for Topics.
+type TopicFilter struct {
+	Order    TopicOrder
+	Contains string // only topics whose name contains it; "" = all
+	Limit    int
+	After    *TopicStats // keyset cursor: only topics listed after this one
 }
 
 // Stats are the aggregate counters, read in one snapshot.
@@ -74,5 +103,3 @@ type DeadLetter struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	ReplayedAt *time.Time `json:"replayed_at,omitempty"`
 }
-
-var _ = context.Background
