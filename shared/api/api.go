@@ -22,7 +22,7 @@ type Reader interface {
 	Events(ctx context.Context, f store.Filter) ([]store.StoredEvent, error)
 	Count(ctx context.Context, topic string) (int64, error)
 	Stats(ctx context.Context) (store.Stats, error)
-	Topics(ctx context.Context) ([]store.TopicStats, error)
+	Topics(ctx context.Context, f store.TopicFilter) ([]store.TopicStats, error)
 }
 
 // Check is one dependency /health reports on.

@@ -77,6 +77,9 @@ type fakeReader struct {
 	stats  store.Stats
 	err    error
 	filter store.Filter
+	// topics are listed by Topics; topicFilter is its last filter
+	topics      []store.TopicStats
+	topicFilter store.TopicFilter
 }
 
 func (r *fakeReader) Events(_ context.Context, f store.Filter) ([]store.StoredEvent, error) {
@@ -86,9 +89,12 @@ func (r *fakeReader) Events(_ context.Context, f store.Filter) ([]store.StoredEv
 	if r.err != nil {
 		return nil, r.err
 	}
+	// r.list is newest processed first, as the store lists.
 	out := []store.StoredEvent{}
 	for _, e := range r.list {
-		if (f.Before == 0 || e.ID < f.Before) && len(out) < f.Limit {
+		after := f.After == nil || e.ProcessedAt.Before(f.After.ProcessedAt) ||
+			e.ProcessedAt.Equal(f.After.ProcessedAt) && e.ID < f.After.ID
+		if after && (f.Topic == "" || e.Topic == f.Topic) && len(out) < f.Limit {
 			out = append(out, e)
 		}
 	}
@@ -101,8 +107,22 @@ func (r *fakeReader) Count(_ context.Context, topic string) (int64, error) {
 
 func (r *fakeReader) Stats(context.Context) (store.Stats, error) { return r.stats, r.err }
 
-func (r *fakeReader) Topics(context.Context) ([]store.TopicStats, error) {
-	return []store.TopicStats{{Topic: "a", Unique: 2, Duplicates: 1}}, r.err
+// Topics lists r.topics, or one topic "a" when there are none, by name.
+func (r *fakeReader) Topics(_ context.Context, f store.TopicFilter) ([]store.TopicStats, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.topicFilter = f
+	all := r.topics
+	if all == nil {
+		all = []store.TopicStats{{Topic: "a", Unique: 2, Duplicates: 1}}
+	}
+	out := []store.TopicStats{}
+	for _, t := range all {
+		if (f.After == nil || t.Topic > f.After.Topic) && strings.Contains(t.Topic, f.Contains) && len(out) < max(f.Limit, 1) {
+			out = append(out, t)
+		}
+	}
+	return out, r.err
 }
 
 type harness struct {
@@ -299,8 +319,9 @@ func TestNotFoundAndMethodNotAllowedAreJSON(t *testing.T) {
 
 func TestEventsQueryParameters(t *testing.T) {
 	t.Parallel()
-	for _, bad := range []string{"limit=abc", "limit=0", "limit=1001", "cursor=garbage", "cursor=djE6LTE",
-		"since=yesterday", "until=2026-11-25", "topic=%zz"} {
+	for _, bad := range []string{"limit=abc", "limit=0", "limit=1001", "cursor=garbage", "cursor=djE6LTE", "cursor=djE6MTIz",
+		"since=yesterday", "until=2026-11-25", "topic=%zz", "topic=", "source=", "since=", "cursor=", "limit=",
+		"topic=a&topic=b"} {
 		h := newHarness(t, nil)
 		rec := h.do(t, "GET", "/events?"+bad, "", "")
 		require.Equal(t, 400, rec.Code, bad)
@@ -316,13 +337,30 @@ func TestEventsQueryParameters(t *testing.T) {
 	require.True(t, f.Since.Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)))
 	require.True(t, f.Until.Equal(time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)))
 	require.JSONEq(t, `[]`, rec.Body.String(), "an empty page is an empty array")
+
+	// The earliest time Go's zero value stands for is a filter like any other.
+	rec = h.do(t, "GET", "/events?since=0001-01-01T00:00:00Z&until=0001-01-01T00:00:00Z", "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.NotNil(t, h.reader.filter.Since, "since of 0001-01-01 filters")
+	require.NotNil(t, h.reader.filter.Until, "until of 0001-01-01 filters")
+	rec = h.do(t, "GET", "/events", "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.Nil(t, h.reader.filter.Since)
+	require.Nil(t, h.reader.filter.Until)
 }
 
 func TestEventsPagingWithCursor(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	for id := int64(5); id >= 1; id-- {
-		h.reader.list = append(h.reader.list, store.StoredEvent{ID: id, Event: event.Event{Topic: "t", EventID: string(rune('a' + id)), Payload: json.RawMessage(`{}`)}})
+	// Newest processed first: two transactions, the later one holding ids
+	// lower than the earlier one's, as concurrent consumers do.
+	later, earlier := time.Date(2026, 11, 25, 10, 0, 1, 0, time.UTC), time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for i, at := range []struct {
+		id int64
+		at time.Time
+	}{{3, later}, {2, later}, {5, earlier}, {4, earlier}, {1, earlier}} {
+		h.reader.list = append(h.reader.list, store.StoredEvent{ID: at.id, ProcessedAt: at.at,
+			Event: event.Event{Topic: "t", EventID: string(rune('a' + i)), Payload: json.RawMessage(`{}`)}})
 	}
 	var seen []string
 	next := "/events?limit=2"
@@ -337,10 +375,99 @@ func TestEventsPagingWithCursor(t *testing.T) {
 		next = ""
 		if c := rec.Header().Get(NextCursorHeader); c != "" {
 			require.Contains(t, rec.Header().Get("Link"), "cursor="+c)
-			next = "/events?limit=2&cursor=" + c
+			next = "/events?cursor=" + c
 		}
 	}
-	require.Equal(t, []string{"f", "e", "d", "c", "b"}, seen)
+	require.Equal(t, []string{"a", "b", "c", "d", "e"}, seen)
+}
+
+// A cursor carries the query it came from: followed alone it keeps the
+// filters and the page size; sent with other filters it is refused.
+func TestEventsCursorCarriesItsQuery(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		topic := "a"
+		if i%2 == 1 {
+			topic = "b"
+		}
+		h.reader.list = append(h.reader.list, store.StoredEvent{ID: int64(10 - i), ProcessedAt: at,
+			Event: event.Event{Topic: topic, EventID: fmt.Sprint(i), Payload: json.RawMessage(`{}`)}})
+	}
+	rec := h.do(t, "GET", "/events?topic=a&since=2026-11-25T00:00:00%2B00:00&limit=2", "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	c := rec.Header().Get(NextCursorHeader)
+	require.NotEmpty(t, c)
+	link := rec.Header().Get("Link")
+	require.True(t, strings.HasPrefix(link, "</events?"), link)
+
+	// Alone: the same topic, the same window, the same page size.
+	rec = h.do(t, "GET", "/events?cursor="+c, "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.Equal(t, "a", h.reader.filter.Topic)
+	require.Equal(t, 2, h.reader.filter.Limit)
+	require.NotNil(t, h.reader.filter.Since)
+	require.True(t, h.reader.filter.Since.Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)))
+	var page []store.StoredEvent
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+	require.Len(t, page, 2)
+	for _, e := range page {
+		require.Equal(t, "a", e.Topic)
+	}
+
+	// With its own parameters, however the time is written, and with a
+	// new page size: accepted.
+	for _, same := range []string{"topic=a&since=2026-11-25T00:00:00Z", "topic=a&since=2026-11-25T07:00:00%2B07:00&limit=3"} {
+		rec = h.do(t, "GET", "/events?"+same+"&cursor="+c, "", "")
+		require.Equal(t, 200, rec.Code, same+": "+rec.Body.String())
+	}
+	require.Equal(t, 3, h.reader.filter.Limit)
+	// With other filters: a 400 that says so.
+	for _, other := range []string{"topic=b", "topic=a", "since=2026-11-25T00:00:00Z", "topic=a&since=2026-11-25T00:00:00Z&source=s"} {
+		rec = h.do(t, "GET", "/events?"+other+"&cursor="+c, "", "")
+		require.Equal(t, 400, rec.Code, other)
+		require.Contains(t, decodeBody(t, rec)["error"], "cursor continues the query", other)
+	}
+	// Another listing's cursor.
+	rec = h.do(t, "GET", "/topics?cursor="+c, "", "")
+	require.Equal(t, 400, rec.Code)
+	require.Contains(t, decodeBody(t, rec)["error"], "belongs to /events")
+}
+
+func TestTopicsPages(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	for _, name := range []string{"app.a", "app.b", "db.c", "app.d", "app.e"} {
+		h.reader.topics = append(h.reader.topics, store.TopicStats{Topic: name, Unique: 1})
+	}
+	var seen []string
+	next := "/topics?contains=app&limit=2&order=name"
+	for next != "" {
+		rec := h.do(t, "GET", next, "", "")
+		require.Equal(t, 200, rec.Code, rec.Body.String())
+		var page []store.TopicStats
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+		for _, tp := range page {
+			seen = append(seen, tp.Topic)
+		}
+		require.Equal(t, "app", h.reader.topicFilter.Contains)
+		require.Equal(t, store.ByName, h.reader.topicFilter.Order)
+		next = ""
+		if c := rec.Header().Get(NextCursorHeader); c != "" {
+			next = "/topics?cursor=" + c
+		}
+	}
+	require.Equal(t, []string{"app.a", "app.b", "app.d", "app.e"}, seen)
+
+	rec := h.do(t, "GET", "/topics?order=recent&limit=1", "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.Equal(t, store.ByRecent, h.reader.topicFilter.Order)
+	require.Equal(t, 1, h.reader.topicFilter.Limit)
+	for _, bad := range []string{"order=size", "order=", "contains=", "limit=0", "cursor=abc"} {
+		rec := h.do(t, "GET", "/topics?"+bad, "", "")
+		require.Equal(t, 400, rec.Code, bad)
+	}
 }
 
 func TestStats(t *testing.T) {
@@ -356,7 +483,29 @@ func TestStats(t *testing.T) {
 		require.Equal(t, v, body[k], k)
 	}
 	require.GreaterOrEqual(t, body["uptime_seconds"], float64(3))
-	require.Equal(t, "ok", body["status"])
+	require.Equal(t, "healthy", body["status"], "the seed's value, which its clients read")
+}
+
+// queued is reported as computed: negative when the published counter lost
+// events, so that the inconsistency shows instead of a 0.
+func TestStatsReportsANegativeQueued(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.reader.stats = store.Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, DeadLettered: 2}
+	h.queue.published = 40
+	rec := h.do(t, "GET", "/stats", "", "")
+	require.Equal(t, 200, rec.Code)
+	body := decodeBody(t, rec)
+	require.Equal(t, float64(-12), body["queued"])
+	require.Equal(t, float64(40), body["published"])
+}
+
+func TestCountRefusesAnEmptyTopic(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	rec := h.do(t, "GET", "/events/count?topic=", "", "")
+	require.Equal(t, 400, rec.Code)
+	require.Contains(t, decodeBody(t, rec)["error"], `"topic" is empty`)
 }
 
 func TestStatsWhenDatabaseIsDown(t *testing.T) {

@@ -42,18 +42,22 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	limit, before, err := pageParams(q)
+	p, err := readPage(q, "deadletters", noFilters)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	list, err := s.deps.DeadLetters.DeadLetters(r.Context(), limit, before)
+	var before int64
+	if p.after != nil {
+		before = p.after.ID
+	}
+	list, err := s.deps.DeadLetters.DeadLetters(r.Context(), p.limit, before)
 	if err != nil {
 		s.readFailed(w, err)
 		return
 	}
-	if len(list) == limit {
-		setNextPage(w, r, q, list[len(list)-1].ID)
+	if p.full(len(list)) {
+		p.setNext(w, r, cursor{ID: list[len(list)-1].ID})
 	}
 	writeJSON(w, http.StatusOK, list)
 }

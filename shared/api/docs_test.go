@@ -241,10 +241,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 				h.queue.published = 60
 			},
 			status: 200, requestValid: true},
-		{name: "stats degraded", method: "GET", path: "/stats", mod: func(d *Deps) { d.Published = failingCounter{} },
+		{name: "stats without the published counter", method: "GET", path: "/stats", mod: func(d *Deps) { d.Published = failingCounter{} },
 			status: 200, requestValid: true,
 			check: func(t *testing.T, rec *httptest.ResponseRecorder) {
-				require.JSONEq(t, `"degraded"`, mustField(t, rec, "status"))
+				require.JSONEq(t, `"unhealthy"`, mustField(t, rec, "status"))
 				require.JSONEq(t, `null`, mustField(t, rec, "queued"))
 			}},
 		{name: "stats database down", method: "GET", path: "/stats",

@@ -2,24 +2,13 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/store"
-)
-
-const (
-	defaultLimit = 100
-	maxLimit     = 1000
-	// NextCursorHeader carries the cursor of the next page of /events and
-	// /deadletters; it is absent on the last page.
-	NextCursorHeader = "X-Next-Cursor"
 )
 
 // events lists processed events, newest processed first, a page at a time.
@@ -29,56 +18,51 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	f := store.Filter{Topic: q.Get("topic"), Source: q.Get("source")}
-	if f.Since, err = timeParam(q, "since"); err != nil {
+	p, err := readPage(q, "events", eventFilter)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if f.Until, err = timeParam(q, "until"); err != nil {
-		writeError(w, err)
-		return
-	}
-	if f.Limit, f.Before, err = pageParams(q); err != nil {
-		writeError(w, err)
-		return
+	f := p.filter
+	f.Limit = p.limit
+	if p.after != nil {
+		f.After = &store.Position{ProcessedAt: fromMicros(*p.after.At), ID: p.after.ID}
 	}
 	list, err := s.deps.Reader.Events(r.Context(), f)
 	if err != nil {
 		s.readFailed(w, err)
 		return
 	}
-	if len(list) == f.Limit {
-		setNextPage(w, r, q, list[len(list)-1].ID)
+	if p.full(len(list)) {
+		last := list[len(list)-1]
+		p.setNext(w, r, cursor{At: micros(last.ProcessedAt), ID: last.ID})
 	}
 	writeJSON(w, http.StatusOK, list)
 }
 
-// pageParams reads a listing's limit (default 100) and cursor (0 when
-// absent).
-func pageParams(q url.Values) (limit int, before int64, err error) {
-	limit = defaultLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return 0, 0, event.Errorf(event.Malformed, "limit must be a whole number from 1 to %d, not %q", maxLimit, v)
-		}
-		limit = n
-	}
-	if v := q.Get("cursor"); v != "" {
-		if before, err = decodeCursor(v); err != nil {
-			return 0, 0, err
+// eventFilter reads /events' filters: topic, source, and the since/until
+// window on the event's timestamp.
+func eventFilter(q url.Values) (store.Filter, url.Values, error) {
+	f := store.Filter{Topic: q.Get("topic"), Source: q.Get("source")}
+	canon := url.Values{}
+	for _, name := range []string{"topic", "source"} {
+		if q.Has(name) {
+			canon.Set(name, q.Get(name))
 		}
 	}
-	return limit, before, nil
-}
-
-// setNextPage points to the page after the row lastID: the cursor in the
-// X-Next-Cursor header, and the whole URL in a Link header.
-func setNextPage(w http.ResponseWriter, r *http.Request, q url.Values, lastID int64) {
-	next := encodeCursor(lastID)
-	w.Header().Set(NextCursorHeader, next)
-	q.Set("cursor", next)
-	w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+	var err error
+	if f.Since, err = timeParam(q, "since"); err != nil {
+		return store.Filter{}, nil, err
+	}
+	if f.Until, err = timeParam(q, "until"); err != nil {
+		return store.Filter{}, nil, err
+	}
+	for name, t := range map[string]*time.Time{"since": f.Since, "until": f.Until} {
+		if t != nil {
+			canon.Set(name, t.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	return f, canon, nil
 }
 
 // count answers the number of distinct events, in one topic or in all.
@@ -111,8 +95,11 @@ type statsBody struct {
 }
 
 // stats reads the database's counters first and the queue's published
-// counter second, so queued = published - received - dead_lettered is
-// never negative: anything counted as consumed was published before.
+// counter second, so that queued = published - received - dead_lettered is
+// not negative while the counters are whole: anything counted as consumed
+// was published before. It is reported as computed, negative when the
+// published counter lost events (a Redis without persistence restarted),
+// so that the inconsistency shows.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	st, err := s.deps.Reader.Stats(r.Context())
 	if err != nil {
@@ -122,28 +109,80 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	body := statsBody{
 		Received: st.Received, UniqueProcessed: st.UniqueProcessed, DuplicateDropped: st.DuplicateDropped,
 		Topics: st.Topics, DeadLettered: st.DeadLettered, PayloadConflicts: st.PayloadConflicts,
-		UptimeSeconds: int64(time.Since(s.deps.Started).Seconds()), Status: "ok",
+		UptimeSeconds: int64(time.Since(s.deps.Started).Seconds()), Status: "healthy",
 	}
 	if s.deps.Published != nil {
 		p, err := s.deps.Published.Published(r.Context())
 		if err != nil {
 			s.deps.Logger.Warn("published counter unavailable", "error", err)
-			body.Status = "degraded"
+			body.Status = "unhealthy"
 		} else {
-			queued := max(p-st.Received-st.DeadLettered, 0)
+			queued := p - st.Received - st.DeadLettered
 			body.Published, body.Queued = &p, &queued
 		}
 	}
 	writeJSON(w, http.StatusOK, body)
 }
 
+// topics lists the topics' counters, by name or most recently active
+// first, a page at a time.
 func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
-	list, err := s.deps.Reader.Topics(r.Context())
+	q, err := parseQuery(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, err := readPage(q, "topics", topicFilter)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	f := p.filter
+	f.Limit = p.limit
+	if p.after != nil {
+		after := store.TopicStats{Topic: p.after.Key}
+		if p.after.At != nil {
+			after.LastProcessedAt = fromMicros(*p.after.At)
+		}
+		f.After = &after
+	}
+	list, err := s.deps.Reader.Topics(r.Context(), f)
 	if err != nil {
 		s.readFailed(w, err)
 		return
 	}
+	if p.full(len(list)) {
+		last := list[len(list)-1]
+		next := cursor{Key: last.Topic}
+		if f.Order == store.ByRecent && !last.LastProcessedAt.IsZero() {
+			next.At = micros(last.LastProcessedAt)
+		}
+		p.setNext(w, r, next)
+	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// topicOrders are the values of /topics' order parameter.
+var topicOrders = map[string]store.TopicOrder{"name": store.ByName, "recent": store.ByRecent}
+
+// topicFilter reads /topics' filters: order (name or recent) and contains.
+func topicFilter(q url.Values) (store.TopicFilter, url.Values, error) {
+	var f store.TopicFilter
+	canon := url.Values{}
+	if q.Has("order") {
+		v := q.Get("order")
+		order, ok := topicOrders[v]
+		if !ok {
+			return f, nil, event.Errorf(event.Malformed, "order must be name or recent, not %q", v)
+		}
+		f.Order = order
+		canon.Set("order", v)
+	}
+	if q.Has("contains") {
+		f.Contains = q.Get("contains")
+		canon.Set("contains", f.Contains)
+	}
+	return f, canon, nil
 }
 
 // health pings every dependency at once and names the ones that fail.
@@ -204,47 +243,35 @@ func (s *Server) readFailed(w http.ResponseWriter, err error) {
 	writeError(w, err)
 }
 
-// parseQuery parses the query string strictly: a malformed one is a 400,
-// not a silently empty filter.
+// parseQuery parses the query string strictly: a malformed one, a
+// parameter given twice or given empty is a 400, not a silently empty or
+// ignored filter.
 func parseQuery(r *http.Request) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, event.Errorf(event.Malformed, "malformed query string: %v", err)
 	}
+	for name, values := range q {
+		switch {
+		case len(values) > 1:
+			return nil, event.Errorf(event.Malformed, "query parameter %q is given %d times; give it once", name, len(values))
+		case values[0] == "":
+			return nil, event.Errorf(event.Malformed, "query parameter %q is empty; leave it out to not filter on it", name)
+		}
+	}
 	return q, nil
 }
 
-func timeParam(q url.Values, name string) (time.Time, error) {
-	v := q.Get(name)
-	if v == "" {
-		return time.Time{}, nil
+// timeParam reads an optional time parameter; nil when it is absent.
+func timeParam(q url.Values, name string) (*time.Time, error) {
+	if !q.Has(name) {
+		return nil, nil
 	}
+	v := q.Get(name)
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return time.Time{}, event.Errorf(event.Malformed,
+		return nil, event.Errorf(event.Malformed,
 			"%s must be an RFC 3339 time with an offset, such as 2026-11-25T10:00:00Z, not %q", name, v)
 	}
-	return t, nil
-}
-
-// Cursors are opaque to clients: the base64 of "v1:<id of the last row>".
-func encodeCursor(id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + strconv.FormatInt(id, 10)))
-}
-
-func decodeCursor(c string) (int64, error) {
-	bad := event.Errorf(event.Malformed, "cursor %q is not one this API returned; take it from the %s header", c, NextCursorHeader)
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, bad
-	}
-	s, ok := strings.CutPrefix(string(raw), "v1:")
-	if !ok {
-		return 0, bad
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, bad
-	}
-	return id, nil
+	return &t, nil
 }
