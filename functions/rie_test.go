@@ -290,8 +290,9 @@ func counts(received, unique, duplicates, dead, topics int) map[string]any {
 		"received": float64(received), "unique_processed": float64(unique), "duplicate_dropped": float64(duplicates),
 		"dead_lettered": float64(dead), "topics": float64(topics), "payload_conflicts": float64(0),
 		// Nothing went through publish here: published stays 0, and queued
-		// (published − received − dead_lettered) is clamped at 0.
-		"published": float64(0), "queued": float64(0),
+		// (published − received − dead_lettered) is reported as computed,
+		// negative, which shows that the events came in another way.
+		"published": float64(0), "queued": float64(-received - dead),
 	}
 }
 
