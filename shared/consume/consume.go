@@ -110,10 +110,12 @@ func (h *Handler) record(m events.SQSMessage) store.Record {
 }
 
 // reason renders a decoding error with its field details, for the dead
-// letter's record.
+// letter's record. An *event.Error's message is complete: its cause (the
+// encoding/json error) is already quoted in it, and Error() would append it
+// a second time.
 func reason(err error) string {
 	e, ok := err.(*event.Error)
-	if !ok || len(e.Details) == 0 {
+	if !ok {
 		return err.Error()
 	}
 	s := e.Message

@@ -121,3 +121,19 @@ func TestHandleEmptyEvent(t *testing.T) {
 	require.Empty(t, resp.BatchItemFailures)
 	require.Nil(t, st.recs)
 }
+
+// A dead letter's reason says what is wrong once: the decoding error's
+// message already quotes encoding/json, which must not be appended again.
+func TestHandleDeadLetterReasonSaysItOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ body, reason string }{
+		{"e", "queue message is not valid JSON at line 1, column 1 (byte 1): invalid character 'e' looking for beginning of value"},
+		{`{"topic":`, "queue message is not valid JSON at line 1, column 9 (byte 9): unexpected end of JSON input"},
+	}
+	for _, tt := range tests {
+		st := &recordingStore{}
+		_, err := (&Handler{Store: st}).Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: tt.body}}})
+		require.NoError(t, err)
+		require.Equal(t, tt.reason, st.recs[0].DeadReason, tt.body)
+	}
+}
