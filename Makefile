@@ -16,8 +16,10 @@ include $(sort $(wildcard mk/*.mk))
 .PHONY: help services run build test test-short lint clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sort | \
-		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
+	@# Colour only on a terminal, so that `make help | less` and logs get plain text.
+	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
+	grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+		awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "}; {printf "  %s%-22s%s %s\n", on, $$1, off, $$2}'
 
 services: ## Make sure PostgreSQL and Redis answer on 127.0.0.1 (starts or installs them)
 	@scripts/services.sh

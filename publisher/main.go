@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -78,6 +79,19 @@ type config struct {
 	json         bool
 }
 
+// firstKey is the first key of a comma-separated list, as API_KEYS is
+// written (a key never holds a comma, since the server splits on them).
+// docker compose passes the aggregator's API_KEYS when no
+// PUBLISHER_API_KEY is set.
+func firstKey(list string) string {
+	for key := range strings.SplitSeq(list, ",") {
+		if key = strings.TrimSpace(key); key != "" {
+			return key
+		}
+	}
+	return ""
+}
+
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	defaultURL := getenv("LOGAGG_URL")
 	if defaultURL == "" {
@@ -87,7 +101,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs := flag.NewFlagSet("publisher", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", defaultURL, "logagg's base URL (env LOGAGG_URL)")
-	fs.StringVar(&c.apiKey, "api-key", getenv("API_KEY"), "API key sent as X-API-Key (env API_KEY)")
+	fs.StringVar(&c.apiKey, "api-key", firstKey(getenv("API_KEY")),
+		"API key sent as X-API-Key (env API_KEY; a comma-separated list such as API_KEYS gives its first key)")
 	fs.IntVar(&c.events, "events", 20000, "events to send, duplicates included")
 	fs.Float64Var(&c.dupRate, "dup-rate", 0.3, "fraction of sent events that repeat an earlier one, in [0, 1)")
 	fs.IntVar(&c.batch, "batch", 500, "events per request")

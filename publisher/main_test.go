@@ -252,6 +252,17 @@ func TestParseFlagsDefaults(t *testing.T) {
 	require.Equal(t, "flag", c.apiKey, "a flag wins over the environment")
 }
 
+// docker compose hands the publisher the aggregator's API_KEYS when no
+// PUBLISHER_API_KEY is set: a list, of which any one key will do.
+func TestParseFlagsTakesTheFirstKeyOfAList(t *testing.T) {
+	t.Parallel()
+	for value, want := range map[string]string{"alpha,beta": "alpha", " alpha , beta": "alpha", ",beta": "beta", "solo": "solo", " , ": ""} {
+		c, err := parseFlags(nil, env(map[string]string{"API_KEY": value}), &bytes.Buffer{})
+		require.NoError(t, err)
+		require.Equal(t, want, c.apiKey, "API_KEY=%q", value)
+	}
+}
+
 func TestExitCode(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer

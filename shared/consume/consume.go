@@ -22,9 +22,11 @@ type Store interface {
 	Consume(ctx context.Context, recs []store.Record) (store.Result, error)
 }
 
-// Observer is told what every batch did (metrics). It may be nil.
+// Observer is told what every batch did, and how many lines naming a
+// conflict or a dead letter went unprinted (metrics). It may be nil.
 type Observer interface {
 	ObserveBatch(res store.Result, err error, took time.Duration)
+	ObserveSuppressedDetails(lines int)
 }
 
 // Handler consumes SQS-shaped batches.
@@ -36,6 +38,10 @@ type Handler struct {
 	MaxDeliveries int
 	Logger        *slog.Logger
 	Observer      Observer
+	// Details bounds the lines that name one payload conflict or one dead
+	// letter each; nil shares one limiter per process, at
+	// DetailLinesPerSecond.
+	Details *DetailLimiter
 }
 
 // Handle commits the batch and reports the messages to retry. A message that
@@ -67,13 +73,56 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 		return resp, nil
 	}
+	h.logResult(ctx, res)
+	return events.SQSEventResponse{}, nil
+}
+
+// logResult logs a committed batch's payload conflicts and dead letters: a
+// line with the counts, then a line for each one the Result names, as far
+// as the detail limiter lets them through. A detail line printed after
+// some were held back (by the limiter, or because the batch named only the
+// first NamedConflicts conflicts) carries their number as "suppressed".
+func (h *Handler) logResult(ctx context.Context, res store.Result) {
+	log := h.logger()
+	if (res.Conflicts == 0 && res.DeadLettered == 0) || !log.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	details := h.Details
+	if details == nil {
+		details = processDetails
+	}
+	suppressed := 0
+	detail := func(msg string, args ...any) {
+		ok, held := details.admit()
+		if !ok {
+			suppressed++
+			return
+		}
+		if held > 0 {
+			args = append(args, "suppressed", held)
+		}
+		log.WarnContext(ctx, msg, args...)
+	}
 	if res.Conflicts > 0 {
-		h.logger().Warn("duplicates with a different payload dropped", "payload_conflicts", res.Conflicts)
+		log.WarnContext(ctx, "duplicates with a different payload dropped", "payload_conflicts", res.Conflicts)
+		for _, c := range res.Conflicted {
+			detail("duplicate with a different payload dropped",
+				"topic", c.Topic, "event_id", c.EventID, "message_id", c.MessageID)
+		}
+		unnamed := res.Conflicts - len(res.Conflicted)
+		details.hold(unnamed)
+		suppressed += unnamed
 	}
 	if res.DeadLettered > 0 {
-		h.logger().Warn("messages dead-lettered", "events", res.DeadLettered)
+		log.WarnContext(ctx, "messages dead-lettered", "messages", len(res.DeadLetters), "events", res.DeadLettered)
+		for _, d := range res.DeadLetters {
+			detail("message dead-lettered",
+				"message_id", d.MessageID, "dead_letter_id", d.ID, "reason", d.Reason, "events", d.Events)
+		}
 	}
-	return events.SQSEventResponse{}, nil
+	if suppressed > 0 && h.Observer != nil {
+		h.Observer.ObserveSuppressedDetails(suppressed)
+	}
 }
 
 func (h *Handler) logger() *slog.Logger {
@@ -110,10 +159,12 @@ func (h *Handler) record(m events.SQSMessage) store.Record {
 }
 
 // reason renders a decoding error with its field details, for the dead
-// letter's record.
+// letter's record. An *event.Error's message is complete: its cause (the
+// encoding/json error) is already quoted in it, and Error() would append it
+// a second time.
 func reason(err error) string {
 	e, ok := err.(*event.Error)
-	if !ok || len(e.Details) == 0 {
+	if !ok {
 		return err.Error()
 	}
 	s := e.Message

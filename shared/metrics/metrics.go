@@ -26,6 +26,7 @@ type Metrics struct {
 	batchSeconds   prometheus.Histogram
 	batchEvents    prometheus.Histogram
 	consumed       *prometheus.CounterVec
+	suppressed     prometheus.Counter
 }
 
 // New registers logagg's metrics and the Go runtime's on a fresh registry.
@@ -56,9 +57,13 @@ func New() *Metrics {
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logagg_consumed_events_total", Help: "Events consumed by this process, by outcome.",
 		}, []string{"outcome"}),
+		suppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logagg_log_details_suppressed_total",
+			Help: "Log lines naming one payload conflict or dead letter that were not printed (over the rate limit, or past the first conflicts of a batch).",
+		}),
 	}
 	m.Registry.MustRegister(m.requests, m.requestSeconds, m.published, m.batches, m.batchSeconds,
-		m.batchEvents, m.consumed, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.batchEvents, m.consumed, m.suppressed, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -89,6 +94,10 @@ func (m *Metrics) ObserveBatch(res store.Result, err error, took time.Duration) 
 	m.consumed.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	m.consumed.WithLabelValues("dead_lettered").Add(float64(res.DeadLettered))
 }
+
+// ObserveSuppressedDetails counts log lines naming a conflict or a dead
+// letter that were not printed (it implements consume.Observer).
+func (m *Metrics) ObserveSuppressedDetails(lines int) { m.suppressed.Add(float64(lines)) }
 
 // StatsFunc reads the store's exact counters.
 type StatsFunc func(ctx context.Context) (store.Stats, error)

@@ -212,7 +212,15 @@ func planBatch(recs []Record, fresh map[string]bool) batchPlan {
 // receives the keys of the rows the insert created.
 func (p *batchPlan) queueWrites(b *pgx.Batch, inserted map[event.Key]bool) {
 	if len(p.dead.messageIDs) > 0 {
-		b.Queue(insertDeadLettersSQL, p.dead.messageIDs, p.dead.bodies, p.dead.reasons, p.dead.events)
+		b.Queue(insertDeadLettersSQL, p.dead.messageIDs, p.dead.bodies, p.dead.reasons, p.dead.events).
+			Query(func(rows pgx.Rows) error {
+				var d DeadLetter
+				_, err := pgx.ForEachRow(rows, []any{&d.ID, &d.MessageID, &d.Reason, &d.Events}, func() error {
+					p.res.DeadLetters = append(p.res.DeadLetters, d)
+					return nil
+				})
+				return err
+			})
 	}
 	if len(p.candidates) == 0 {
 		return
@@ -282,8 +290,17 @@ func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard
 	if res.Received > 0 || res.DeadLettered > 0 {
 		rows := newEventRows(p.duplicates)
 		b.Queue(auditAndCountSQL, rows.topics, rows.eventIDs, rows.sources, rows.messageIDs, rows.payloads, recheck,
-			shard, res.Received, res.Unique, res.Duplicates, res.DeadLettered).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&res.Conflicts) })
+			shard, res.Received, res.Unique, res.Duplicates, res.DeadLettered, NamedConflicts).
+			QueryRow(func(row pgx.Row) error {
+				var topics, eventIDs, messageIDs []string
+				if err := row.Scan(&res.Conflicts, &topics, &eventIDs, &messageIDs); err != nil {
+					return err
+				}
+				for i := range topics {
+					res.Conflicted = append(res.Conflicted, Conflict{Topic: topics[i], EventID: eventIDs[i], MessageID: messageIDs[i]})
+				}
+				return nil
+			})
 	}
 	if len(topics) > 0 {
 		names := make([]string, 0, len(topics))
@@ -413,8 +430,9 @@ func rollbackConn(ctx context.Context, conn *pgxpool.Conn) {
 	}
 }
 
-// plus adds two results.
+// plus adds two results; the conflicts named stay within NamedConflicts.
 func (r Result) plus(o Result) Result {
+	conflicted := append(slices.Clip(r.Conflicted), o.Conflicted...)
 	return Result{
 		Received:         r.Received + o.Received,
 		Unique:           r.Unique + o.Unique,
@@ -422,6 +440,8 @@ func (r Result) plus(o Result) Result {
 		Conflicts:        r.Conflicts + o.Conflicts,
 		DeadLettered:     r.DeadLettered + o.DeadLettered,
 		AlreadyCommitted: r.AlreadyCommitted + o.AlreadyCommitted,
+		Conflicted:       conflicted[:min(len(conflicted), NamedConflicts)],
+		DeadLetters:      append(slices.Clip(r.DeadLetters), o.DeadLetters...),
 	}
 }
 
@@ -494,7 +514,8 @@ JOIN processed_events p ON p.topic = u.topic AND p.event_id = u.event_id AND p.m
 
 const insertDeadLettersSQL = `
 INSERT INTO dead_letters (message_id, body, reason, events)
-SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int[])`
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int[])
+RETURNING id, message_id, reason, events`
 
 const beginSQL = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
@@ -520,7 +541,9 @@ RETURNING topic, event_id`
 
 // auditAndCountSQL audits the dropped duplicates against the stored rows
 // (payloads compared as jsonb, so key order and whitespace do not count),
-// adds to one counter shard, and returns the number of payload conflicts.
+// adds to one counter shard, and returns the number of payload conflicts
+// and the first $12 of them (topics, event IDs and message IDs, in key
+// order), for the logs.
 // It aborts the transaction (SQLSTATE LG001) when a duplicate marked for the
 // check is stored under its own message's ID: that message was committed
 // before, and this is a redelivery. Data-modifying WITH clauses run to
@@ -536,9 +559,13 @@ WITH dups AS (
 ), audited AS (
 	INSERT INTO duplicate_events (topic, event_id, message_id, source, payload_matches)
 	SELECT topic, event_id, message_id, source, payload_matches FROM dups
-	RETURNING payload_matches
+	RETURNING topic, event_id, message_id, payload_matches
 ), conflicts AS (
 	SELECT count(*) FILTER (WHERE NOT payload_matches) AS n FROM audited
+), named AS (
+	SELECT topic, event_id, message_id FROM audited WHERE NOT payload_matches
+	ORDER BY topic, event_id, message_id
+	LIMIT $12::int
 ), counted AS (
 	INSERT INTO stats_shards AS s (shard, received, unique_processed, duplicate_dropped, payload_conflicts, dead_lettered)
 	SELECT $7::int, $8::bigint, $9::bigint, $10::bigint, c.n, $11::bigint FROM conflicts c
@@ -549,7 +576,11 @@ WITH dups AS (
 		payload_conflicts = s.payload_conflicts + excluded.payload_conflicts,
 		dead_lettered     = s.dead_lettered     + excluded.dead_lettered
 )
-SELECT n FROM conflicts
+SELECT c.n,
+	(SELECT array_agg(topic ORDER BY topic, event_id, message_id) FROM named),
+	(SELECT array_agg(event_id ORDER BY topic, event_id, message_id) FROM named),
+	(SELECT array_agg(message_id ORDER BY topic, event_id, message_id) FROM named)
+FROM conflicts c
 WHERE logagg_require_new_messages((SELECT count(*) FROM dups WHERE redelivered), 0)`
 
 // addTopicStatsSQL adds to the topics' counters on one shard.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,7 +134,7 @@ func TestConsumeDeduplicates(t *testing.T) {
 				Duplicates:   int(tt.want.DuplicateDropped),
 				Conflicts:    int(tt.want.PayloadConflicts),
 				DeadLettered: int(tt.want.DeadLettered),
-			}, total)
+			}, counts(total))
 			requireStats(t, s, tt.want)
 
 			require.Equal(t, tt.want.UniqueProcessed, rowCount(t, s, "processed_events"))
@@ -188,7 +189,8 @@ func TestConsumeAuditsDuplicates(t *testing.T) {
 	require.NoError(t, err)
 	res, err := s.Consume(ctx, []Record{rec("m2", reordered), rec("m3", changed)})
 	require.NoError(t, err)
-	require.Equal(t, Result{Received: 2, Duplicates: 2, Conflicts: 1}, res)
+	require.Equal(t, Result{Received: 2, Duplicates: 2, Conflicts: 1}, counts(res))
+	require.Equal(t, []Conflict{{Topic: "t", EventID: "e", MessageID: "m3"}}, res.Conflicted)
 
 	type audit struct {
 		MessageID, Source string
@@ -389,7 +391,7 @@ func TestConsumeDeadLettersPoisonAndCommitsTheRest(t *testing.T) {
 			batch := []Record{good(1), good(2), tt.poison, good(3), good(4), good(5)}
 			res, err := s.Consume(ctx, batch)
 			require.NoError(t, err)
-			require.Equal(t, Result{Received: 5, Unique: 5, DeadLettered: len(tt.poison.Events)}, res)
+			require.Equal(t, Result{Received: 5, Unique: 5, DeadLettered: len(tt.poison.Events)}, counts(res))
 			requireStats(t, s, Stats{Received: 6, UniqueProcessed: 6, DeadLettered: int64(len(tt.poison.Events)), Topics: 1})
 
 			letters, err := s.DeadLetters(ctx, 10, 0)
@@ -399,6 +401,7 @@ func TestConsumeDeadLettersPoisonAndCommitsTheRest(t *testing.T) {
 			require.Contains(t, letters[0].Reason, tt.reason)
 			require.Equal(t, string(tt.poison.Body), letters[0].Body)
 			require.Equal(t, len(tt.poison.Events), letters[0].Events)
+			require.Equal(t, []DeadLetter{named(letters[0])}, res.DeadLetters, "the result names the row written")
 
 			// The whole batch again is already committed, the poison included.
 			res, err = s.Consume(ctx, batch)
@@ -564,4 +567,79 @@ func BenchmarkConsume(b *testing.B) {
 			b.ReportMetric(float64(workers*n*size)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// named is a dead letter as Result.DeadLetters names it: without its body
+// and creation time.
+func named(d DeadLetter) DeadLetter {
+	return DeadLetter{ID: d.ID, MessageID: d.MessageID, Reason: d.Reason, Events: d.Events}
+}
+
+func TestConsumeNamesTheFirstConflicts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	var stored, batch []Record
+	for i := 7; i >= 1; i-- {
+		id := fmt.Sprintf("e%d", i)
+		stored = append(stored, rec("stored-"+id, ev("t", id, `{"v":1}`)))
+		batch = append(batch, rec("changed-"+id, ev("t", id, `{"v":2}`)))
+	}
+	batch = append(batch, rec("same-e1", ev("t", "e1", `{"v":1}`)), rec("later-e2", ev("t", "e2", `{"v":3}`)))
+	_, err := s.Consume(ctx, stored)
+	require.NoError(t, err)
+
+	res, err := s.Consume(ctx, batch)
+	require.NoError(t, err)
+	require.Equal(t, 8, res.Conflicts)
+	require.Equal(t, []Conflict{
+		{Topic: "t", EventID: "e1", MessageID: "changed-e1"},
+		{Topic: "t", EventID: "e2", MessageID: "changed-e2"},
+		{Topic: "t", EventID: "e2", MessageID: "later-e2"},
+		{Topic: "t", EventID: "e3", MessageID: "changed-e3"},
+		{Topic: "t", EventID: "e4", MessageID: "changed-e4"},
+	}, res.Conflicted, "the first %d in key order; a matching duplicate is no conflict", NamedConflicts)
+	require.Empty(t, res.DeadLetters)
+}
+
+func TestConsumeNamesItsDeadLetters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	res, err := s.Consume(ctx, []Record{
+		{MessageID: "m1", Body: []byte(`[{"topic":`), DeadReason: "body is not JSON", DeadCount: 3},
+		rec("m2", ev("t", "e", `{}`)),
+		{MessageID: "m3", Body: []byte(`{}`), DeadReason: "event is invalid"},
+	})
+	require.NoError(t, err)
+	letters, err := s.DeadLetters(ctx, 10, 0)
+	require.NoError(t, err)
+	require.Len(t, letters, 2)
+	slices.Reverse(letters) // oldest first, as written
+	require.Equal(t, []DeadLetter{named(letters[0]), named(letters[1])}, res.DeadLetters)
+	require.Equal(t, "m1", res.DeadLetters[0].MessageID)
+	require.Equal(t, "body is not JSON", res.DeadLetters[0].Reason)
+	require.Equal(t, 3, res.DeadLetters[0].Events)
+	require.Equal(t, "m3", res.DeadLetters[1].MessageID)
+	require.Empty(t, res.Conflicted)
+}
+
+func TestResultPlusKeepsTheFirstNamedConflicts(t *testing.T) {
+	t.Parallel()
+	conflicts := func(ids ...string) []Conflict {
+		var out []Conflict
+		for _, id := range ids {
+			out = append(out, Conflict{Topic: "t", EventID: id, MessageID: "m-" + id})
+		}
+		return out
+	}
+	left := Result{Conflicts: 4, Conflicted: conflicts("a", "b", "c", "d"), DeadLetters: []DeadLetter{{ID: 1}}}
+	right := Result{Conflicts: 3, Conflicted: conflicts("e", "f", "g"), DeadLetters: []DeadLetter{{ID: 2}}}
+	sum := left.plus(right)
+	require.Equal(t, 7, sum.Conflicts)
+	require.Equal(t, conflicts("a", "b", "c", "d", "e"), sum.Conflicted)
+	require.Equal(t, []DeadLetter{{ID: 1}, {ID: 2}}, sum.DeadLetters)
+	require.Equal(t, conflicts("a", "b", "c", "d"), left.Conflicted, "the operands are left as they were")
 }

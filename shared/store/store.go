@@ -26,6 +26,24 @@ type Result struct {
 	Conflicts        int // duplicates whose payload differed from the stored one
 	DeadLettered     int // events set aside
 	AlreadyCommitted int // messages skipped because an earlier batch committed them
+
+	// Conflicted names the first payload conflicts, at most NamedConflicts
+	// of them, so that a log line can say which events they were about
+	// without the batch carrying every key back.
+	Conflicted []Conflict
+	// DeadLetters are the dead_letters rows written (one per message; Body
+	// and CreatedAt left empty).
+	DeadLetters []DeadLetter
+}
+
+// NamedConflicts bounds Result.Conflicted.
+const NamedConflicts = 5
+
+// Conflict is a dropped duplicate whose payload differed from the stored
+// event's.
+type Conflict struct {
+	Topic, EventID string
+	MessageID      string // the queue message that carried the duplicate
 }
 
 // Filter selects events for Events. Empty and nil fields do not filter.

@@ -1,0 +1,20 @@
+package metrics
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSuppressedDetailsAreCounted(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.ObserveSuppressedDetails(3)
+	m.ObserveSuppressedDetails(2)
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	require.Equal(t, 200, rec.Code)
+	require.Contains(t, rec.Body.String(), "\nlogagg_log_details_suppressed_total 5\n")
+}
