@@ -75,6 +75,12 @@ var fieldRejections = func() []fieldRejection {
 	add(FieldTimestamp, "offset of 24 hours", `"2026-11-25T10:00:00+24:00"`, `has a time-zone offset outside -23:59 to +23:59`)
 	add(FieldTimestamp, "day out of range", `"2026-02-30T10:00:00Z"`, `got "2026-02-30T10:00:00Z"`)
 	add(FieldTimestamp, "hour 24", `"2026-11-25T24:00:00Z"`, `got "2026-11-25T24:00:00Z"`)
+	const outside = "outside the range that every part can store and give back: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
+	add(FieldTimestamp, "after 9999 in UTC", `"9999-12-31T23:59:59-23:59"`, `timestamp "9999-12-31T23:59:59-23:59" is 10000-01-01T23:58:59Z in UTC, `+outside)
+	add(FieldTimestamp, "just after 9999 in UTC", `"9999-12-31T23:59:59.999999-00:01"`, `is 10000-01-01T00:00:59.999999Z in UTC, `+outside)
+	add(FieldTimestamp, "before year 0 in UTC", `"0000-01-01T00:00:00+23:59"`, `timestamp "0000-01-01T00:00:00+23:59" is -0001-12-31T00:01:00Z in UTC, `+outside)
+	add(FieldTimestamp, "just before year 0 in UTC", `"0000-01-01T00:00:00.999999+00:01"`, `is -0001-12-31T23:59:00.999999Z in UTC, `+outside)
+	add(FieldTimestamp, "upper-case T only in the middle", `"2026-11-25T10:00:00Zz"`, `got "2026-11-25T10:00:00Zz"`)
 	add(FieldTimestamp, "long value is shortened", `"`+strings.Repeat("9", 100)+`"`, `got "`+strings.Repeat("9", 40)+`…"`)
 
 	add(FieldPayload, "array", `[1]`, "payload must be a JSON object, got an array")
@@ -144,10 +150,23 @@ func TestTimestampAccepts(t *testing.T) {
 		{"2026-11-25T17:00:00+07:00", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 7 * 3600},
 		{"2026-11-25T04:30:00-05:30", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), -(5*3600 + 30*60)},
 		{"2026-11-25T10:00:00+00:00", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
-		{"2026-11-25T10:00:00.123456789Z", time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC), 0},
+		{"2026-11-25T10:00:00.123456789Z", time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC), 0},
 		{"2026-11-25T10:00:00.5+23:59", time.Date(2026, 11, 24, 10, 1, 0, 500000000, time.UTC), 23*3600 + 59*60},
 		{"0001-01-01T00:00:00Z", time.Time{}, 0},
-		{"9999-12-31T23:59:59-23:59", time.Date(10000, 1, 1, 23, 58, 59, 0, time.UTC), -(23*3600 + 59*60)},
+		{"0000-01-01T00:00:00Z", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), 0},
+		{"0000-01-01T23:59:00+23:59", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), 23*3600 + 59*60},
+		{"9999-12-31T23:59:59.999999Z", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), 0},
+		{"9999-12-31T00:00:59-23:59", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), -(23*3600 + 59*60)},
+		// More than six fractional digits are cut to microseconds, never
+		// rounded up: what PostgreSQL stores is what was accepted.
+		{"2026-11-25T10:00:00.1234569Z", time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC), 0},
+		{"9999-12-31T23:59:59.9999995Z", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), 0},
+		{"9999-12-31T23:59:59.999999999Z", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), 0},
+		{"0000-01-01T00:00:00.0000009Z", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), 0},
+		// RFC 3339 §5.6 allows the T and the Z in lower case.
+		{"2026-11-25t10:00:00z", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
+		{"2026-11-25t17:00:00.5+07:00", time.Date(2026, 11, 25, 10, 0, 0, 500000000, time.UTC), 7 * 3600},
+		{"2026-11-25T10:00:00z", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
@@ -156,6 +175,7 @@ func TestTimestampAccepts(t *testing.T) {
 			require.NoError(t, err)
 			ts := got[0].Timestamp
 			require.True(t, ts.Equal(tt.instant), "got %s", ts)
+			require.Equal(t, tt.instant.Nanosecond(), ts.Nanosecond(), "exactly, not only Equal")
 			name, offset := ts.Zone()
 			require.Equal(t, tt.offset, offset)
 			if offset != 0 {
@@ -281,5 +301,27 @@ func TestCheckTextRuneCount(t *testing.T) {
 		require.Empty(t, checkText(strings.Repeat(r, MaxTextLength)), r)
 		require.Equal(t, fmt.Sprintf("is %d characters long; the limit is %d", MaxTextLength+1, MaxTextLength),
 			checkText(strings.Repeat(r, MaxTextLength+1)), r)
+	}
+}
+
+// TestParseTimestamp checks the exported parser the query API uses for since
+// and until: the same rule as an event's timestamp, and an error worded to
+// follow the value's name.
+func TestParseTimestamp(t *testing.T) {
+	t.Parallel()
+
+	got, err := ParseTimestamp("2026-11-25t17:00:00.1234567+07:00")
+	require.NoError(t, err)
+	require.Equal(t, "2026-11-25T17:00:00.123456+07:00", got.Format(time.RFC3339Nano))
+
+	for s, want := range map[string]string{
+		"yesterday":                 `must be an RFC 3339 timestamp with a time-zone offset`,
+		"2026-11-25T10:00:00":       `"2026-11-25T10:00:00" has no time-zone offset`,
+		"9999-12-31T23:59:59-23:59": `"9999-12-31T23:59:59-23:59" is 10000-01-01T23:58:59Z in UTC, outside the range`,
+	} {
+		got, err := ParseTimestamp(s)
+		require.Error(t, err, s)
+		require.True(t, got.IsZero(), s)
+		require.True(t, strings.HasPrefix(err.Error(), want), "%s: %s", s, err)
 	}
 }
