@@ -186,6 +186,7 @@ func (d *batchDecoder) text(index int, field string, raw []byte, shared bool) st
 }
 
 // checkText returns what is wrong with a topic, event_id or source, or "".
+// ASCII takes the fast path; only other characters are looked up in tables.
 func checkText(s string) string {
 	n := 0
 	for i := 0; i < len(s); {
@@ -208,6 +209,10 @@ func checkText(s string) string {
 		}
 		if unicode.IsControl(r) {
 			return fmt.Sprintf("must not contain control characters; found U+%04X at character %d", r, n)
+		}
+		if unicode.Is(invisible, r) {
+			return fmt.Sprintf("must not contain invisible or bidirectional formatting characters, which let one name pass for another; "+
+				"found %s at character %d", describeInvisible(r), n)
 		}
 		i += size
 	}

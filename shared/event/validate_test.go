@@ -55,6 +55,29 @@ var fieldRejections = func() []fieldRejection {
 		add("lone high surrogate", `"a\ud800b"`, field+` contains \ud800, a UTF-16 surrogate escape without its pair`)
 		add("lone low surrogate", `"\udc00"`, `contains \udc00, a UTF-16 surrogate escape without its pair`)
 		add("invalid UTF-8", "\"ab\xff\"", field+" is not valid UTF-8 (at character 3)")
+
+		// Characters that show nothing or reorder the text let one name
+		// pass for another.
+		const lookAlike = " must not contain invisible or bidirectional formatting characters, which let one name pass for another; found "
+		add("right-to-left override", "\"txt.exe\u202egpj\"", field+lookAlike+"U+202E RIGHT-TO-LEFT OVERRIDE at character 8")
+		add("escaped right-to-left override", `"txt.exe\u202Egpj"`, field+lookAlike+"U+202E RIGHT-TO-LEFT OVERRIDE at character 8")
+		add("left-to-right mark", `"a\u200e"`, "found U+200E LEFT-TO-RIGHT MARK at character 2")
+		add("arabic letter mark", `"\u0628\u061c"`, "found U+061C ARABIC LETTER MARK at character 2")
+		add("first strong isolate", `"\u2068a"`, "found U+2068 FIRST STRONG ISOLATE at character 1")
+		add("zero width space", "\"admin\u200b\"", field+lookAlike+"U+200B ZERO WIDTH SPACE at character 6")
+		add("zero width joiner", "\"👨\u200d👩\"", "found U+200D ZERO WIDTH JOINER at character 2")
+		add("zero width non-joiner", `"a\u200cb"`, "found U+200C ZERO WIDTH NON-JOINER at character 2")
+		add("word joiner", `"a\u2060b"`, "found U+2060 WORD JOINER at character 2")
+		add("soft hyphen", `"ad\u00admin"`, "found U+00AD SOFT HYPHEN at character 3")
+		add("byte order mark", `"\ufeffadmin"`, "found U+FEFF ZERO WIDTH NO-BREAK SPACE at character 1")
+		add("combining grapheme joiner", `"a\u034f"`, "found U+034F COMBINING GRAPHEME JOINER at character 2")
+		add("Mongolian vowel separator", `"a\u180eb"`, "found U+180E MONGOLIAN VOWEL SEPARATOR at character 2")
+		add("Hangul filler", `"\u3164"`, "found U+3164 HANGUL FILLER at character 1")
+		add("variation selector 16", "\"❤\ufe0f\"", "found U+FE0F VARIATION SELECTOR-16 at character 2")
+		add("variation selector 17", `"a\udb40\udd00"`, "found U+E0100 VARIATION SELECTOR-17 at character 2")
+		add("tag letter", `"a\udb40\udc41"`, "found U+E0041 TAG LATIN CAPITAL LETTER A at character 2")
+		add("unassigned default ignorable", `"a\udb40\udc02"`, field+lookAlike+"U+E0002 at character 2")
+		add("musical beam", `"\ud834\udd73"`, "found U+1D173 MUSICAL SYMBOL BEGIN BEAM at character 1")
 	}
 
 	add := func(field, name, value, message string) {
@@ -121,7 +144,18 @@ func TestTextAccepts(t *testing.T) {
 		{"255 surrogate pairs", `"` + strings.Repeat(`\ud83d\ude00`, 255) + `"`, strings.Repeat("😀", 255)},
 		{"escapes", `"a\"b\\c\/d"`, `a"b\c/d`},
 		{"spaces", `" a b "`, " a b "},
-		{"format characters are not control characters", "\"a\u200bb\u202e\"", "a\u200bb\u202e"},
+		// Letters of any script, right-to-left ones too, and emoji without
+		// joiners or variation selectors are names.
+		{"accented", `"caf\u00e9.\u00e9v\u00e9nement"`, "café.événement"},
+		{"Japanese", `"日本.ログイン"`, "日本.ログイン"},
+		{"Hebrew and Arabic", `"שלום-مرحبا"`, "שלום-مرحبا"},
+		{"emoji", `"deploy-🚀-😀"`, "deploy-🚀-😀"},
+		{"Hangul syllables", `"한국어"`, "한국어"},
+		{"line separator is not a format character", `"a\u2028b"`, "a\u2028b"},
+		// Format characters that Default_Ignorable_Code_Point leaves out
+		// because they are meant to be seen.
+		{"Arabic number sign", `"\u0600\u0661"`, "\u0600\u0661"},
+		{"Egyptian hieroglyph joiner", `"\ud80d\udc30"`, "\U00013430"},
 		{"escaped backslash then u0000 text", `"\\u0000"`, `\u0000`},
 	}
 	for _, tt := range tests {
@@ -207,6 +241,7 @@ func TestPayloadAccepts(t *testing.T) {
 		{"wide rather than deep", `{"a":[` + strings.Repeat(`{"b":[]},`, 100) + `{}]}`, `{"a":[` + strings.Repeat(`{"b":[]},`, 100) + `{}]}`},
 		{"numbers at numeric's edges", `{"a":1e131071,"b":9.99e131071,"c":1e-16383,"d":0e200000,"e":-0.1e131072}`, `{"a":1e131071,"b":9.99e131071,"c":1e-16383,"d":0e200000,"e":-0.1e131072}`},
 		{"duplicate keys kept", `{"a":1,"a":2}`, `{"a":1,"a":2}`},
+		{"format characters are prose", "{\"\u202e\":\"a\u200bb\u200d\ufe0f\"}", "{\"\u202e\":\"a\u200bb\u200d\ufe0f\"}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
