@@ -144,7 +144,7 @@ func (s *Server) Paths() map[string][]string {
 // ServeHTTP authenticates, routes and answers every error as JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK, log: s.deps.Logger}
 	routeName := "unmatched"
 	defer func() {
 		if p := recover(); p != nil {
@@ -211,6 +211,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	code  int
 	wrote bool
+	log   *slog.Logger // the Server's, for failures found while answering
 }
 
 func (w *statusWriter) WriteHeader(code int) {

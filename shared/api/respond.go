@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sort"
 
@@ -65,13 +67,36 @@ func asEventError(err error) *event.Error {
 	return nil
 }
 
+// internalErrorBody is what a client sees of a failure it cannot act on.
+const internalErrorBody = `{"error":"internal error"}` + "\n"
+
+// writeJSON answers v as JSON with status. It encodes v before writing
+// anything, so that a value encoding/json refuses (a time outside years
+// 0000–9999, say) is a logged 500 rather than the status followed by a body
+// cut short.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		loggerOf(w).Error("response cannot be encoded as JSON; answering 500", "status", status, "error", err)
+		status = http.StatusInternalServerError
+		body.Reset()
+		body.WriteString(internalErrorBody)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	_, _ = w.Write(body.Bytes())
+}
+
+// loggerOf returns the Server's logger when w is the writer ServeHTTP
+// gives the handlers, and the default logger otherwise.
+func loggerOf(w http.ResponseWriter) *slog.Logger {
+	if sw, ok := w.(*statusWriter); ok && sw.log != nil {
+		return sw.log
+	}
+	return slog.Default()
 }
 
 func sortStrings(s []string) []string {

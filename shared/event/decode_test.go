@@ -582,3 +582,22 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeMessageFollowsTheTimestampRule: a queue message is held to the
+// rule /publish applies, so one queued before the rule (or by hand) cannot
+// put an unreadable row in the database: it is refused, and dead-lettered by
+// the consumer. EncodeDecoded writes what decoding kept.
+func TestDecodeMessageFollowsTheTimestampRule(t *testing.T) {
+	t.Parallel()
+
+	for _, ts := range []string{"9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+23:59", "10000-01-01T00:00:00Z"} {
+		_, err := DecodeMessage([]byte(withField(FieldTimestamp, `"`+ts+`"`)))
+		e := requireCode(t, err, Invalid)
+		require.Equal(t, FieldTimestamp, e.Details[0].Field, ts)
+	}
+
+	got, err := DecodeMessage([]byte(withField(FieldTimestamp, `"9999-12-31t23:59:59.999999999+00:30"`)))
+	require.NoError(t, err)
+	require.Equal(t, "9999-12-31T23:59:59.999999+00:30", got[0].Timestamp.Format(time.RFC3339Nano))
+	require.Contains(t, string(EncodeDecoded(got[0])), `"timestamp":"9999-12-31T23:59:59.999999+00:30"`)
+}

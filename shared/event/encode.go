@@ -8,9 +8,10 @@ import (
 // EncodeDecoded returns the canonical queue-message body of an event that
 // DecodeRequest or DecodeMessage returned:
 //
-//	{"topic":…,"event_id":…,"timestamp":"<RFC 3339, nanoseconds, offset kept>","source":…,"payload":{…}}
+//	{"topic":…,"event_id":…,"timestamp":"<RFC 3339, offset kept>","source":…,"payload":{…}}
 //
-// with strings escaped only where JSON requires it (no HTML escaping).
+// with strings escaped only where JSON requires it (no HTML escaping), and
+// the timestamp's fraction as decoding left it: six digits at most.
 // It does not check the event again: the decoders have checked everything
 // DecodeMessage needs and left the payload compact ({} when absent or
 // null), and the checks were half the work of encoding. DecodeMessage of

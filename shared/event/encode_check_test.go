@@ -14,7 +14,7 @@ import (
 // Encode returns the canonical queue-message body of one event, as
 // EncodeDecoded writes it:
 //
-//	{"topic":…,"event_id":…,"timestamp":"<RFC 3339, nanoseconds, offset kept>","source":…,"payload":{…}}
+//	{"topic":…,"event_id":…,"timestamp":"<RFC 3339, offset kept>","source":…,"payload":{…}}
 //
 // with the payload compacted ({} when empty or null) and strings escaped
 // only where JSON requires it (no HTML escaping). It refuses, with an
@@ -59,10 +59,13 @@ func encodeError(details []FieldError) *Error {
 }
 
 // checkTime returns what keeps t from being written as an RFC 3339
-// timestamp that parses back to t, or "".
+// timestamp that parses back to t (to the microsecond), or "".
 func checkTime(t time.Time) string {
+	if problem := checkInstant(truncateToMicroseconds(t)); problem != "" {
+		return problem
+	}
 	if y := t.Year(); y < 0 || y > 9999 {
-		return fmt.Sprintf("year %d is outside 0000–9999", y)
+		return fmt.Sprintf("year %d in its own offset is outside 0000–9999", y)
 	}
 	_, offset := t.Zone()
 	if offset%60 != 0 || offset <= -24*3600 || offset >= 24*3600 {

@@ -55,6 +55,29 @@ var fieldRejections = func() []fieldRejection {
 		add("lone high surrogate", `"a\ud800b"`, field+` contains \ud800, a UTF-16 surrogate escape without its pair`)
 		add("lone low surrogate", `"\udc00"`, `contains \udc00, a UTF-16 surrogate escape without its pair`)
 		add("invalid UTF-8", "\"ab\xff\"", field+" is not valid UTF-8 (at character 3)")
+
+		// Characters that show nothing or reorder the text let one name
+		// pass for another.
+		const lookAlike = " must not contain invisible or bidirectional formatting characters, which let one name pass for another; found "
+		add("right-to-left override", "\"txt.exe\u202egpj\"", field+lookAlike+"U+202E RIGHT-TO-LEFT OVERRIDE at character 8")
+		add("escaped right-to-left override", `"txt.exe\u202Egpj"`, field+lookAlike+"U+202E RIGHT-TO-LEFT OVERRIDE at character 8")
+		add("left-to-right mark", `"a\u200e"`, "found U+200E LEFT-TO-RIGHT MARK at character 2")
+		add("arabic letter mark", `"\u0628\u061c"`, "found U+061C ARABIC LETTER MARK at character 2")
+		add("first strong isolate", `"\u2068a"`, "found U+2068 FIRST STRONG ISOLATE at character 1")
+		add("zero width space", "\"admin\u200b\"", field+lookAlike+"U+200B ZERO WIDTH SPACE at character 6")
+		add("zero width joiner", "\"👨\u200d👩\"", "found U+200D ZERO WIDTH JOINER at character 2")
+		add("zero width non-joiner", `"a\u200cb"`, "found U+200C ZERO WIDTH NON-JOINER at character 2")
+		add("word joiner", `"a\u2060b"`, "found U+2060 WORD JOINER at character 2")
+		add("soft hyphen", `"ad\u00admin"`, "found U+00AD SOFT HYPHEN at character 3")
+		add("byte order mark", `"\ufeffadmin"`, "found U+FEFF ZERO WIDTH NO-BREAK SPACE at character 1")
+		add("combining grapheme joiner", `"a\u034f"`, "found U+034F COMBINING GRAPHEME JOINER at character 2")
+		add("Mongolian vowel separator", `"a\u180eb"`, "found U+180E MONGOLIAN VOWEL SEPARATOR at character 2")
+		add("Hangul filler", `"\u3164"`, "found U+3164 HANGUL FILLER at character 1")
+		add("variation selector 16", "\"❤\ufe0f\"", "found U+FE0F VARIATION SELECTOR-16 at character 2")
+		add("variation selector 17", `"a\udb40\udd00"`, "found U+E0100 VARIATION SELECTOR-17 at character 2")
+		add("tag letter", `"a\udb40\udc41"`, "found U+E0041 TAG LATIN CAPITAL LETTER A at character 2")
+		add("unassigned default ignorable", `"a\udb40\udc02"`, field+lookAlike+"U+E0002 at character 2")
+		add("musical beam", `"\ud834\udd73"`, "found U+1D173 MUSICAL SYMBOL BEGIN BEAM at character 1")
 	}
 
 	add := func(field, name, value, message string) {
@@ -75,6 +98,12 @@ var fieldRejections = func() []fieldRejection {
 	add(FieldTimestamp, "offset of 24 hours", `"2026-11-25T10:00:00+24:00"`, `has a time-zone offset outside -23:59 to +23:59`)
 	add(FieldTimestamp, "day out of range", `"2026-02-30T10:00:00Z"`, `got "2026-02-30T10:00:00Z"`)
 	add(FieldTimestamp, "hour 24", `"2026-11-25T24:00:00Z"`, `got "2026-11-25T24:00:00Z"`)
+	const outside = "outside the range that every part can store and give back: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
+	add(FieldTimestamp, "after 9999 in UTC", `"9999-12-31T23:59:59-23:59"`, `timestamp "9999-12-31T23:59:59-23:59" is 10000-01-01T23:58:59Z in UTC, `+outside)
+	add(FieldTimestamp, "just after 9999 in UTC", `"9999-12-31T23:59:59.999999-00:01"`, `is 10000-01-01T00:00:59.999999Z in UTC, `+outside)
+	add(FieldTimestamp, "before year 0 in UTC", `"0000-01-01T00:00:00+23:59"`, `timestamp "0000-01-01T00:00:00+23:59" is -0001-12-31T00:01:00Z in UTC, `+outside)
+	add(FieldTimestamp, "just before year 0 in UTC", `"0000-01-01T00:00:00.999999+00:01"`, `is -0001-12-31T23:59:00.999999Z in UTC, `+outside)
+	add(FieldTimestamp, "upper-case T only in the middle", `"2026-11-25T10:00:00Zz"`, `got "2026-11-25T10:00:00Zz"`)
 	add(FieldTimestamp, "long value is shortened", `"`+strings.Repeat("9", 100)+`"`, `got "`+strings.Repeat("9", 40)+`…"`)
 
 	add(FieldPayload, "array", `[1]`, "payload must be a JSON object, got an array")
@@ -115,7 +144,18 @@ func TestTextAccepts(t *testing.T) {
 		{"255 surrogate pairs", `"` + strings.Repeat(`\ud83d\ude00`, 255) + `"`, strings.Repeat("😀", 255)},
 		{"escapes", `"a\"b\\c\/d"`, `a"b\c/d`},
 		{"spaces", `" a b "`, " a b "},
-		{"format characters are not control characters", "\"a\u200bb\u202e\"", "a\u200bb\u202e"},
+		// Letters of any script, right-to-left ones too, and emoji without
+		// joiners or variation selectors are names.
+		{"accented", `"caf\u00e9.\u00e9v\u00e9nement"`, "café.événement"},
+		{"Japanese", `"日本.ログイン"`, "日本.ログイン"},
+		{"Hebrew and Arabic", `"שלום-مرحبا"`, "שלום-مرحبا"},
+		{"emoji", `"deploy-🚀-😀"`, "deploy-🚀-😀"},
+		{"Hangul syllables", `"한국어"`, "한국어"},
+		{"line separator is not a format character", `"a\u2028b"`, "a\u2028b"},
+		// Format characters that Default_Ignorable_Code_Point leaves out
+		// because they are meant to be seen.
+		{"Arabic number sign", `"\u0600\u0661"`, "\u0600\u0661"},
+		{"Egyptian hieroglyph joiner", `"\ud80d\udc30"`, "\U00013430"},
 		{"escaped backslash then u0000 text", `"\\u0000"`, `\u0000`},
 	}
 	for _, tt := range tests {
@@ -144,10 +184,23 @@ func TestTimestampAccepts(t *testing.T) {
 		{"2026-11-25T17:00:00+07:00", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 7 * 3600},
 		{"2026-11-25T04:30:00-05:30", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), -(5*3600 + 30*60)},
 		{"2026-11-25T10:00:00+00:00", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
-		{"2026-11-25T10:00:00.123456789Z", time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC), 0},
+		{"2026-11-25T10:00:00.123456789Z", time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC), 0},
 		{"2026-11-25T10:00:00.5+23:59", time.Date(2026, 11, 24, 10, 1, 0, 500000000, time.UTC), 23*3600 + 59*60},
 		{"0001-01-01T00:00:00Z", time.Time{}, 0},
-		{"9999-12-31T23:59:59-23:59", time.Date(10000, 1, 1, 23, 58, 59, 0, time.UTC), -(23*3600 + 59*60)},
+		{"0000-01-01T00:00:00Z", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), 0},
+		{"0000-01-01T23:59:00+23:59", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), 23*3600 + 59*60},
+		{"9999-12-31T23:59:59.999999Z", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), 0},
+		{"9999-12-31T00:00:59-23:59", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), -(23*3600 + 59*60)},
+		// More than six fractional digits are cut to microseconds, never
+		// rounded up: what PostgreSQL stores is what was accepted.
+		{"2026-11-25T10:00:00.1234569Z", time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC), 0},
+		{"9999-12-31T23:59:59.9999995Z", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), 0},
+		{"9999-12-31T23:59:59.999999999Z", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), 0},
+		{"0000-01-01T00:00:00.0000009Z", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), 0},
+		// RFC 3339 §5.6 allows the T and the Z in lower case.
+		{"2026-11-25t10:00:00z", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
+		{"2026-11-25t17:00:00.5+07:00", time.Date(2026, 11, 25, 10, 0, 0, 500000000, time.UTC), 7 * 3600},
+		{"2026-11-25T10:00:00z", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
@@ -156,6 +209,7 @@ func TestTimestampAccepts(t *testing.T) {
 			require.NoError(t, err)
 			ts := got[0].Timestamp
 			require.True(t, ts.Equal(tt.instant), "got %s", ts)
+			require.Equal(t, tt.instant.Nanosecond(), ts.Nanosecond(), "exactly, not only Equal")
 			name, offset := ts.Zone()
 			require.Equal(t, tt.offset, offset)
 			if offset != 0 {
@@ -187,6 +241,7 @@ func TestPayloadAccepts(t *testing.T) {
 		{"wide rather than deep", `{"a":[` + strings.Repeat(`{"b":[]},`, 100) + `{}]}`, `{"a":[` + strings.Repeat(`{"b":[]},`, 100) + `{}]}`},
 		{"numbers at numeric's edges", `{"a":1e131071,"b":9.99e131071,"c":1e-16383,"d":0e200000,"e":-0.1e131072}`, `{"a":1e131071,"b":9.99e131071,"c":1e-16383,"d":0e200000,"e":-0.1e131072}`},
 		{"duplicate keys kept", `{"a":1,"a":2}`, `{"a":1,"a":2}`},
+		{"format characters are prose", "{\"\u202e\":\"a\u200bb\u200d\ufe0f\"}", "{\"\u202e\":\"a\u200bb\u200d\ufe0f\"}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -281,5 +336,27 @@ func TestCheckTextRuneCount(t *testing.T) {
 		require.Empty(t, checkText(strings.Repeat(r, MaxTextLength)), r)
 		require.Equal(t, fmt.Sprintf("is %d characters long; the limit is %d", MaxTextLength+1, MaxTextLength),
 			checkText(strings.Repeat(r, MaxTextLength+1)), r)
+	}
+}
+
+// TestParseTimestamp checks the exported parser the query API uses for since
+// and until: the same rule as an event's timestamp, and an error worded to
+// follow the value's name.
+func TestParseTimestamp(t *testing.T) {
+	t.Parallel()
+
+	got, err := ParseTimestamp("2026-11-25t17:00:00.1234567+07:00")
+	require.NoError(t, err)
+	require.Equal(t, "2026-11-25T17:00:00.123456+07:00", got.Format(time.RFC3339Nano))
+
+	for s, want := range map[string]string{
+		"yesterday":                 `must be an RFC 3339 timestamp with a time-zone offset`,
+		"2026-11-25T10:00:00":       `"2026-11-25T10:00:00" has no time-zone offset`,
+		"9999-12-31T23:59:59-23:59": `"9999-12-31T23:59:59-23:59" is 10000-01-01T23:58:59Z in UTC, outside the range`,
+	} {
+		got, err := ParseTimestamp(s)
+		require.Error(t, err, s)
+		require.True(t, got.IsZero(), s)
+		require.True(t, strings.HasPrefix(err.Error(), want), "%s: %s", s, err)
 	}
 }
