@@ -100,7 +100,7 @@ func New(deps Deps) *Server {
 		s.handle("GET", "/events/count", s.count)
 		s.handle("GET", "/stats", s.stats)
 		s.handle("GET", "/topics", s.topics)
-		s.handle("GET", "/ui", s.ui)
+		s.handleDashboard()
 	}
 	if deps.DeadLetters != nil {
 		s.handle("GET", "/deadletters", s.deadLetters)
@@ -161,7 +161,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path != "/" {
 		path = strings.TrimSuffix(path, "/")
 	}
-	if path != "/health" && !s.authorized(r) {
+	if path != "/health" && !s.isDashboardFile(r, path) && !s.authorized(r) {
 		writeError(rw, event.Errorf(event.Unauthorized,
 			"missing or wrong API key: send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'"))
 		return
