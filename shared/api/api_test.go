@@ -343,6 +343,14 @@ func TestEventsQueryParameters(t *testing.T) {
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	require.NotNil(t, h.reader.filter.Since, "since of 0001-01-01 filters")
 	require.NotNil(t, h.reader.filter.Until, "until of 0001-01-01 filters")
+	// The timestamp rule: lower-case t and z, and the range every part can
+	// give back.
+	rec = h.do(t, "GET", "/events?since=2026-11-25t00:00:00z", "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.True(t, h.reader.filter.Since.Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)))
+	rec = h.do(t, "GET", "/events?until=9999-12-31T23:59:59-23:59", "", "")
+	require.Equal(t, 400, rec.Code, rec.Body.String())
+	require.Contains(t, decodeBody(t, rec)["error"], "9999-12-31T23:59:59.999999Z")
 	rec = h.do(t, "GET", "/events", "", "")
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	require.Nil(t, h.reader.filter.Since)

@@ -262,16 +262,15 @@ func parseQuery(r *http.Request) (url.Values, error) {
 	return q, nil
 }
 
-// timeParam reads an optional time parameter; nil when it is absent.
+// timeParam reads an optional time parameter, by the rule for an event's
+// timestamp; nil when it is absent.
 func timeParam(q url.Values, name string) (*time.Time, error) {
 	if !q.Has(name) {
 		return nil, nil
 	}
-	v := q.Get(name)
-	t, err := time.Parse(time.RFC3339Nano, v)
+	t, err := event.ParseTimestamp(q.Get(name))
 	if err != nil {
-		return nil, event.Errorf(event.Malformed,
-			"%s must be an RFC 3339 time with an offset, such as 2026-11-25T10:00:00Z, not %q", name, v)
+		return nil, event.Errorf(event.Malformed, "%s %v", name, err)
 	}
 	return &t, nil
 }

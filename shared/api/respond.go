@@ -83,6 +83,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		body.Reset()
 		body.WriteString(internalErrorBody)
+		// Paging headers describe the body that could not be sent.
+		w.Header().Del(NextCursorHeader)
+		w.Header().Del("Link")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -26,8 +26,11 @@ func TestUnencodableResponseIsALogged500(t *testing.T) {
 		Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
 	}}}
 
-	rec := h.do(t, "GET", "/events", "", "")
+	// A full page: the paging headers would describe a body never sent.
+	rec := h.do(t, "GET", "/events?limit=1", "", "")
 	require.Equal(t, 500, rec.Code, rec.Body.String())
+	require.Empty(t, rec.Header().Get(NextCursorHeader))
+	require.Empty(t, rec.Header().Get("Link"))
 	require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 	require.JSONEq(t, `{"error":"internal error"}`, rec.Body.String())
 	require.Contains(t, logs.String(), "level=ERROR")
