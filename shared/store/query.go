@@ -162,11 +162,13 @@ func (s *Store) Topics(ctx context.Context, f TopicFilter) ([]TopicStats, error)
 }
 
 // topicsByNameSQL walks topic_stats' primary key (topic, shard) from the
-// cursor on. strpos(topic, '') is 1, so an empty $1 keeps every topic.
+// cursor on. strpos(x, '') is 1, so an empty $1 keeps every topic. Both
+// sides are lowered under the "C" collation, which folds ASCII letters only:
+// the same folding whatever the database's locale.
 const topicsByNameSQL = `
 SELECT topic, sum(unique_count)::bigint, sum(duplicate_count)::bigint, max(last_processed_at)
 FROM topic_stats
-WHERE strpos(topic, $1) > 0 AND topic > $2
+WHERE strpos(lower(topic), lower($1 COLLATE "C")) > 0 AND topic > $2
 GROUP BY topic
 ORDER BY topic
 LIMIT $3`
@@ -179,7 +181,7 @@ WITH t AS (
 	SELECT topic, sum(unique_count)::bigint AS uniq, sum(duplicate_count)::bigint AS dups,
 		max(last_processed_at) AS last, coalesce(max(last_processed_at), '-infinity') AS sort_at
 	FROM topic_stats
-	WHERE strpos(topic, $1) > 0
+	WHERE strpos(lower(topic), lower($1 COLLATE "C")) > 0
 	GROUP BY topic
 )
 SELECT topic, uniq, dups, last FROM t

@@ -271,6 +271,7 @@ func TestTopicsPagesByNameAndByRecent(t *testing.T) {
 	}
 	require.Equal(t, []string{"app.a", "app.b", "app.c", "db.x"}, all(TopicFilter{Limit: 1}))
 	require.Equal(t, []string{"app.a", "app.b", "app.c"}, all(TopicFilter{Limit: 2, Contains: "app"}))
+	require.Equal(t, []string{"app.a", "app.b", "app.c"}, all(TopicFilter{Limit: 2, Contains: "APP."}), "ASCII letters in either case")
 	require.Equal(t, []string{"app.c", "app.a", "db.x", "app.b"}, all(TopicFilter{Order: ByRecent, Limit: 1}),
 		"most recently active first; a duplicate is no activity")
 	require.Equal(t, []string{"app.c", "app.a", "app.b"}, all(TopicFilter{Order: ByRecent, Limit: 2, Contains: "app."}))

@@ -88,7 +88,7 @@ const (
 // TopicFilter selects topics for Topics.
 type TopicFilter struct {
 	Order    TopicOrder
-	Contains string // only topics whose name contains it; "" = all
+	Contains string // only topics whose name contains it, ASCII letters in either case; "" = all
 	Limit    int
 	After    *TopicStats // keyset cursor: only topics listed after this one
 }
