@@ -162,7 +162,7 @@ func (s *Store) Topics(ctx context.Context, f TopicFilter) ([]TopicStats, error)
 }
 
 // topicsByNameSQL walks topic_stats' primary key (topic, shard) from the
-// cursor on. strpos(topic, '') is 1, so an empty $1 keeps every topic.
+// cursor on. strpos of the empty string is 1, so an empty $1 keeps every topic.
 const topicsByNameSQL = `
 SELECT topic, sum(unique_count)::bigint, sum(duplicate_count)::bigint, max(last_processed_at)
 FROM topic_stats
