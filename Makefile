@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 14m
 
 # Each concern with several targets keeps them in its own file under mk/.
 include $(sort $(wildcard mk/*.mk))
-.PHONY: help services browser run build test test-short lint clean
+.PHONY: help services browser run build test test-short clean
 
 help: ## List the targets
 	@# Colour only on a terminal, so that `make help | less` and logs get plain text.
@@ -46,10 +46,6 @@ test: services browser ## Run every test (unit, integration and the dashboard in
 
 test-short: ## Run the tests that need no server
 	$(GO) test -short -count=1 ./...
-
-lint: ## gofmt and go vet
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
-	$(GO) vet ./...
 
 clean: ## Remove build output
 	rm -rf bin .aws-sam

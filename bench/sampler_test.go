@@ -8,6 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/shared/testenv"
 )
 
 func TestUsageOver(t *testing.T) {
@@ -108,18 +110,14 @@ func TestSamplerReadsAProcess(t *testing.T) {
 	require.NotContains(t, u.parts, partPostgres, "no database given, no backends followed")
 }
 
-// testServices connects to the test Redis (TEST_REDIS_URL, else the local
-// one); the PostgreSQL part is not used.
+// testServices connects to the tests' Redis (testenv); the PostgreSQL part
+// is not used.
 func testServices(t *testing.T) *services {
 	t.Helper()
-	u := os.Getenv("TEST_REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
+	u, _ := testenv.NewRedisPrefix(t)
 	opts, err := redis.ParseURL(u)
 	require.NoError(t, err)
 	svc := &services{redis: redis.NewClient(opts)}
 	t.Cleanup(func() { _ = svc.Close() })
-	require.NoError(t, svc.redis.Ping(context.Background()).Err(), "Redis at %s", u)
 	return svc
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -142,19 +141,6 @@ func (s *services) redisVersion(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return parseInfo(info)["redis_version"], nil
-}
-
-// redisUsedMemory returns used_memory from INFO memory, in bytes.
-func (s *services) redisUsedMemory(ctx context.Context) (int64, error) {
-	info, err := s.redis.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0, err
-	}
-	v, ok := parseInfo(info)["used_memory"]
-	if !ok {
-		return 0, fmt.Errorf("INFO memory has no used_memory")
-	}
-	return strconv.ParseInt(v, 10, 64)
 }
 
 // parseInfo reads the "key:value" lines of a Redis INFO reply; section

@@ -279,9 +279,6 @@ func TestHandleLogsNothingAboutACleanBatch(t *testing.T) {
 // was stored.
 func TestHandleLogsWhatItStored(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("needs PostgreSQL")
-	}
 	ctx := context.Background()
 	st, err := store.Open(ctx, testenv.NewDatabase(t), store.Options{MaxConns: 2})
 	require.NoError(t, err)

@@ -11,7 +11,7 @@ const Groups = 16
 // 32-bit FNV-1a hash of the two, modulo Groups.
 func GroupOf(topic, eventID string) uint32 {
 	h := fnvString(fnvOffset, topic)
-	h = (h ^ 0) * fnvPrime // a separator, so that ("ab","c") and ("a","bc") differ
+	h *= fnvPrime // a NUL byte (h ^ 0 is h) between the two, so that ("ab","c") and ("a","bc") differ
 	return fnvString(h, eventID) % Groups
 }
 

@@ -3,6 +3,7 @@ package queue_test
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,6 +25,17 @@ func TestGroupOf(t *testing.T) {
 		require.Greater(t, n, 50, "group %d got %d of 1600 keys", g, n)
 	}
 	require.NotEqual(t, queue.GroupOf("ab", "c"), queue.GroupOf("a", "bc"), "topic and event ID are kept apart")
+}
+
+// Publishers and consumers of different versions share a stream, so the
+// group of a key must never change: FNV-1a of topic, a NUL byte, event ID.
+func TestGroupOfIsFNV1aOfTheKey(t *testing.T) {
+	t.Parallel()
+	for _, key := range [][2]string{{"orders", "e-1"}, {"ab", "c"}, {"a", "bc"}, {"", ""}, {"user.login", "evt-ü"}} {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(key[0] + "\x00" + key[1]))
+		require.Equal(t, h.Sum32()%queue.Groups, queue.GroupOf(key[0], key[1]), "key %q", key)
+	}
 }
 
 // unpack returns the event bodies a message carries.

@@ -162,9 +162,9 @@ func (s *Store) Topics(ctx context.Context, f TopicFilter) ([]TopicStats, error)
 }
 
 // topicsByNameSQL walks topic_stats' primary key (topic, shard) from the
-// cursor on. strpos(x, '') is 1, so an empty $1 keeps every topic. Both
-// sides are lowered under the "C" collation, which folds ASCII letters only:
-// the same folding whatever the database's locale.
+// cursor on. strpos of the empty string is 1, so an empty $1 keeps every
+// topic. Both sides are lowered under the "C" collation, which folds ASCII
+// letters only: the same folding whatever the database's locale.
 const topicsByNameSQL = `
 SELECT topic, sum(unique_count)::bigint, sum(duplicate_count)::bigint, max(last_processed_at)
 FROM topic_stats

@@ -32,6 +32,7 @@ func ModuleRoot(t testing.TB) string {
 // binary and returns the executable's path.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
+	SkipShort(t, "a build of "+pkg)
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if bin, ok := built[pkg]; ok {

@@ -1,7 +1,9 @@
 // Package testenv gives integration tests their own PostgreSQL database and
 // Redis key prefix on the real servers, so that tests run in parallel and
-// twice in a row. A server that cannot be reached fails the test: it never
-// skips, so a run that did not exercise the database cannot pass.
+// twice in a row. A server that cannot be reached fails the test, so a run
+// that did not exercise the database cannot pass. The one exception is
+// `go test -short`, asked for explicitly: there every helper that needs a
+// server or a build skips the test instead (SkipShort).
 package testenv
 
 import (
@@ -36,6 +38,16 @@ func RedisURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
+// SkipShort skips the test under `go test -short`, saying what it needs:
+// -short runs only the tests that need no server, no build and no emulator.
+// Without -short it does nothing, and what the test needs must be there.
+func SkipShort(t testing.TB, needs string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s (skipped under -short)", needs)
+	}
+}
+
 // RandomName returns prefix followed by 12 random hex digits.
 func RandomName(prefix string) string {
 	b := make([]byte, 6)
@@ -47,6 +59,7 @@ func RandomName(prefix string) string {
 // test ends, and returns its URL.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	SkipShort(t, "PostgreSQL")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin := AdminDatabaseURL()
@@ -85,6 +98,7 @@ func NewDatabase(t testing.TB) string {
 // when the test ends.
 func NewRedisPrefix(t testing.TB) (redisURL, prefix string) {
 	t.Helper()
+	SkipShort(t, "Redis")
 	redisURL = RedisURL()
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
