@@ -94,7 +94,9 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 		s.deps.Logger.Info("dead letters replayed", "dead_letters", n)
 	}
 	if err != nil {
-		if code := event.ErrorCode(err); code != event.Unavailable && code != event.Overloaded {
+		if canceledByClient(err, r.Context().Err()) {
+			err = s.clientLeft("replaying dead letters", err)
+		} else if code := event.ErrorCode(err); code != event.Unavailable && code != event.Overloaded {
 			s.deps.Logger.Error("replay failed", "error", err, "replayed", n)
 		}
 		writeError(w, err)

@@ -42,7 +42,9 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs := queue.Pack(bodies, groups, s.deps.MaxMessageEvents, maxBytes)
 	if err := s.deps.Publisher.Publish(r.Context(), msgs); err != nil {
-		if event.ErrorCode(err) == event.Internal {
+		if canceledByClient(err, r.Context().Err()) {
+			err = s.clientLeft("publishing", err)
+		} else if event.ErrorCode(err) == event.Internal {
 			s.deps.Logger.Error("publish failed", "error", err)
 		}
 		writeError(w, err)
