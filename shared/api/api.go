@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/store"
@@ -49,7 +51,13 @@ type Deps struct {
 	Published    queue.Counter // events accepted by /publish, for /stats
 	Checks       []Check
 	Limits       event.Limits
-	MaxBodyBytes int64
+	MaxBodyBytes int64 // a request body's limit, after decompression
+	// InflightBodyBytes bounds the request body bytes held at once, across
+	// requests (decompressed); past it a request is a 503. 0 = no bound.
+	InflightBodyBytes int64
+	// BodyReadTimeout bounds the time a client has to send a whole request
+	// body; 0 = no bound.
+	BodyReadTimeout time.Duration
 	// MaxMessageEvents is how many events publish packs into one queue
 	// message at most; 0 or 1 queues each event as a message of its own.
 	MaxMessageEvents int
@@ -69,9 +77,10 @@ type route struct {
 
 // Server is the logagg HTTP API.
 type Server struct {
-	deps   Deps
-	byPath map[string]*route
-	order  []string // paths in registration order, for the index
+	deps     Deps
+	byPath   map[string]*route
+	order    []string            // paths in registration order, for the index
+	inflight *semaphore.Weighted // the request body bytes held; nil = no bound
 }
 
 // New builds the API over deps.
@@ -89,6 +98,9 @@ func New(deps Deps) *Server {
 		deps.Started = time.Now()
 	}
 	s := &Server{deps: deps, byPath: map[string]*route{}}
+	if deps.InflightBodyBytes > 0 {
+		s.inflight = semaphore.NewWeighted(deps.InflightBodyBytes)
+	}
 	s.handle("GET", "/", s.index)
 	s.handle("GET", "/health", s.health)
 	s.handle("GET", "/openapi.json", s.openAPI)
@@ -143,6 +155,7 @@ func (s *Server) Paths() map[string][]string {
 
 // ServeHTTP authenticates, routes and answers every error as JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.startBodyDeadline(w, r)
 	start := time.Now()
 	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	routeName := "unmatched"

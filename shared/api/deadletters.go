@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/logagg/logagg/shared/event"
@@ -69,7 +67,8 @@ type replayRequest struct {
 // published == received + dead_lettered still holds once it is consumed.
 // A replayed message that still cannot be consumed is dead-lettered again.
 func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
-	sel, err := readReplayRequest(w, r)
+	sel, done, err := s.readReplayRequest(w, r)
+	defer done()
 	if err != nil {
 		writeError(w, err)
 		return
@@ -105,17 +104,23 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
 }
 
-// readReplayRequest reads and checks the replay selection.
-func readReplayRequest(w http.ResponseWriter, r *http.Request) (store.ReplaySelection, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReplayBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return store.ReplaySelection{}, event.Errorf(event.TooLarge,
-				"request body is over the limit of %d bytes; list at most %d IDs, or send {\"all\":true}", maxReplayBody, maxReplayIDs)
-		}
-		return store.ReplaySelection{}, event.Errorf(event.Malformed, "could not read the request body")
+// readReplayRequest reads and checks the replay selection. done releases
+// the body.
+func (s *Server) readReplayRequest(w http.ResponseWriter, r *http.Request) (sel store.ReplaySelection, done func(), err error) {
+	body, done, err := s.readBody(w, r, maxReplayBody)
+	if event.ErrorCode(err) == event.TooLarge {
+		err = event.Errorf(event.TooLarge,
+			"request body is over the limit of %d bytes; list at most %d IDs, or send {\"all\":true}", maxReplayBody, maxReplayIDs)
 	}
+	if err != nil {
+		return sel, done, err
+	}
+	sel, err = parseReplayRequest(body)
+	return sel, done, err
+}
+
+// parseReplayRequest checks the replay selection.
+func parseReplayRequest(body []byte) (store.ReplaySelection, error) {
 	var req replayRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

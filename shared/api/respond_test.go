@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -123,4 +124,24 @@ func TestHealthTimeoutIsStillAnOutage(t *testing.T) {
 	require.Equal(t, map[string]any{"status": "unhealthy", "database": "connected", "redis": "disconnected"}, decodeBody(t, rec))
 	require.Equal(t, []string{"/health 503"}, obs.all())
 	require.Contains(t, logs.String(), `"level":"WARN","msg":"health check failed","dependency":"redis"`)
+}
+
+// A client that closes the connection in the middle of its body is gone
+// too; a body that is merely malformed is the client's error (400).
+func TestBodyCutShortByTheClient(t *testing.T) {
+	t.Parallel()
+	h, obs, logs := observedHarness(t, nil)
+	p := startPipeRequest(t, h, 1000)
+	_, err := io.WriteString(p.body, `[`+oneEvent)
+	require.NoError(t, err)
+	p.body.CloseWithError(io.ErrUnexpectedEOF)
+	<-p.done
+	require.Equal(t, []string{"/publish 499"}, obs.all())
+	require.Contains(t, logs.String(), `"level":"DEBUG","msg":"client went away","while":"reading the request body"`)
+	require.Zero(t, h.queue.count())
+
+	p = startPipeRequest(t, h, -1)
+	_ = p.finish(t, "[")
+	require.Equal(t, http.StatusBadRequest, p.rec.Code)
+	require.NotContains(t, logs.String(), `"level":"ERROR"`)
 }
