@@ -58,6 +58,9 @@ type Deps struct {
 	// BodyReadTimeout bounds the time a client has to send a whole request
 	// body; 0 = no bound.
 	BodyReadTimeout time.Duration
+	// AllowedOrigins are the other sites (scheme://host[:port]) whose
+	// browser pages may send state-changing requests.
+	AllowedOrigins []string
 	// MaxMessageEvents is how many events publish packs into one queue
 	// message at most; 0 or 1 queues each event as a message of its own.
 	MaxMessageEvents int
@@ -77,10 +80,11 @@ type route struct {
 
 // Server is the logagg HTTP API.
 type Server struct {
-	deps     Deps
-	byPath   map[string]*route
-	order    []string            // paths in registration order, for the index
-	inflight *semaphore.Weighted // the request body bytes held; nil = no bound
+	deps        Deps
+	byPath      map[string]*route
+	order       []string                    // paths in registration order, for the index
+	inflight    *semaphore.Weighted         // the request body bytes held; nil = no bound
+	crossOrigin *http.CrossOriginProtection // refuses state-changing requests from other sites
 }
 
 // New builds the API over deps.
@@ -97,7 +101,7 @@ func New(deps Deps) *Server {
 	if deps.Started.IsZero() {
 		deps.Started = time.Now()
 	}
-	s := &Server{deps: deps, byPath: map[string]*route{}}
+	s := &Server{deps: deps, byPath: map[string]*route{}, crossOrigin: crossSiteProtection(deps.Logger, deps.AllowedOrigins)}
 	if deps.InflightBodyBytes > 0 {
 		s.inflight = semaphore.NewWeighted(deps.InflightBodyBytes)
 	}
@@ -132,6 +136,9 @@ func (s *Server) handle(method, path string, h http.HandlerFunc) {
 		r = &route{path: path, methods: map[string]http.HandlerFunc{}}
 		s.byPath[path] = r
 		s.order = append(s.order, path)
+	}
+	if method != "GET" {
+		h = s.crossOrigin.Handler(h).ServeHTTP
 	}
 	r.methods[method] = h
 	if method == "GET" {

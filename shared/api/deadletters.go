@@ -104,9 +104,14 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
 }
 
-// readReplayRequest reads and checks the replay selection. done releases
-// the body.
+// readReplayRequest reads and checks the replay selection. It takes JSON
+// only, and says so (415) to a request without a Content-Type: a browser
+// sends application/json to another site only after asking (a preflight),
+// which this API never grants. done releases the body.
 func (s *Server) readReplayRequest(w http.ResponseWriter, r *http.Request) (sel store.ReplaySelection, done func(), err error) {
+	if err := event.RequireJSON(r.Header.Get("Content-Type")); err != nil {
+		return sel, func() {}, err
+	}
 	body, done, err := s.readBody(w, r, maxReplayBody)
 	if event.ErrorCode(err) == event.TooLarge {
 		err = event.Errorf(event.TooLarge,

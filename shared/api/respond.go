@@ -12,6 +12,7 @@ import (
 
 // Codes of errors that only the HTTP edge raises.
 const (
+	forbidden    event.Code = "forbidden"     // 403: a browser request from another site
 	timedOut     event.Code = "timed_out"     // 408: the body did not arrive in time
 	clientClosed event.Code = "client_closed" // 499: the client went away before the answer
 )
@@ -32,6 +33,7 @@ var statusOf = map[event.Code]int{
 	event.Overloaded:       http.StatusTooManyRequests,
 	event.Unavailable:      http.StatusServiceUnavailable,
 	event.Internal:         http.StatusInternalServerError,
+	forbidden:              http.StatusForbidden,
 	timedOut:               http.StatusRequestTimeout,
 	clientClosed:           statusClientClosed,
 }
