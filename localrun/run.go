@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/app"
+	"github.com/logagg/logagg/shared/config"
 	"github.com/logagg/logagg/shared/consume"
 	"github.com/logagg/logagg/shared/metrics"
 	"github.com/logagg/logagg/shared/queue"
@@ -24,8 +26,13 @@ const startupWait = 60 * time.Second
 
 // run builds the service from the environment and serves until ctx ends,
 // then shuts down gracefully: the HTTP server stops accepting and finishes
-// its requests, and every worker finishes and acknowledges its batch.
-func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+// its requests, and every worker finishes and acknowledges its batch. args
+// are the command line's arguments: -h or --help prints the settings
+// instead.
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer, args ...string) error {
+	if help, err := parseArgs(args, stderr); help || err != nil {
+		return err
+	}
 	cfg, log, err := app.Init(getenv, stderr, "DATABASE_URL", "REDIS_URL")
 	if err != nil {
 		return err
@@ -57,16 +64,13 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	m := metrics.New()
 	m.RegisterStats(st.Stats)
 	handler := &consume.Handler{Store: st, MaxDeliveries: cfg.MaxDeliveries, Logger: log, Observer: m}
-	srv := &http.Server{
-		Handler: api.New(api.Deps{
-			Publisher: q, Reader: st, DeadLetters: st, Published: q, Checks: app.Checks(st, q, "redis"),
-			Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, MaxMessageEvents: app.MessageEvents(cfg),
-			APIKeys: cfg.APIKeys,
-			Version: app.Version, Logger: log, Observer: m, Metrics: m.Handler(),
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
-	}
+	srv := newHTTPServer(cfg, api.New(api.Deps{
+		Publisher: q, Reader: st, DeadLetters: st, Published: q, Checks: app.Checks(st, q, "redis"),
+		Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, MaxMessageEvents: app.MessageEvents(cfg),
+		InflightBodyBytes: cfg.InflightBodyBytes, BodyReadTimeout: cfg.BodyReadTimeout,
+		APIKeys: cfg.APIKeys, AllowedOrigins: cfg.AllowedOrigins,
+		Version: app.Version, Logger: log, Observer: m, Metrics: m.Handler(),
+	}), log)
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
 	if err != nil {
 		return fmt.Errorf("PORT: %w", err)
@@ -128,4 +132,17 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer is the server localrun listens with. Slow headers and idle
+// keep-alive connections are cut off by the configured timeouts (bodies by
+// the handler's own deadline). net/http's own messages (failed accepts, a
+// handler writing its header twice) go to the JSON log as warnings.
+func newHTTPServer(cfg config.Config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

@@ -33,7 +33,7 @@ func run(ctx context.Context, getenv func(string) string) (*api.Server, error) {
 	}
 	deps := api.Deps{
 		Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, MaxMessageEvents: app.MessageEvents(cfg),
-		APIKeys: cfg.APIKeys, Version: app.Version, Logger: logger,
+		APIKeys: cfg.APIKeys, AllowedOrigins: cfg.AllowedOrigins, Version: app.Version, Logger: logger,
 	}
 	if cfg.QueueURL == "" {
 		// Locally (make invoke, sam local) the queue is the Redis Stream,

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/store"
@@ -49,7 +51,16 @@ type Deps struct {
 	Published    queue.Counter // events accepted by /publish, for /stats
 	Checks       []Check
 	Limits       event.Limits
-	MaxBodyBytes int64
+	MaxBodyBytes int64 // a request body's limit, after decompression
+	// InflightBodyBytes bounds the request body bytes held at once, across
+	// requests (decompressed); past it a request is a 503. 0 = no bound.
+	InflightBodyBytes int64
+	// BodyReadTimeout bounds the time a client has to send a whole request
+	// body; 0 = no bound.
+	BodyReadTimeout time.Duration
+	// AllowedOrigins are the other sites (scheme://host[:port]) whose
+	// browser pages may send state-changing requests.
+	AllowedOrigins []string
 	// MaxMessageEvents is how many events publish packs into one queue
 	// message at most; 0 or 1 queues each event as a message of its own.
 	MaxMessageEvents int
@@ -69,9 +80,11 @@ type route struct {
 
 // Server is the logagg HTTP API.
 type Server struct {
-	deps   Deps
-	byPath map[string]*route
-	order  []string // paths in registration order, for the index
+	deps        Deps
+	byPath      map[string]*route
+	order       []string                    // paths in registration order, for the index
+	inflight    *semaphore.Weighted         // the request body bytes held; nil = no bound
+	crossOrigin *http.CrossOriginProtection // refuses state-changing requests from other sites
 }
 
 // New builds the API over deps.
@@ -88,7 +101,10 @@ func New(deps Deps) *Server {
 	if deps.Started.IsZero() {
 		deps.Started = time.Now()
 	}
-	s := &Server{deps: deps, byPath: map[string]*route{}}
+	s := &Server{deps: deps, byPath: map[string]*route{}, crossOrigin: crossSiteProtection(deps.Logger, deps.AllowedOrigins)}
+	if deps.InflightBodyBytes > 0 {
+		s.inflight = semaphore.NewWeighted(deps.InflightBodyBytes)
+	}
 	s.handle("GET", "/", s.index)
 	s.handle("GET", "/health", s.health)
 	s.handle("GET", "/openapi.json", s.openAPI)
@@ -121,6 +137,9 @@ func (s *Server) handle(method, path string, h http.HandlerFunc) {
 		s.byPath[path] = r
 		s.order = append(s.order, path)
 	}
+	if method != "GET" {
+		h = s.crossOrigin.Handler(h).ServeHTTP
+	}
 	r.methods[method] = h
 	if method == "GET" {
 		r.methods["HEAD"] = h
@@ -143,6 +162,7 @@ func (s *Server) Paths() map[string][]string {
 
 // ServeHTTP authenticates, routes and answers every error as JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.startBodyDeadline(w, r)
 	start := time.Now()
 	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK, log: s.deps.Logger}
 	routeName := "unmatched"

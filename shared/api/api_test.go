@@ -32,9 +32,26 @@ type fakeQueue struct {
 	messages  []queue.Outgoing
 	err       error
 	published int64
+	delay     time.Duration // Publish takes this long, or until its context ends
 }
 
-func (q *fakeQueue) Publish(_ context.Context, msgs []queue.Outgoing) error {
+func (q *fakeQueue) setDelay(d time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.delay = d
+}
+
+func (q *fakeQueue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
+	q.mu.Lock()
+	delay := q.delay
+	q.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.err != nil {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/logagg/logagg/shared/event"
@@ -73,7 +71,8 @@ type replayRequest struct {
 // published == received + dead_lettered still holds once it is consumed.
 // A replayed message that still cannot be consumed is dead-lettered again.
 func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
-	sel, err := readReplayRequest(w, r)
+	sel, done, err := s.readReplayRequest(w, r)
+	defer done()
 	if err != nil {
 		writeError(w, err)
 		return
@@ -98,7 +97,9 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 		s.deps.Logger.Info("dead letters replayed", "dead_letters", n)
 	}
 	if err != nil {
-		if code := event.ErrorCode(err); code != event.Unavailable && code != event.Overloaded {
+		if canceledByClient(err, r.Context().Err()) {
+			err = s.clientLeft("replaying dead letters", err)
+		} else if code := event.ErrorCode(err); code != event.Unavailable && code != event.Overloaded {
 			s.deps.Logger.Error("replay failed", "error", err, "replayed", n)
 		}
 		writeError(w, err)
@@ -107,17 +108,28 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
 }
 
-// readReplayRequest reads and checks the replay selection.
-func readReplayRequest(w http.ResponseWriter, r *http.Request) (store.ReplaySelection, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReplayBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return store.ReplaySelection{}, event.Errorf(event.TooLarge,
-				"request body is over the limit of %d bytes; list at most %d IDs, or send {\"all\":true}", maxReplayBody, maxReplayIDs)
-		}
-		return store.ReplaySelection{}, event.Errorf(event.Malformed, "could not read the request body")
+// readReplayRequest reads and checks the replay selection. It takes JSON
+// only, and says so (415) to a request without a Content-Type: a browser
+// sends application/json to another site only after asking (a preflight),
+// which this API never grants. done releases the body.
+func (s *Server) readReplayRequest(w http.ResponseWriter, r *http.Request) (sel store.ReplaySelection, done func(), err error) {
+	if err := event.RequireJSON(r.Header.Get("Content-Type")); err != nil {
+		return sel, func() {}, err
 	}
+	body, done, err := s.readBody(w, r, maxReplayBody)
+	if event.ErrorCode(err) == event.TooLarge {
+		err = event.Errorf(event.TooLarge,
+			"request body is over the limit of %d bytes; list at most %d IDs, or send {\"all\":true}", maxReplayBody, maxReplayIDs)
+	}
+	if err != nil {
+		return sel, done, err
+	}
+	sel, err = parseReplayRequest(body)
+	return sel, done, err
+}
+
+// parseReplayRequest checks the replay selection.
+func parseReplayRequest(body []byte) (store.ReplaySelection, error) {
 	var req replayRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

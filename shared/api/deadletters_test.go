@@ -159,7 +159,7 @@ func TestReplayRepublishesAndMarks(t *testing.T) {
 	require.EqualValues(t, 4, h.queue.published)
 
 	// Replayed ones are not replayed again; all takes the rest.
-	rec = h.do(t, "POST", "/deadletters/replay", "", `{"ids":[1]}`)
+	rec = h.do(t, "POST", "/deadletters/replay", "application/json", `{"ids":[1]}`)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	require.JSONEq(t, `{"replayed":0}`, rec.Body.String())
 	rec = h.do(t, "POST", "/deadletters/replay", "application/json", `{"all":true}`)
@@ -350,6 +350,29 @@ func TestDeadLetterResponsesMatchOpenAPI(t *testing.T) {
 			validateExchange(t, doc, tc.method, tc.path, "application/json", tc.body, rec, tc.requestValid)
 		})
 	}
+}
+
+// Replay takes JSON only: without a Content-Type (a no-cors fetch of a Blob
+// from another site sends none) or with another one, nothing is replayed.
+func TestReplayRequiresAJSONContentType(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	for ctype, message := range map[string]string{
+		"":                                  "no Content-Type: send the JSON body with the header 'Content-Type: application/json'",
+		"text/plain;charset=UTF-8":          "'Content-Type: application/json'",
+		"application/x-www-form-urlencoded": "curl -d sends application/x-www-form-urlencoded",
+	} {
+		f := newFakeDeadLetters("not json")
+		h := newHarness(t, withDeadLetters(f))
+		rec := h.do(t, "POST", "/deadletters/replay", ctype, `{"all":true}`)
+		require.Equal(t, http.StatusUnsupportedMediaType, rec.Code, ctype)
+		require.Contains(t, decodeBody(t, rec)["error"], message)
+		require.Nil(t, f.letters[0].ReplayedAt, "%q: nothing replayed", ctype)
+		validateExchange(t, doc, "POST", "/deadletters/replay", ctype, `{"all":true}`, rec, false)
+	}
+	h := newHarness(t, withDeadLetters(newFakeDeadLetters("not json")))
+	rec := h.do(t, "POST", "/deadletters/replay", "application/json; charset=utf-8", `{"all":true}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 }
 
 // A replayed event travels in its key's group, as every published copy of

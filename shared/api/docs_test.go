@@ -173,6 +173,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			body: `{"events":[`, status: 400},
 		{name: "publish form type", method: "POST", path: "/publish", ctype: "application/x-www-form-urlencoded",
 			body: oneEvent, status: 415},
+		{name: "publish brotli", method: "POST", path: "/publish", ctype: "application/json", header: []string{"Content-Encoding", "br"},
+			body: oneEvent, status: 415, requestValid: true},
+		{name: "publish bodies held at once", method: "POST", path: "/publish", ctype: "application/json",
+			mod: func(d *Deps) { d.InflightBodyBytes = 10 }, body: oneEvent, status: 503, requestValid: true},
 		{name: "publish invalid event", method: "POST", path: "/publish", ctype: "application/json",
 			body: `[` + oneEvent + `,` + badTime + `]`, status: 422,
 			check: func(t *testing.T, rec *httptest.ResponseRecorder) {

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/logagg/logagg/shared/event"
@@ -15,14 +13,10 @@ import (
 // by routing group, up to MaxMessageEvents per message, so that the queue
 // and the consumers handle a message per many events rather than per event.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.deps.MaxBodyBytes))
+	body, done, err := s.readBody(w, r, s.deps.MaxBodyBytes)
+	defer done()
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, event.Errorf(event.TooLarge, "request body is over the limit of %d bytes; split it into smaller requests", s.deps.MaxBodyBytes))
-			return
-		}
-		writeError(w, event.Errorf(event.Malformed, "could not read the request body"))
+		writeError(w, err)
 		return
 	}
 	evs, err := event.DecodeRequest(r.Header.Get("Content-Type"), body, s.deps.Limits)
@@ -42,7 +36,9 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs := queue.Pack(bodies, groups, s.deps.MaxMessageEvents, maxBytes)
 	if err := s.deps.Publisher.Publish(r.Context(), msgs); err != nil {
-		if event.ErrorCode(err) == event.Internal {
+		if canceledByClient(err, r.Context().Err()) {
+			err = s.clientLeft("publishing", err)
+		} else if event.ErrorCode(err) == event.Internal {
 			s.deps.Logger.Error("publish failed", "error", err)
 		}
 		writeError(w, err)

@@ -185,29 +185,36 @@ func topicFilter(q url.Values) (store.TopicFilter, url.Values, error) {
 	return f, canon, nil
 }
 
-// health pings every dependency at once and names the ones that fail.
+// health pings every dependency at once and names the ones that fail. A
+// client that goes away meanwhile cancels the pings: that says nothing
+// about the dependencies, so it is answered as the client's doing (499,
+// logged at debug), not as an outage.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	body := map[string]string{"status": "healthy"}
+	failed := map[string]error{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, c := range s.deps.Checks {
 		wg.Go(func() {
-			state := "connected"
-			if err := c.Ping(ctx); err != nil {
-				state = "disconnected"
-				s.deps.Logger.Warn("health check failed", "dependency", c.Name, "error", err)
-			}
+			err := c.Ping(ctx)
 			mu.Lock()
 			defer mu.Unlock()
-			body[c.Name] = state
-			if state != "connected" {
-				body["status"] = "unhealthy"
+			body[c.Name] = "connected"
+			if err != nil {
+				body[c.Name], body["status"], failed[c.Name] = "disconnected", "unhealthy", err
 			}
 		})
 	}
 	wg.Wait()
+	if canceledByClient(r.Context().Err()) {
+		writeError(w, s.clientLeft("checking health", context.Cause(r.Context())))
+		return
+	}
+	for name, err := range failed {
+		s.deps.Logger.Warn("health check failed", "dependency", name, "error", err)
+	}
 	status := http.StatusOK
 	if body["status"] != "healthy" {
 		status = http.StatusServiceUnavailable
@@ -235,9 +242,12 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 }
 
 // readFailed answers a failed read: 503 when the database is down, 500
-// otherwise, never with the database's own words.
+// otherwise, never with the database's own words; 499 when the client went
+// away and cancelled it.
 func (s *Server) readFailed(w http.ResponseWriter, err error) {
-	if event.ErrorCode(err) != event.Unavailable {
+	if canceledByClient(err) {
+		err = s.clientLeft("reading", err)
+	} else if event.ErrorCode(err) != event.Unavailable {
 		s.deps.Logger.Error("read failed", "error", err)
 	}
 	writeError(w, err)

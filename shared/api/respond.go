@@ -2,13 +2,26 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sort"
 
 	"github.com/logagg/logagg/shared/event"
 )
+
+// Codes of errors that only the HTTP edge raises.
+const (
+	forbidden    event.Code = "forbidden"     // 403: a browser request from another site
+	timedOut     event.Code = "timed_out"     // 408: the body did not arrive in time
+	clientClosed event.Code = "client_closed" // 499: the client went away before the answer
+)
+
+// statusClientClosed is nginx's "client closed request": nobody reads it,
+// but the metrics count it apart from the server's own errors.
+const statusClientClosed = 499
 
 // statusOf maps an error code to its HTTP status.
 var statusOf = map[event.Code]int{
@@ -22,6 +35,9 @@ var statusOf = map[event.Code]int{
 	event.Overloaded:       http.StatusTooManyRequests,
 	event.Unavailable:      http.StatusServiceUnavailable,
 	event.Internal:         http.StatusInternalServerError,
+	forbidden:              http.StatusForbidden,
+	timedOut:               http.StatusRequestTimeout,
+	clientClosed:           statusClientClosed,
 }
 
 // retryAfter is the Retry-After (seconds) sent with 429 and 503.
@@ -51,6 +67,28 @@ func writeError(w http.ResponseWriter, err error) {
 		w.Header().Set("Retry-After", ra)
 	}
 	writeJSON(w, status, body)
+}
+
+// clientLeft is the error for a request whose client went away while the
+// server was doing something for it: logged at debug, since nothing is
+// wrong with the server, and answered 499.
+func (s *Server) clientLeft(doing string, err error) error {
+	s.deps.Logger.Debug("client went away", "while", doing, "error", err)
+	return event.Wrap(clientClosed, err, "client closed the request")
+}
+
+// canceledByClient reports whether any of errs (what failed, the request
+// context's own error) is the request's client going away: Go's server
+// cancels a request's context when its connection closes, and what was
+// being done for it fails with context.Canceled. A deadline (Lambda's, a
+// check's own) is not that.
+func canceledByClient(errs ...error) bool {
+	for _, err := range errs {
+		if errors.Is(err, context.Canceled) {
+			return true
+		}
+	}
+	return false
 }
 
 func asEventError(err error) *event.Error {

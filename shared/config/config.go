@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -37,37 +38,60 @@ type Config struct {
 	ConsumerName    string        // CONSUMER_NAME, this process's name in the consumer group, default host-pid
 	LogLevel        string        // LOG_LEVEL: debug, info, warn, error; default info
 	PprofAddr       string        // PPROF_ADDR: host:port where localrun serves net/http/pprof; empty = off
+
+	// Bounds on what clients can make the HTTP server hold.
+	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT, default 10s
+	IdleTimeout       time.Duration // IDLE_TIMEOUT, default 30s
+	BodyReadTimeout   time.Duration // BODY_READ_TIMEOUT, default 30s
+	InflightBodyBytes int64         // INFLIGHT_BODY_BYTES, default 16 × MAX_BODY_BYTES
+	AllowedOrigins    []string      // ALLOWED_ORIGINS, comma-separated origins trusted for cross-site writes
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
 // tests). It reports every bad variable at once.
 func Load(getenv func(string) string) (Config, error) {
-	r := reader{getenv: getenv}
-	c := Config{
-		DatabaseURL:     r.url("DATABASE_URL", "postgres", "postgresql"),
-		RedisURL:        r.url("REDIS_URL", "redis", "rediss", "unix"),
-		QueueURL:        r.url("QUEUE_URL", "https", "http"),
-		Port:            r.integer("PORT", 8080, 1, 65535),
-		WorkerCount:     r.integer("WORKER_COUNT", 4, 0, 1024),
-		BatchSize:       r.integer("BATCH_SIZE", 500, 1, 10000),
-		MaxBatch:        r.integer("MAX_BATCH", 10000, 1, 1000000),
-		MaxBodyBytes:    int64(r.integer("MAX_BODY_BYTES", 6<<20, 1024, 1<<30)),
-		MaxEventBytes:   r.integer("MAX_EVENT_BYTES", 256<<10, 256, 1<<30),
-		APIKeys:         r.list("API_KEYS"),
-		Stream:          r.str("STREAM_NAME", "logagg:events"),
-		Group:           r.str("CONSUMER_GROUP", "logagg"),
-		MaxBacklog:      int64(r.integer("MAX_BACKLOG", 1000000, 0, 1<<40)),
-		ClaimIdle:       r.duration("CLAIM_IDLE", 30*time.Second),
-		MaxDeliveries:   r.integer("MAX_DELIVERIES", 5, 1, 1000),
-		DBMaxConns:      r.integer("DB_MAX_CONNS", 8, 1, 1000),
-		ShutdownTimeout: r.duration("SHUTDOWN_TIMEOUT", 30*time.Second),
-		LedgerRetention: r.duration("LEDGER_RETENTION", 168*time.Hour),
-		ConsumerName:    r.str("CONSUMER_NAME", ""),
-		LogLevel:        r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		PprofAddr:       r.hostPort("PPROF_ADDR"),
-	}
+	c, r := load(getenv)
 	return c, errors.Join(r.errs...)
 }
+
+// load reads every setting: this is the one place that names each variable,
+// its default and its meaning (Settings lists them from here).
+func load(getenv func(string) string) (Config, *reader) {
+	r := &reader{getenv: getenv}
+	c := Config{
+		DatabaseURL:       r.url("DATABASE_URL", "PostgreSQL, e.g. "+databaseExample, "postgres", "postgresql"),
+		RedisURL:          r.url("REDIS_URL", "Redis, e.g. "+redisExample, "redis", "rediss", "unix"),
+		QueueURL:          r.url("QUEUE_URL", "SQS queue URL (cloud); empty means the Redis Stream", "https", "http"),
+		Port:              r.integer("PORT", "HTTP port (on every interface)", 8080, 1, 65535),
+		WorkerCount:       r.integer("WORKER_COUNT", "consumer workers; 0 serves HTTP only", 4, 0, 1024),
+		BatchSize:         r.integer("BATCH_SIZE", "most events per consume transaction", 500, 1, 10000),
+		MaxBatch:          r.integer("MAX_BATCH", "most events per publish request", 10000, 1, 1000000),
+		MaxBodyBytes:      int64(r.integer("MAX_BODY_BYTES", "request body limit, after decompression", 6<<20, 1024, 1<<30)),
+		MaxEventBytes:     r.integer("MAX_EVENT_BYTES", "one encoded event (the SQS message limit)", 256<<10, 256, 1<<30),
+		APIKeys:           r.list("API_KEYS", "comma-separated API keys; empty leaves the API open"),
+		Stream:            r.str("STREAM_NAME", "the Redis Stream", "logagg:events"),
+		Group:             r.str("CONSUMER_GROUP", "the stream's consumer group", "logagg"),
+		MaxBacklog:        int64(r.integer("MAX_BACKLOG", "queued events above which /publish answers 429; 0 = no limit", 1000000, 0, 1<<40)),
+		ClaimIdle:         r.duration("CLAIM_IDLE", "pending time after which another consumer reclaims a message", 30*time.Second),
+		MaxDeliveries:     r.integer("MAX_DELIVERIES", "deliveries after which a message is dead-lettered", 5, 1, 1000),
+		DBMaxConns:        r.integer("DB_MAX_CONNS", "PostgreSQL pool size per process", 8, 1, 1000),
+		ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", "how long in-flight requests and batches may take after SIGTERM", 30*time.Second),
+		LedgerRetention:   r.duration("LEDGER_RETENTION", "how long consumed message IDs are kept", 168*time.Hour),
+		ConsumerName:      r.str("CONSUMER_NAME", "this process's name in the consumer group; empty = <host>-<pid>", ""),
+		LogLevel:          r.oneOf("LOG_LEVEL", "debug, info, warn or error (JSON logs on stderr)", "info", "debug", "info", "warn", "error"),
+		PprofAddr:         r.hostPort("PPROF_ADDR", "localrun only: host:port where net/http/pprof is served; empty = off"),
+		ReadHeaderTimeout: r.duration("READ_HEADER_TIMEOUT", "time a client has to send a request's headers", 10*time.Second),
+		IdleTimeout:       r.duration("IDLE_TIMEOUT", "time an idle keep-alive connection is kept open", 30*time.Second),
+		BodyReadTimeout:   r.duration("BODY_READ_TIMEOUT", "time a client has to send a whole request body (then 408)", 30*time.Second),
+		InflightBodyBytes: r.multiple("INFLIGHT_BODY_BYTES", "request body bytes held at once, decompressed (then 503)", inflightBodies, "MAX_BODY_BYTES"),
+		AllowedOrigins:    r.origins("ALLOWED_ORIGINS", "comma-separated origins (https://ops.example.com) whose pages may send state-changing requests"),
+	}
+	return c, r
+}
+
+// inflightBodies is how many bodies of the largest size INFLIGHT_BODY_BYTES
+// holds by default.
+const inflightBodies = 16
 
 // Require fails, naming each variable, when any of the given ones is unset.
 func (c Config) Require(names ...string) error {
@@ -92,31 +116,56 @@ func (c Config) Require(names ...string) error {
 	return errors.Join(errs...)
 }
 
+const (
+	databaseExample = "postgres://postgres@127.0.0.1:5432/logagg?sslmode=disable"
+	redisExample    = "redis://127.0.0.1:6379/0"
+)
+
 var examples = map[string]string{
-	"DATABASE_URL": "for example postgres://postgres@127.0.0.1:5432/logagg?sslmode=disable",
-	"REDIS_URL":    "for example redis://127.0.0.1:6379/0",
+	"DATABASE_URL": "for example " + databaseExample,
+	"REDIS_URL":    "for example " + redisExample,
 	"QUEUE_URL":    "the SQS queue URL, for example https://sqs.eu-west-1.amazonaws.com/123456789012/logagg-events",
 }
 
+// reader reads variables, collecting every error and, for Settings, what
+// each variable is.
 type reader struct {
-	getenv func(string) string
-	errs   []error
+	getenv   func(string) string
+	errs     []error
+	settings []Setting
+	numbers  map[string]int64 // whole-number values read so far, for defaults derived from them
 }
 
 func (r *reader) get(name string) string { return strings.TrimSpace(r.getenv(name)) }
+
+// describe records one setting for Settings.
+func (r *reader) describe(name, meaning, def string) {
+	r.settings = append(r.settings, Setting{Name: name, Default: def, Meaning: meaning})
+}
 
 func (r *reader) fail(name, value, why string) {
 	r.errs = append(r.errs, fmt.Errorf("%s=%q: %s", name, value, why))
 }
 
-func (r *reader) str(name, def string) string {
+func (r *reader) str(name, meaning, def string) string {
+	r.describe(name, meaning, def)
 	if v := r.get(name); v != "" {
 		return v
 	}
 	return def
 }
 
-func (r *reader) integer(name string, def, min, max int) int {
+func (r *reader) integer(name, meaning string, def, min, max int) int {
+	r.describe(name, meaning, strconv.Itoa(def))
+	n := r.wholeNumber(name, def, min, max)
+	if r.numbers == nil {
+		r.numbers = map[string]int64{}
+	}
+	r.numbers[name] = int64(n)
+	return n
+}
+
+func (r *reader) wholeNumber(name string, def, min, max int) int {
 	v := r.get(name)
 	if v == "" {
 		return def
@@ -133,7 +182,21 @@ func (r *reader) integer(name string, def, min, max int) int {
 	return n
 }
 
-func (r *reader) duration(name string, def time.Duration) time.Duration {
+// multiple reads a whole number whose default is factor times the value of
+// base, read before it; it may not be below that value.
+func (r *reader) multiple(name, meaning string, factor int, base string) int64 {
+	r.describe(name, meaning, fmt.Sprintf("%d × %s", factor, base))
+	least := int(r.numbers[base])
+	n := r.wholeNumber(name, factor*least, 1, 1<<40)
+	if n < least {
+		r.fail(name, r.get(name), fmt.Sprintf("must be at least %s (%d), or a body of the largest size could never be read", base, least))
+		return int64(factor * least)
+	}
+	return int64(n)
+}
+
+func (r *reader) duration(name, meaning string, def time.Duration) time.Duration {
+	r.describe(name, meaning, formatDuration(def))
 	v := r.get(name)
 	if v == "" {
 		return def
@@ -146,7 +209,20 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
-func (r *reader) list(name string) []string {
+// formatDuration writes d as it would be set: 168h rather than 168h0m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func (r *reader) list(name, meaning string) []string {
+	r.describe(name, meaning, "")
 	var out []string
 	for _, part := range strings.Split(r.get(name), ",") {
 		if p := strings.TrimSpace(part); p != "" {
@@ -156,7 +232,21 @@ func (r *reader) list(name string) []string {
 	return out
 }
 
-func (r *reader) oneOf(name, def string, allowed ...string) string {
+// origins reads a list of web origins, each checked by the rule that
+// net/http's cross-origin protection applies to the origins it trusts.
+func (r *reader) origins(name, meaning string) []string {
+	list := r.list(name, meaning)
+	check := http.NewCrossOriginProtection()
+	for _, o := range list {
+		if err := check.AddTrustedOrigin(o); err != nil {
+			r.fail(name, o, "not an origin such as https://ops.example.com (scheme://host[:port], no path)")
+		}
+	}
+	return list
+}
+
+func (r *reader) oneOf(name, meaning, def string, allowed ...string) string {
+	r.describe(name, meaning, def)
 	v := strings.ToLower(r.get(name))
 	if v == "" {
 		return def
@@ -171,7 +261,8 @@ func (r *reader) oneOf(name, def string, allowed ...string) string {
 }
 
 // hostPort reads a listen address such as 127.0.0.1:6060 or :6060.
-func (r *reader) hostPort(name string) string {
+func (r *reader) hostPort(name, meaning string) string {
+	r.describe(name, meaning, "")
 	v := r.get(name)
 	if v == "" {
 		return ""
@@ -184,7 +275,8 @@ func (r *reader) hostPort(name string) string {
 	return v
 }
 
-func (r *reader) url(name string, schemes ...string) string {
+func (r *reader) url(name, meaning string, schemes ...string) string {
+	r.describe(name, meaning, "")
 	v := r.get(name)
 	if v == "" {
 		return ""

@@ -25,6 +25,32 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, c.ClaimIdle)
 	require.Empty(t, c.APIKeys)
 	require.Empty(t, c.PprofAddr)
+	require.Equal(t, 10*time.Second, c.ReadHeaderTimeout)
+	require.Equal(t, 30*time.Second, c.IdleTimeout)
+	require.Equal(t, 30*time.Second, c.BodyReadTimeout)
+	require.Equal(t, int64(16*6<<20), c.InflightBodyBytes)
+	require.Empty(t, c.AllowedOrigins)
+}
+
+func TestLoadEdgeSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"READ_HEADER_TIMEOUT": "2s",
+		"IDLE_TIMEOUT":        "1s",
+		"BODY_READ_TIMEOUT":   "500ms",
+		"MAX_BODY_BYTES":      "4096",
+		"ALLOWED_ORIGINS":     "https://ops.example.com, http://127.0.0.1:3000",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Second, c.ReadHeaderTimeout)
+	require.Equal(t, time.Second, c.IdleTimeout)
+	require.Equal(t, 500*time.Millisecond, c.BodyReadTimeout)
+	require.Equal(t, int64(16*4096), c.InflightBodyBytes, "the default follows MAX_BODY_BYTES")
+	require.Equal(t, []string{"https://ops.example.com", "http://127.0.0.1:3000"}, c.AllowedOrigins)
+
+	c, err = Load(env(map[string]string{"MAX_BODY_BYTES": "4096", "INFLIGHT_BODY_BYTES": "4096"}))
+	require.NoError(t, err)
+	require.Equal(t, int64(4096), c.InflightBodyBytes)
 }
 
 func TestLoadValues(t *testing.T) {
@@ -63,6 +89,12 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"DATABASE_URL": "mysql://x@y/z",
 		"REDIS_URL":    "127.0.0.1:6379",
 		"PPROF_ADDR":   "6060",
+		"IDLE_TIMEOUT": "0s",
+
+		"BODY_READ_TIMEOUT":   "soon",
+		"READ_HEADER_TIMEOUT": "-1s",
+		"INFLIGHT_BODY_BYTES": "1024", // below MAX_BODY_BYTES: the largest body could never be read
+		"ALLOWED_ORIGINS":     "https://ops.example.com/dashboard",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -137,32 +137,78 @@ func requestFormat(contentType string) (ndjson bool, err error) {
 	if strings.TrimSpace(contentType) == "" {
 		return false, nil
 	}
-	mediaType, params, perr := mime.ParseMediaType(contentType)
-	// A bad parameter still yields the media type, which is what matters.
-	if perr != nil && !errors.Is(perr, mime.ErrInvalidMediaParameter) {
-		return false, unsupported(contentType)
-	}
-	if cs, ok := params["charset"]; ok {
-		switch strings.ToLower(cs) {
-		case "utf-8", "utf8", "us-ascii":
-		default:
-			return false, Errorf(Unsupported, "charset %q is not supported: send the body as UTF-8 (charset=utf-8)", cs)
-		}
-	}
+	kind, err := mediaKind(contentType)
 	switch {
-	case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+	case err != nil:
+		return false, err
+	case kind == kindJSON:
 		return false, nil
-	case ndjsonTypes[mediaType]:
+	case kind == kindNDJSON:
 		return true, nil
 	}
 	return false, unsupported(contentType)
 }
 
+// RequireJSON accepts the content types that requestFormat reads as JSON
+// (application/json, any +json type, in UTF-8) and refuses anything else,
+// a missing Content-Type included, with an Unsupported error that says
+// which header to send. It is for routes that take JSON only and so need
+// not guess what a body without a type is.
+func RequireJSON(contentType string) error {
+	if strings.TrimSpace(contentType) == "" {
+		return Errorf(Unsupported, "no Content-Type: send the JSON body with the header 'Content-Type: application/json'")
+	}
+	kind, err := mediaKind(contentType)
+	if err != nil || kind == kindJSON {
+		return err
+	}
+	msg := fmt.Sprintf("unsupported Content-Type %q: send the JSON body with the header 'Content-Type: application/json'", contentType)
+	if isForm(contentType) {
+		msg += curlHint
+	}
+	return &Error{Code: Unsupported, Message: msg}
+}
+
+const (
+	kindJSON   = "json"
+	kindNDJSON = "ndjson"
+)
+
+// mediaKind says whether contentType is JSON, NDJSON or neither (""). A
+// charset other than UTF-8 is an Unsupported error.
+func mediaKind(contentType string) (string, error) {
+	mediaType, params, perr := mime.ParseMediaType(contentType)
+	// A bad parameter still yields the media type, which is what matters.
+	if perr != nil && !errors.Is(perr, mime.ErrInvalidMediaParameter) {
+		return "", nil
+	}
+	if cs, ok := params["charset"]; ok {
+		switch strings.ToLower(cs) {
+		case "utf-8", "utf8", "us-ascii":
+		default:
+			return "", Errorf(Unsupported, "charset %q is not supported: send the body as UTF-8 (charset=utf-8)", cs)
+		}
+	}
+	switch {
+	case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+		return kindJSON, nil
+	case ndjsonTypes[mediaType]:
+		return kindNDJSON, nil
+	}
+	return "", nil
+}
+
+const curlHint = "; curl -d sends application/x-www-form-urlencoded unless you add -H 'Content-Type: application/json'"
+
+func isForm(contentType string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "application/x-www-form-urlencoded")
+}
+
 func unsupported(contentType string) *Error {
 	msg := fmt.Sprintf("unsupported Content-Type %q: send JSON with the header "+
 		"'Content-Type: application/json', or one event per line with 'Content-Type: application/x-ndjson'", contentType)
-	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "application/x-www-form-urlencoded") {
-		msg += "; curl -d sends application/x-www-form-urlencoded unless you add -H 'Content-Type: application/json'"
+	if isForm(contentType) {
+		msg += curlHint
 	}
 	return &Error{Code: Unsupported, Message: msg}
 }

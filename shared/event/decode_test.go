@@ -202,6 +202,28 @@ func TestDecodeRequestContentType(t *testing.T) {
 	}
 }
 
+// RequireJSON takes what DecodeRequest reads as JSON, and nothing else: no
+// Content-Type at all is refused, and so is NDJSON.
+func TestRequireJSON(t *testing.T) {
+	t.Parallel()
+	for _, ct := range []string{"application/json", "APPLICATION/JSON; charset=utf-8", "application/merge-patch+json", "application/json; charset"} {
+		require.NoError(t, RequireJSON(ct), ct)
+	}
+	for ct, message := range map[string]string{
+		"":                                  "no Content-Type: send the JSON body with the header 'Content-Type: application/json'",
+		"  ":                                "no Content-Type",
+		"text/plain;charset=UTF-8":          `unsupported Content-Type "text/plain;charset=UTF-8": send the JSON body with the header 'Content-Type: application/json'`,
+		"application/x-ndjson":              "'Content-Type: application/json'",
+		"application/x-www-form-urlencoded": "curl -d sends application/x-www-form-urlencoded",
+		"application/json; charset=latin1":  "send the body as UTF-8",
+		"/":                                 "unsupported Content-Type",
+	} {
+		e := requireCode(t, RequireJSON(ct), Unsupported)
+		require.Contains(t, e.Message, message, ct)
+		require.NotContains(t, e.Message, "x-ndjson'", "%q: NDJSON is not offered", ct)
+	}
+}
+
 func TestDecodeRequestRejects(t *testing.T) {
 	t.Parallel()
 

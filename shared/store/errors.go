@@ -51,6 +51,14 @@ func classifyFailure(err error) failure {
 	return failInternal
 }
 
+// refusedConnection reports whether the server turned a connection away
+// for a reason that waiting does not mend: the database does not exist
+// (SQLSTATE 3D000) or the role or its password is wrong (class 28).
+func refusedConnection(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "3D000" || strings.HasPrefix(pgErr.Code, "28"))
+}
+
 // pgMessage returns PostgreSQL's own message for err, with its detail,
 // which name the problem with the data but never the SQL.
 func pgMessage(err error) string {

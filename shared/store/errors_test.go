@@ -51,6 +51,19 @@ func TestClassifyFailure(t *testing.T) {
 	}
 }
 
+func TestRefusedConnection(t *testing.T) {
+	t.Parallel()
+	connect := func(code string) error {
+		return fmt.Errorf("failed to connect: %w", &pgconn.PgError{Severity: "FATAL", Code: code})
+	}
+	require.True(t, refusedConnection(connect("3D000")), "invalid_catalog_name: no such database")
+	require.True(t, refusedConnection(connect("28P01")), "invalid_password")
+	require.True(t, refusedConnection(connect("28000")), "invalid_authorization_specification: no such role, or pg_hba")
+	require.False(t, refusedConnection(connect("57P03")), "cannot_connect_now: starting up")
+	require.False(t, refusedConnection(connect("53300")), "too_many_connections")
+	require.False(t, refusedConnection(io.ErrUnexpectedEOF))
+}
+
 func TestPgMessageCarriesDetailButNoSQL(t *testing.T) {
 	t.Parallel()
 	err := &pgconn.PgError{Code: "22P02", Message: "invalid input syntax for type json", Detail: "Unicode low surrogate must follow a high surrogate.", InternalQuery: "SELECT secret"}

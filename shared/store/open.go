@@ -43,7 +43,8 @@ type Store struct {
 // migrations (under an advisory lock, so replicas may start at once) and
 // creates any missing counter shard rows. An unreachable database is an
 // *event.Error with code Unavailable that names the host, never the
-// password.
+// password; one that turns the connection away for good (no such database,
+// wrong credentials) is Invalid, with PostgreSQL's reason.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = defaultMaxConns
@@ -81,6 +82,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 func (s *Store) migrate(ctx context.Context) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
+		if refusedConnection(err) {
+			// Invalid, not Unavailable: retrying would only delay the
+			// message that the URL must change.
+			return event.Wrap(event.Invalid, err, "PostgreSQL at "+s.host+" refused the connection: "+pgMessage(err))
+		}
 		return s.unavailable(err)
 	}
 	defer conn.Release()

@@ -90,6 +90,17 @@ func TestOpenUnreachableNamesHostNotPassword(t *testing.T) {
 	require.NotContains(t, err.Error(), "s3cret-pw")
 }
 
+// A database that does not exist will not appear by waiting: Open says so
+// at once, with PostgreSQL's reason and without the password.
+func TestOpenMissingDatabaseIsRefusedNotUnavailable(t *testing.T) {
+	t.Parallel()
+	_, err := Open(context.Background(), testenv.MissingDatabaseURL(t, "s3cret-pw"), Options{})
+	require.Error(t, err)
+	require.Equal(t, event.Invalid, event.ErrorCode(err), "%v", err)
+	require.ErrorContains(t, err, "does not exist")
+	require.NotContains(t, err.Error(), "s3cret-pw")
+}
+
 func TestOpenMalformedURL(t *testing.T) {
 	t.Parallel()
 	_, err := Open(context.Background(), "postgres://logagg:s3cret-pw@127.0.0.1:5432/x?sslmode=bogus", Options{})

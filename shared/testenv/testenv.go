@@ -93,6 +93,20 @@ func NewDatabase(t testing.TB) string {
 	return u.String()
 }
 
+// MissingDatabaseURL is the URL of a database that does not exist on the
+// test server, with a password in it (trust authentication ignores it) that
+// no error may show.
+func MissingDatabaseURL(t testing.TB, password string) string {
+	t.Helper()
+	u, err := url.Parse(AdminDatabaseURL())
+	if err != nil {
+		t.Fatalf("testenv: parse %s: %v", AdminDatabaseURL(), err)
+	}
+	u.User = url.UserPassword(u.User.Username(), password)
+	u.Path = "/" + RandomName("logagg_missing_")
+	return u.String()
+}
+
 // NewRedisPrefix returns the Redis URL and a key prefix of this test's own,
 // after checking that Redis answers; every key under the prefix is deleted
 // when the test ends.
