@@ -14,23 +14,23 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/loadgen"
 	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/redisqueue"
-	"github.com/logagg/logagg/shared/store"
 )
 
 // deadLetters reads every dead letter through the API, following the
 // cursor, newest first.
-func deadLetters(t *testing.T, r *replica) []store.DeadLetter {
+func deadLetters(t *testing.T, r *replica) []event.DeadLetter {
 	t.Helper()
-	var all []store.DeadLetter
+	var all []event.DeadLetter
 	url := r.url + "/deadletters?limit=2"
 	for range 100 {
 		resp, err := http.Get(url)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		var page []store.DeadLetter
+		var page []event.DeadLetter
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&page))
 		resp.Body.Close()
 		all = append(all, page...)
@@ -116,7 +116,7 @@ func TestPoisonAmongGoodMessages(t *testing.T) {
 
 	letters := deadLetters(t, a)
 	require.Len(t, letters, int(dead))
-	byBody := map[string]store.DeadLetter{}
+	byBody := map[string]event.DeadLetter{}
 	for _, d := range letters {
 		byBody[d.Body] = d
 	}

@@ -16,15 +16,14 @@ import (
 
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
-	"github.com/logagg/logagg/shared/store"
 )
 
 // Reader answers the read API.
 type Reader interface {
-	Events(ctx context.Context, f store.Filter) ([]store.StoredEvent, error)
+	Events(ctx context.Context, f event.Filter) ([]event.StoredEvent, error)
 	Count(ctx context.Context, topic string) (int64, error)
-	Stats(ctx context.Context) (store.Stats, error)
-	Topics(ctx context.Context, f store.TopicFilter) ([]store.TopicStats, error)
+	Stats(ctx context.Context) (event.Stats, error)
+	Topics(ctx context.Context, f event.TopicFilter) ([]event.TopicStats, error)
 }
 
 // Check is one dependency /health reports on.
@@ -182,13 +181,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		path = strings.TrimSuffix(path, "/")
 	}
 	if path != "/health" && !s.isDashboardFile(r, path) && !s.authorized(r) {
-		writeError(rw, event.Errorf(event.Unauthorized,
+		writeError(rw, event.Errorf(unauthorized,
 			"missing or wrong API key: send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'"))
 		return
 	}
 	rt, ok := s.byPath[path]
 	if !ok {
-		writeError(rw, event.Errorf(event.NotFound, "no such endpoint: %s (GET / lists them)", r.URL.Path))
+		writeError(rw, event.Errorf(notFound, "no such endpoint: %s (GET / lists them)", r.URL.Path))
 		return
 	}
 	routeName = rt.path
@@ -199,7 +198,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			allowed = append(allowed, m)
 		}
 		rw.Header().Set("Allow", strings.Join(sortStrings(allowed), ", "))
-		writeError(rw, event.Errorf(event.MethodNotAllowed, "%s does not allow %s", rt.path, r.Method))
+		writeError(rw, event.Errorf(methodNotAllowed, "%s does not allow %s", rt.path, r.Method))
 		return
 	}
 	h(rw, r)

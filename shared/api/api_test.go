@@ -21,7 +21,6 @@ import (
 
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
-	"github.com/logagg/logagg/shared/store"
 )
 
 // fakeQueue records the events published, one body each, and the messages
@@ -90,16 +89,16 @@ func (q *fakeQueue) count() int {
 // fakeReader answers reads from fixed data and records the last filter.
 type fakeReader struct {
 	mu     sync.Mutex
-	list   []store.StoredEvent
-	stats  store.Stats
+	list   []event.StoredEvent
+	stats  event.Stats
 	err    error
-	filter store.Filter
+	filter event.Filter
 	// topics are listed by Topics; topicFilter is its last filter
-	topics      []store.TopicStats
-	topicFilter store.TopicFilter
+	topics      []event.TopicStats
+	topicFilter event.TopicFilter
 }
 
-func (r *fakeReader) Events(_ context.Context, f store.Filter) ([]store.StoredEvent, error) {
+func (r *fakeReader) Events(_ context.Context, f event.Filter) ([]event.StoredEvent, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.filter = f
@@ -107,7 +106,7 @@ func (r *fakeReader) Events(_ context.Context, f store.Filter) ([]store.StoredEv
 		return nil, r.err
 	}
 	// r.list is newest processed first, as the store lists.
-	out := []store.StoredEvent{}
+	out := []event.StoredEvent{}
 	for _, e := range r.list {
 		after := f.After == nil || e.ProcessedAt.Before(f.After.ProcessedAt) ||
 			e.ProcessedAt.Equal(f.After.ProcessedAt) && e.ID < f.After.ID
@@ -122,18 +121,18 @@ func (r *fakeReader) Count(_ context.Context, topic string) (int64, error) {
 	return int64(len(r.list)), r.err
 }
 
-func (r *fakeReader) Stats(context.Context) (store.Stats, error) { return r.stats, r.err }
+func (r *fakeReader) Stats(context.Context) (event.Stats, error) { return r.stats, r.err }
 
 // Topics lists r.topics, or one topic "a" when there are none, by name.
-func (r *fakeReader) Topics(_ context.Context, f store.TopicFilter) ([]store.TopicStats, error) {
+func (r *fakeReader) Topics(_ context.Context, f event.TopicFilter) ([]event.TopicStats, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.topicFilter = f
 	all := r.topics
 	if all == nil {
-		all = []store.TopicStats{{Topic: "a", Unique: 2, Duplicates: 1}}
+		all = []event.TopicStats{{Topic: "a", Unique: 2, Duplicates: 1}}
 	}
-	out := []store.TopicStats{}
+	out := []event.TopicStats{}
 	for _, t := range all {
 		if (f.After == nil || t.Topic > f.After.Topic) && strings.Contains(t.Topic, f.Contains) && len(out) < max(f.Limit, 1) {
 			out = append(out, t)
@@ -384,7 +383,7 @@ func TestEventsPagingWithCursor(t *testing.T) {
 		id int64
 		at time.Time
 	}{{3, later}, {2, later}, {5, earlier}, {4, earlier}, {1, earlier}} {
-		h.reader.list = append(h.reader.list, store.StoredEvent{ID: at.id, ProcessedAt: at.at,
+		h.reader.list = append(h.reader.list, event.StoredEvent{ID: at.id, ProcessedAt: at.at,
 			Event: event.Event{Topic: "t", EventID: string(rune('a' + i)), Payload: json.RawMessage(`{}`)}})
 	}
 	var seen []string
@@ -417,7 +416,7 @@ func TestEventsCursorCarriesItsQuery(t *testing.T) {
 		if i%2 == 1 {
 			topic = "b"
 		}
-		h.reader.list = append(h.reader.list, store.StoredEvent{ID: int64(10 - i), ProcessedAt: at,
+		h.reader.list = append(h.reader.list, event.StoredEvent{ID: int64(10 - i), ProcessedAt: at,
 			Event: event.Event{Topic: topic, EventID: fmt.Sprint(i), Payload: json.RawMessage(`{}`)}})
 	}
 	rec := h.do(t, "GET", "/events?topic=a&since=2026-11-25T00:00:00%2B00:00&limit=2", "", "")
@@ -434,7 +433,7 @@ func TestEventsCursorCarriesItsQuery(t *testing.T) {
 	require.Equal(t, 2, h.reader.filter.Limit)
 	require.NotNil(t, h.reader.filter.Since)
 	require.True(t, h.reader.filter.Since.Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)))
-	var page []store.StoredEvent
+	var page []event.StoredEvent
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
 	require.Len(t, page, 2)
 	for _, e := range page {
@@ -464,20 +463,20 @@ func TestTopicsPages(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	for _, name := range []string{"app.a", "app.b", "db.c", "app.d", "app.e"} {
-		h.reader.topics = append(h.reader.topics, store.TopicStats{Topic: name, Unique: 1})
+		h.reader.topics = append(h.reader.topics, event.TopicStats{Topic: name, Unique: 1})
 	}
 	var seen []string
 	next := "/topics?contains=app&limit=2&order=name"
 	for next != "" {
 		rec := h.do(t, "GET", next, "", "")
 		require.Equal(t, 200, rec.Code, rec.Body.String())
-		var page []store.TopicStats
+		var page []event.TopicStats
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
 		for _, tp := range page {
 			seen = append(seen, tp.Topic)
 		}
 		require.Equal(t, "app", h.reader.topicFilter.Contains)
-		require.Equal(t, store.ByName, h.reader.topicFilter.Order)
+		require.Equal(t, event.ByName, h.reader.topicFilter.Order)
 		next = ""
 		if c := rec.Header().Get(NextCursorHeader); c != "" {
 			next = "/topics?cursor=" + c
@@ -487,7 +486,7 @@ func TestTopicsPages(t *testing.T) {
 
 	rec := h.do(t, "GET", "/topics?order=recent&limit=1", "", "")
 	require.Equal(t, 200, rec.Code, rec.Body.String())
-	require.Equal(t, store.ByRecent, h.reader.topicFilter.Order)
+	require.Equal(t, event.ByRecent, h.reader.topicFilter.Order)
 	require.Equal(t, 1, h.reader.topicFilter.Limit)
 	for _, bad := range []string{"order=size", "order=", "contains=", "limit=0", "cursor=abc"} {
 		rec := h.do(t, "GET", "/topics?"+bad, "", "")
@@ -498,7 +497,7 @@ func TestTopicsPages(t *testing.T) {
 func TestStats(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	h.reader.stats = store.Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, Topics: 3, DeadLettered: 2, PayloadConflicts: 1}
+	h.reader.stats = event.Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, Topics: 3, DeadLettered: 2, PayloadConflicts: 1}
 	h.queue.published = 60
 	rec := h.do(t, "GET", "/stats", "", "")
 	require.Equal(t, 200, rec.Code)
@@ -516,7 +515,7 @@ func TestStats(t *testing.T) {
 func TestStatsReportsANegativeQueued(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	h.reader.stats = store.Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, DeadLettered: 2}
+	h.reader.stats = event.Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, DeadLettered: 2}
 	h.queue.published = 40
 	rec := h.do(t, "GET", "/stats", "", "")
 	require.Equal(t, 200, rec.Code)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
-	"github.com/logagg/logagg/shared/store"
 )
 
 // DeadLetterStore keeps the messages consumers set aside, for inspection and
@@ -16,10 +15,10 @@ import (
 type DeadLetterStore interface {
 	// DeadLetters lists dead letters newest first: at most limit, and only
 	// those whose ID is below before when before is above 0.
-	DeadLetters(ctx context.Context, limit int, before int64) ([]store.DeadLetter, error)
+	DeadLetters(ctx context.Context, limit int, before int64) ([]event.DeadLetter, error)
 	// ReplayDeadLetters hands the selected dead letters not yet replayed to
 	// republish and marks them replayed once it succeeded.
-	ReplayDeadLetters(ctx context.Context, sel store.ReplaySelection, republish store.Republish) (int, error)
+	ReplayDeadLetters(ctx context.Context, sel event.ReplaySelection, republish event.Republish) (int, error)
 }
 
 const (
@@ -77,7 +76,7 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	republish := func(ctx context.Context, letters []store.DeadLetter) error {
+	republish := func(ctx context.Context, letters []event.DeadLetter) error {
 		var bodies [][]byte
 		for _, d := range letters {
 			bodies = appendMessages(bodies, []byte(d.Body))
@@ -112,7 +111,7 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 // only, and says so (415) to a request without a Content-Type: a browser
 // sends application/json to another site only after asking (a preflight),
 // which this API never grants. done releases the body.
-func (s *Server) readReplayRequest(w http.ResponseWriter, r *http.Request) (sel store.ReplaySelection, done func(), err error) {
+func (s *Server) readReplayRequest(w http.ResponseWriter, r *http.Request) (sel event.ReplaySelection, done func(), err error) {
 	if err := event.RequireJSON(r.Header.Get("Content-Type")); err != nil {
 		return sel, func() {}, err
 	}
@@ -129,30 +128,30 @@ func (s *Server) readReplayRequest(w http.ResponseWriter, r *http.Request) (sel 
 }
 
 // parseReplayRequest checks the replay selection.
-func parseReplayRequest(body []byte) (store.ReplaySelection, error) {
+func parseReplayRequest(body []byte) (event.ReplaySelection, error) {
 	var req replayRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil || dec.More() {
-		return store.ReplaySelection{}, event.Errorf(event.Malformed,
+		return event.ReplaySelection{}, event.Errorf(event.Malformed,
 			`the body must be a JSON object {"ids":[1,2,…]} or {"all":true}`)
 	}
 	switch {
 	case req.All && len(req.IDs) > 0:
-		return store.ReplaySelection{}, event.Errorf(event.Invalid, `give either "ids" or "all", not both`)
+		return event.ReplaySelection{}, event.Errorf(event.Invalid, `give either "ids" or "all", not both`)
 	case !req.All && len(req.IDs) == 0:
-		return store.ReplaySelection{}, event.Errorf(event.Invalid,
+		return event.ReplaySelection{}, event.Errorf(event.Invalid,
 			`say which dead letters to replay: {"ids":[…]} with IDs from GET /deadletters, or {"all":true}`)
 	case len(req.IDs) > maxReplayIDs:
-		return store.ReplaySelection{}, event.Errorf(event.Invalid,
+		return event.ReplaySelection{}, event.Errorf(event.Invalid,
 			"at most %d IDs per request, not %d; send several requests, or {\"all\":true}", maxReplayIDs, len(req.IDs))
 	}
 	for _, id := range req.IDs {
 		if id <= 0 {
-			return store.ReplaySelection{}, event.Errorf(event.Invalid, "dead letter IDs are positive, not %d", id)
+			return event.ReplaySelection{}, event.Errorf(event.Invalid, "dead letter IDs are positive, not %d", id)
 		}
 	}
-	return store.ReplaySelection{IDs: req.IDs, All: req.All}, nil
+	return event.ReplaySelection{IDs: req.IDs, All: req.All}, nil
 }
 
 // appendMessages appends the queue messages that replay body: a JSON array

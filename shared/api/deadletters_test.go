@@ -15,20 +15,19 @@ import (
 
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
-	"github.com/logagg/logagg/shared/store"
 )
 
 // fakeDeadLetters keeps dead letters in memory, oldest first.
 type fakeDeadLetters struct {
 	mu      sync.Mutex
-	letters []store.DeadLetter
+	letters []event.DeadLetter
 	err     error
 }
 
 func newFakeDeadLetters(bodies ...string) *fakeDeadLetters {
 	f := &fakeDeadLetters{}
 	for i, b := range bodies {
-		f.letters = append(f.letters, store.DeadLetter{
+		f.letters = append(f.letters, event.DeadLetter{
 			ID: int64(i + 1), MessageID: fmt.Sprintf("1700000000000-%d", i), Body: b, Reason: "not JSON", Events: 1,
 			CreatedAt: time.Date(2026, 11, 25, 10, 0, i, 0, time.UTC),
 		})
@@ -36,13 +35,13 @@ func newFakeDeadLetters(bodies ...string) *fakeDeadLetters {
 	return f
 }
 
-func (f *fakeDeadLetters) DeadLetters(_ context.Context, limit int, before int64) ([]store.DeadLetter, error) {
+func (f *fakeDeadLetters) DeadLetters(_ context.Context, limit int, before int64) ([]event.DeadLetter, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
-	out := []store.DeadLetter{}
+	out := []event.DeadLetter{}
 	for i := len(f.letters) - 1; i >= 0 && len(out) < limit; i-- {
 		if before <= 0 || f.letters[i].ID < before {
 			out = append(out, f.letters[i])
@@ -51,7 +50,7 @@ func (f *fakeDeadLetters) DeadLetters(_ context.Context, limit int, before int64
 	return out, nil
 }
 
-func (f *fakeDeadLetters) ReplayDeadLetters(ctx context.Context, sel store.ReplaySelection, republish store.Republish) (int, error) {
+func (f *fakeDeadLetters) ReplayDeadLetters(ctx context.Context, sel event.ReplaySelection, republish event.Republish) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -66,7 +65,7 @@ func (f *fakeDeadLetters) ReplayDeadLetters(ctx context.Context, sel store.Repla
 	if len(picked) == 0 {
 		return 0, nil
 	}
-	letters := make([]store.DeadLetter, len(picked))
+	letters := make([]event.DeadLetter, len(picked))
 	for j, i := range picked {
 		letters[j] = f.letters[i]
 	}
@@ -96,7 +95,7 @@ func TestDeadLettersPagesWithCursor(t *testing.T) {
 		require.Less(t, pages, 5)
 		rec := h.do(t, "GET", target, "", "")
 		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-		var page []store.DeadLetter
+		var page []event.DeadLetter
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
 		for _, d := range page {
 			bodies = append(bodies, d.Body)

@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/store"
 )
 
 // The validator reads bodies of a media type only through a registered
@@ -141,8 +140,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	two := `{"topic":"t","event_id":"2","timestamp":"2026-11-25T10:00:00+07:00","source":"s"}`
 	badTime := `{"topic":"t","event_id":"x","timestamp":"yesterday","source":"s"}`
 	now := time.Date(2026, 11, 25, 10, 0, 1, 250_000_000, time.UTC)
-	stored := func(id int64) store.StoredEvent {
-		return store.StoredEvent{ID: id, ProcessedAt: now, Event: event.Event{
+	stored := func(id int64) event.StoredEvent {
+		return event.StoredEvent{ID: id, ProcessedAt: now, Event: event.Event{
 			Topic: "user.login", EventID: fmt.Sprintf("evt-%d", id), Timestamp: now.Add(-time.Second),
 			Source: "auth", Payload: json.RawMessage(`{"user":"ana","n":[1,2]}`),
 		}}
@@ -201,14 +200,14 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{name: "publish without key", method: "POST", path: "/publish", ctype: "application/json", body: oneEvent,
 			mod: func(d *Deps) { d.APIKeys = []string{"k"} }, status: 401, requestValid: true},
 		{name: "events full page", method: "GET", path: "/events?topic=user.login&since=2026-11-25T00:00:00Z&limit=2",
-			setup:  func(h harness) { h.reader.list = []store.StoredEvent{stored(3), stored(2), stored(1)} },
+			setup:  func(h harness) { h.reader.list = []event.StoredEvent{stored(3), stored(2), stored(1)} },
 			status: 200, requestValid: true,
 			check: func(t *testing.T, rec *httptest.ResponseRecorder) {
 				require.NotEmpty(t, rec.Header().Get(NextCursorHeader))
 				require.Contains(t, rec.Header().Get("Link"), `rel="next"`)
 			}},
 		{name: "events last page", method: "GET", path: "/events?limit=5",
-			setup:  func(h harness) { h.reader.list = []store.StoredEvent{stored(1)} },
+			setup:  func(h harness) { h.reader.list = []event.StoredEvent{stored(1)} },
 			status: 200, requestValid: true,
 			check: func(t *testing.T, rec *httptest.ResponseRecorder) {
 				require.Empty(t, rec.Header().Get(NextCursorHeader))
@@ -222,10 +221,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			setup:  func(h harness) { h.reader.err = event.Errorf(event.Unavailable, "database unavailable") },
 			status: 503, requestValid: true},
 		{name: "count", method: "GET", path: "/events/count?topic=user.login",
-			setup: func(h harness) { h.reader.list = []store.StoredEvent{stored(1)} }, status: 200, requestValid: true},
+			setup: func(h harness) { h.reader.list = []event.StoredEvent{stored(1)} }, status: 200, requestValid: true},
 		{name: "stats", method: "GET", path: "/stats",
 			setup: func(h harness) {
-				h.reader.stats = store.Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, Topics: 3, DeadLettered: 2, PayloadConflicts: 1}
+				h.reader.stats = event.Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, Topics: 3, DeadLettered: 2, PayloadConflicts: 1}
 				h.queue.published = 60
 			},
 			status: 200, requestValid: true},

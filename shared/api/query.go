@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/store"
 )
 
 // events lists processed events, newest processed first, a page at a time.
@@ -26,7 +25,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	f := p.filter
 	f.Limit = p.limit
 	if p.after != nil {
-		f.After = &store.Position{ProcessedAt: fromMicros(*p.after.At), ID: p.after.ID}
+		f.After = &event.Position{ProcessedAt: fromMicros(*p.after.At), ID: p.after.ID}
 	}
 	list, err := s.deps.Reader.Events(r.Context(), f)
 	if err != nil {
@@ -42,8 +41,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 // eventFilter reads /events' filters: topic, source, and the since/until
 // window on the event's timestamp.
-func eventFilter(q url.Values) (store.Filter, url.Values, error) {
-	f := store.Filter{Topic: q.Get("topic"), Source: q.Get("source")}
+func eventFilter(q url.Values) (event.Filter, url.Values, error) {
+	f := event.Filter{Topic: q.Get("topic"), Source: q.Get("source")}
 	canon := url.Values{}
 	for _, name := range []string{"topic", "source"} {
 		if q.Has(name) {
@@ -52,10 +51,10 @@ func eventFilter(q url.Values) (store.Filter, url.Values, error) {
 	}
 	var err error
 	if f.Since, err = timeParam(q, "since"); err != nil {
-		return store.Filter{}, nil, err
+		return event.Filter{}, nil, err
 	}
 	if f.Until, err = timeParam(q, "until"); err != nil {
-		return store.Filter{}, nil, err
+		return event.Filter{}, nil, err
 	}
 	for name, t := range map[string]*time.Time{"since": f.Since, "until": f.Until} {
 		if t != nil {
@@ -140,7 +139,7 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 	f := p.filter
 	f.Limit = p.limit
 	if p.after != nil {
-		after := store.TopicStats{Topic: p.after.Key}
+		after := event.TopicStats{Topic: p.after.Key}
 		if p.after.At != nil {
 			after.LastProcessedAt = fromMicros(*p.after.At)
 		}
@@ -154,7 +153,7 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 	if p.full(len(list)) {
 		last := list[len(list)-1]
 		next := cursor{Key: last.Topic}
-		if f.Order == store.ByRecent && !last.LastProcessedAt.IsZero() {
+		if f.Order == event.ByRecent && !last.LastProcessedAt.IsZero() {
 			next.At = micros(last.LastProcessedAt)
 		}
 		p.setNext(w, r, next)
@@ -163,11 +162,11 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 }
 
 // topicOrders are the values of /topics' order parameter.
-var topicOrders = map[string]store.TopicOrder{"name": store.ByName, "recent": store.ByRecent}
+var topicOrders = map[string]event.TopicOrder{"name": event.ByName, "recent": event.ByRecent}
 
 // topicFilter reads /topics' filters: order (name or recent) and contains.
-func topicFilter(q url.Values) (store.TopicFilter, url.Values, error) {
-	var f store.TopicFilter
+func topicFilter(q url.Values) (event.TopicFilter, url.Values, error) {
+	var f event.TopicFilter
 	canon := url.Values{}
 	if q.Has("order") {
 		v := q.Get("order")
@@ -225,7 +224,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 // index describes the service and its endpoints.
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
-		writeError(w, event.Errorf(event.NotFound, "no such endpoint: %s (GET / lists them)", r.URL.Path))
+		writeError(w, event.Errorf(notFound, "no such endpoint: %s (GET / lists them)", r.URL.Path))
 		return
 	}
 	var endpoints []string

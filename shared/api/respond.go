@@ -14,9 +14,12 @@ import (
 
 // Codes of errors that only the HTTP edge raises.
 const (
-	forbidden    event.Code = "forbidden"     // 403: a browser request from another site
-	timedOut     event.Code = "timed_out"     // 408: the body did not arrive in time
-	clientClosed event.Code = "client_closed" // 499: the client went away before the answer
+	unauthorized     event.Code = "unauthorized"       // 401: no key, or a wrong one
+	notFound         event.Code = "not_found"          // 404: no such route
+	methodNotAllowed event.Code = "method_not_allowed" // 405
+	forbidden        event.Code = "forbidden"          // 403: a browser request from another site
+	timedOut         event.Code = "timed_out"          // 408: the body did not arrive in time
+	clientClosed     event.Code = "client_closed"      // 499: the client went away before the answer
 )
 
 // statusClientClosed is nginx's "client closed request": nobody reads it,
@@ -25,19 +28,19 @@ const statusClientClosed = 499
 
 // statusOf maps an error code to its HTTP status.
 var statusOf = map[event.Code]int{
-	event.Malformed:        http.StatusBadRequest,
-	event.Unauthorized:     http.StatusUnauthorized,
-	event.NotFound:         http.StatusNotFound,
-	event.MethodNotAllowed: http.StatusMethodNotAllowed,
-	event.TooLarge:         http.StatusRequestEntityTooLarge,
-	event.Unsupported:      http.StatusUnsupportedMediaType,
-	event.Invalid:          http.StatusUnprocessableEntity,
-	event.Overloaded:       http.StatusTooManyRequests,
-	event.Unavailable:      http.StatusServiceUnavailable,
-	event.Internal:         http.StatusInternalServerError,
-	forbidden:              http.StatusForbidden,
-	timedOut:               http.StatusRequestTimeout,
-	clientClosed:           statusClientClosed,
+	event.Malformed:   http.StatusBadRequest,
+	unauthorized:      http.StatusUnauthorized,
+	notFound:          http.StatusNotFound,
+	methodNotAllowed:  http.StatusMethodNotAllowed,
+	event.TooLarge:    http.StatusRequestEntityTooLarge,
+	event.Unsupported: http.StatusUnsupportedMediaType,
+	event.Invalid:     http.StatusUnprocessableEntity,
+	event.Overloaded:  http.StatusTooManyRequests,
+	event.Unavailable: http.StatusServiceUnavailable,
+	event.Internal:    http.StatusInternalServerError,
+	forbidden:         http.StatusForbidden,
+	timedOut:          http.StatusRequestTimeout,
+	clientClosed:      statusClientClosed,
 }
 
 // retryAfter is the Retry-After (seconds) sent with 429 and 503.

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/store"
 )
 
 // TestUnencodableResponseIsALogged500: encoding/json refuses a time in year
@@ -21,7 +20,7 @@ func TestUnencodableResponseIsALogged500(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	h := newHarness(t, func(d *Deps) { d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
-	h.reader.list = []store.StoredEvent{{ID: 1, Event: event.Event{
+	h.reader.list = []event.StoredEvent{{ID: 1, Event: event.Event{
 		Topic: "t", EventID: "e", Source: "s", Payload: json.RawMessage(`{}`),
 		Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
 	}}}

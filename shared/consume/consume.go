@@ -14,18 +14,17 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/store"
 )
 
 // Store commits one batch of records in one transaction.
 type Store interface {
-	Consume(ctx context.Context, recs []store.Record) (store.Result, error)
+	Consume(ctx context.Context, recs []event.Record) (event.BatchResult, error)
 }
 
 // Observer is told what every batch did, and how many lines naming a
 // conflict or a dead letter went unprinted (metrics). It may be nil.
 type Observer interface {
-	ObserveBatch(res store.Result, err error, took time.Duration)
+	ObserveBatch(res event.BatchResult, err error, took time.Duration)
 	ObserveSuppressedDetails(lines int)
 }
 
@@ -55,7 +54,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	if len(ev.Records) == 0 {
 		return events.SQSEventResponse{}, nil
 	}
-	recs := make([]store.Record, len(ev.Records))
+	recs := make([]event.Record, len(ev.Records))
 	for i, m := range ev.Records {
 		recs[i] = h.record(m)
 	}
@@ -82,7 +81,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 // as the detail limiter lets them through. A detail line printed after
 // some were held back (by the limiter, or because the batch named only the
 // first NamedConflicts conflicts) carries their number as "suppressed".
-func (h *Handler) logResult(ctx context.Context, res store.Result) {
+func (h *Handler) logResult(ctx context.Context, res event.BatchResult) {
 	log := h.logger()
 	if (res.Conflicts == 0 && res.DeadLettered == 0) || !log.Enabled(ctx, slog.LevelWarn) {
 		return
@@ -133,8 +132,8 @@ func (h *Handler) logger() *slog.Logger {
 }
 
 // record judges one message: its events, or why it is dead.
-func (h *Handler) record(m events.SQSMessage) store.Record {
-	rec := store.Record{MessageID: m.MessageId}
+func (h *Handler) record(m events.SQSMessage) event.Record {
+	rec := event.Record{MessageID: m.MessageId}
 	if n := receiveCount(m); h.MaxDeliveries > 0 && n > h.MaxDeliveries {
 		rec.Body = []byte(m.Body)
 		rec.DeadReason = fmt.Sprintf("delivered %d times, more than the limit of %d", n, h.MaxDeliveries)

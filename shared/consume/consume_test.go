@@ -21,13 +21,13 @@ import (
 
 // recordingStore keeps the records it was given and answers err.
 type recordingStore struct {
-	recs []store.Record
+	recs []event.Record
 	err  error
 }
 
-func (s *recordingStore) Consume(_ context.Context, recs []store.Record) (store.Result, error) {
+func (s *recordingStore) Consume(_ context.Context, recs []event.Record) (event.BatchResult, error) {
 	s.recs = recs
-	return store.Result{}, s.err
+	return event.BatchResult{}, s.err
 }
 
 func loadSQSEvent(t *testing.T, name string) events.SQSEvent {
@@ -144,17 +144,17 @@ func TestHandleDeadLetterReasonSaysItOnce(t *testing.T) {
 }
 
 // resultStore answers every batch with res.
-type resultStore struct{ res store.Result }
+type resultStore struct{ res event.BatchResult }
 
-func (s resultStore) Consume(context.Context, []store.Record) (store.Result, error) {
+func (s resultStore) Consume(context.Context, []event.Record) (event.BatchResult, error) {
 	return s.res, nil
 }
 
 // suppressedCounter is an Observer that adds up the suppressed lines.
 type suppressedCounter struct{ lines int }
 
-func (*suppressedCounter) ObserveBatch(store.Result, error, time.Duration) {}
-func (o *suppressedCounter) ObserveSuppressedDetails(lines int)            { o.lines += lines }
+func (*suppressedCounter) ObserveBatch(event.BatchResult, error, time.Duration) {}
+func (o *suppressedCounter) ObserveSuppressedDetails(lines int)                 { o.lines += lines }
 
 // jsonLog is a logger that writes JSON lines into a buffer, and the lines
 // written so far, decoded.
@@ -192,14 +192,14 @@ func oneMessage(id string) events.SQSEvent {
 
 func TestHandleLogsTheConflictsAndDeadLettersItNames(t *testing.T) {
 	t.Parallel()
-	res := store.Result{
+	res := event.BatchResult{
 		Received: 9, Duplicates: 9, Conflicts: 7, DeadLettered: 3,
-		Conflicted: []store.Conflict{
+		Conflicted: []event.Conflict{
 			{Topic: "t", EventID: "e1", MessageID: "m1"}, {Topic: "t", EventID: "e2", MessageID: "m2"},
 			{Topic: "t", EventID: "e3", MessageID: "m3"}, {Topic: "t", EventID: "e4", MessageID: "m4"},
 			{Topic: "u", EventID: "e1", MessageID: "m5"},
 		},
-		DeadLetters: []store.DeadLetter{
+		DeadLetters: []event.DeadLetter{
 			{ID: 41, MessageID: "m8", Reason: "the queue message has no body", Events: 1},
 			{ID: 42, MessageID: "m9", Reason: "1 of 2 events is invalid", Events: 2},
 		},
@@ -228,10 +228,10 @@ func TestHandleLogsTheConflictsAndDeadLettersItNames(t *testing.T) {
 
 func TestHandleSuppressesDetailLinesOverTheRate(t *testing.T) {
 	t.Parallel()
-	letters := func(ids ...int64) store.Result {
-		res := store.Result{DeadLettered: len(ids)}
+	letters := func(ids ...int64) event.BatchResult {
+		res := event.BatchResult{DeadLettered: len(ids)}
 		for _, id := range ids {
-			res.DeadLetters = append(res.DeadLetters, store.DeadLetter{ID: id, MessageID: fmt.Sprint("m", id), Reason: "bad", Events: 1})
+			res.DeadLetters = append(res.DeadLetters, event.DeadLetter{ID: id, MessageID: fmt.Sprint("m", id), Reason: "bad", Events: 1})
 		}
 		return res
 	}
@@ -268,7 +268,7 @@ func TestHandleLogsNothingAboutACleanBatch(t *testing.T) {
 	t.Parallel()
 	var log jsonLog
 	obs := &suppressedCounter{}
-	h := &Handler{Store: resultStore{store.Result{Received: 3, Unique: 2, Duplicates: 1}}, Logger: log.logger(), Observer: obs}
+	h := &Handler{Store: resultStore{event.BatchResult{Received: 3, Unique: 2, Duplicates: 1}}, Logger: log.logger(), Observer: obs}
 	_, err := h.Handle(context.Background(), oneMessage("a"))
 	require.NoError(t, err)
 	require.Empty(t, log.lines(t))

@@ -9,18 +9,17 @@ import (
 // without knowing which package raised it.
 type Code string
 
-// Error codes, each with the HTTP status the API answers with.
+// Error codes, each with the HTTP status the API answers with. The codes
+// that only HTTP raises (a missing key, an unknown route, …) live in the
+// api package.
 const (
-	Malformed        Code = "malformed"          // 400: body or query parameter does not parse
-	Unauthorized     Code = "unauthorized"       // 401
-	NotFound         Code = "not_found"          // 404
-	MethodNotAllowed Code = "method_not_allowed" // 405
-	TooLarge         Code = "too_large"          // 413: body, batch or one event over its limit
-	Unsupported      Code = "unsupported"        // 415: content type
-	Invalid          Code = "invalid"            // 422: well-formed but fails validation
-	Overloaded       Code = "overloaded"         // 429: queue backlog over its limit
-	Internal         Code = "internal"           // 500
-	Unavailable      Code = "unavailable"        // 503: a dependency is down
+	Malformed   Code = "malformed"   // 400: body or query parameter does not parse
+	TooLarge    Code = "too_large"   // 413: body, batch or one event over its limit
+	Unsupported Code = "unsupported" // 415: content type
+	Invalid     Code = "invalid"     // 422: well-formed but fails validation
+	Overloaded  Code = "overloaded"  // 429: queue backlog over its limit
+	Internal    Code = "internal"    // 500
+	Unavailable Code = "unavailable" // 503: a dependency is down
 )
 
 // FieldError says what is wrong with one field of one event of a batch.

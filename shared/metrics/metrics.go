@@ -8,11 +8,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/logagg/logagg/shared/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/logagg/logagg/shared/store"
 )
 
 // Metrics owns one registry; every process builds one in main.
@@ -82,7 +81,7 @@ func (m *Metrics) ObserveRequest(route string, code int, took time.Duration) {
 func (m *Metrics) ObservePublished(n int) { m.published.Add(float64(n)) }
 
 // ObserveBatch records one consume batch (it implements consume.Observer).
-func (m *Metrics) ObserveBatch(res store.Result, err error, took time.Duration) {
+func (m *Metrics) ObserveBatch(res event.BatchResult, err error, took time.Duration) {
 	if err != nil {
 		m.batches.WithLabelValues("failed").Inc()
 		return
@@ -100,7 +99,7 @@ func (m *Metrics) ObserveBatch(res store.Result, err error, took time.Duration) 
 func (m *Metrics) ObserveSuppressedDetails(lines int) { m.suppressed.Add(float64(lines)) }
 
 // StatsFunc reads the store's exact counters.
-type StatsFunc func(ctx context.Context) (store.Stats, error)
+type StatsFunc func(ctx context.Context) (event.Stats, error)
 
 // RegisterStats exports the store's counters as gauges read at scrape time,
 // so every replica reports the same exact totals.

@@ -66,27 +66,27 @@ const maxAttempts = 5
 // Every record needs a MessageID (code Invalid otherwise). A database that
 // is out of reach gives code Unavailable: nothing was committed, or what was
 // is in the ledger, so the caller retries the batch later.
-func (s *Store) Consume(ctx context.Context, recs []Record) (Result, error) {
+func (s *Store) Consume(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
 	for i, r := range recs {
 		if r.MessageID == "" {
-			return Result{}, event.Errorf(event.Invalid, "record %d has no message ID", i)
+			return event.BatchResult{}, event.Errorf(event.Invalid, "record %d has no message ID", i)
 		}
 	}
 	if len(recs) == 0 {
-		return Result{}, nil
+		return event.BatchResult{}, nil
 	}
 	return s.consume(ctx, recs)
 }
 
 // consume runs recs as one transaction, or in halves when PostgreSQL refuses
 // their data.
-func (s *Store) consume(ctx context.Context, recs []Record) (Result, error) {
+func (s *Store) consume(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
 	res, err := s.consumeRetrying(ctx, recs)
 	if err == nil {
 		return res, nil
 	}
 	if classifyFailure(err) != failData {
-		return Result{}, s.classify(err, "committing the batch")
+		return event.BatchResult{}, s.classify(err, "committing the batch")
 	}
 	if len(recs) == 1 {
 		return s.reject(ctx, recs[0], err)
@@ -94,19 +94,19 @@ func (s *Store) consume(ctx context.Context, recs []Record) (Result, error) {
 	mid := len(recs) / 2
 	left, err := s.consume(ctx, recs[:mid])
 	if err != nil {
-		return Result{}, err
+		return event.BatchResult{}, err
 	}
 	right, err := s.consume(ctx, recs[mid:])
 	if err != nil {
-		return Result{}, err
+		return event.BatchResult{}, err
 	}
-	return left.plus(right), nil
+	return sum(left, right), nil
 }
 
 // reject dead-letters a record whose data PostgreSQL refused, in a
 // transaction of its own.
-func (s *Store) reject(ctx context.Context, rec Record, cause error) (Result, error) {
-	dead := Record{
+func (s *Store) reject(ctx context.Context, rec event.Record, cause error) (event.BatchResult, error) {
+	dead := event.Record{
 		MessageID:  rec.MessageID,
 		Body:       rec.Body,
 		DeadReason: "rejected by the database: " + pgMessage(cause),
@@ -120,22 +120,22 @@ func (s *Store) reject(ctx context.Context, rec Record, cause error) (Result, er
 		// Keep what the message carried, so that it can be replayed.
 		dead.Body, _ = json.Marshal(rec.Events)
 	}
-	res, err := s.consumeRetrying(ctx, []Record{dead})
+	res, err := s.consumeRetrying(ctx, []event.Record{dead})
 	if err != nil && classifyFailure(err) == failData {
 		// Only the message ID itself can still be at fault (the reason is
 		// cleaned and the body is bytes): store it cleaned as well.
 		dead.MessageID = cleanText(dead.MessageID)
-		res, err = s.consumeRetrying(ctx, []Record{dead})
+		res, err = s.consumeRetrying(ctx, []event.Record{dead})
 	}
 	if err != nil {
-		return Result{}, s.classify(err, "dead-lettering a rejected message")
+		return event.BatchResult{}, s.classify(err, "dead-lettering a rejected message")
 	}
 	return res, nil
 }
 
 // consumeRetrying runs consumeOnce again after a deadlock or serialization
 // failure.
-func (s *Store) consumeRetrying(ctx context.Context, recs []Record) (Result, error) {
+func (s *Store) consumeRetrying(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := s.consumeOnce(ctx, recs)
 		if err == nil || attempt == maxAttempts || classifyFailure(err) != failRetry {
@@ -146,7 +146,7 @@ func (s *Store) consumeRetrying(ctx context.Context, recs []Record) (Result, err
 		wait := time.Duration(rand.Int64N(int64(5*time.Millisecond) << attempt))
 		select {
 		case <-ctx.Done():
-			return Result{}, ctx.Err()
+			return event.BatchResult{}, ctx.Err()
 		case <-time.After(wait):
 		}
 	}
@@ -164,7 +164,7 @@ type topicDelta struct{ unique, duplicates int64 }
 // batchPlan is what one transaction writes, worked out in Go from the
 // records and from which of their message IDs are new to the ledger.
 type batchPlan struct {
-	res        Result
+	res        event.BatchResult
 	dead       deadLetterRows
 	candidates []pendingEvent // first occurrence of each key, sorted by key
 	duplicates []pendingEvent // later occurrences inside the batch
@@ -173,7 +173,7 @@ type batchPlan struct {
 // planBatch sorts out what the fresh records carry. A message ID that
 // occurs twice in recs counts once: the later records are already
 // committed. The map is consumed.
-func planBatch(recs []Record, fresh map[string]bool) batchPlan {
+func planBatch(recs []event.Record, fresh map[string]bool) batchPlan {
 	var p batchPlan
 	var events []pendingEvent
 	for _, r := range recs {
@@ -214,7 +214,7 @@ func (p *batchPlan) queueWrites(b *pgx.Batch, inserted map[event.Key]bool) {
 	if len(p.dead.messageIDs) > 0 {
 		b.Queue(insertDeadLettersSQL, p.dead.messageIDs, p.dead.bodies, p.dead.reasons, p.dead.events).
 			Query(func(rows pgx.Rows) error {
-				var d DeadLetter
+				var d event.DeadLetter
 				_, err := pgx.ForEachRow(rows, []any{&d.ID, &d.MessageID, &d.Reason, &d.Events}, func() error {
 					p.res.DeadLetters = append(p.res.DeadLetters, d)
 					return nil
@@ -290,14 +290,14 @@ func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard
 	if res.Received > 0 || res.DeadLettered > 0 {
 		rows := newEventRows(p.duplicates)
 		b.Queue(auditAndCountSQL, rows.topics, rows.eventIDs, rows.sources, rows.messageIDs, rows.payloads, recheck,
-			shard, res.Received, res.Unique, res.Duplicates, res.DeadLettered, NamedConflicts).
+			shard, res.Received, res.Unique, res.Duplicates, res.DeadLettered, event.NamedConflicts).
 			QueryRow(func(row pgx.Row) error {
 				var topics, eventIDs, messageIDs []string
 				if err := row.Scan(&res.Conflicts, &topics, &eventIDs, &messageIDs); err != nil {
 					return err
 				}
 				for i := range topics {
-					res.Conflicted = append(res.Conflicted, Conflict{Topic: topics[i], EventID: eventIDs[i], MessageID: messageIDs[i]})
+					res.Conflicted = append(res.Conflicted, event.Conflict{Topic: topics[i], EventID: eventIDs[i], MessageID: messageIDs[i]})
 				}
 				return nil
 			})
@@ -326,7 +326,7 @@ func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard
 // committed and writes only the others. The audit runs as a statement of
 // its own after the insert, so READ COMMITTED gives it a snapshot with the
 // rows concurrent batches committed while the insert waited for them.
-func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) {
+func (s *Store) consumeOnce(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
 	ids := make([]string, 0, len(recs))
 	for _, r := range recs {
 		ids = append(ids, r.MessageID)
@@ -336,7 +336,7 @@ func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) 
 
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return Result{}, err
+		return event.BatchResult{}, err
 	}
 	defer conn.Release()
 	committed := false
@@ -368,14 +368,14 @@ func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) 
 			return plan.res, nil
 		}
 		if !isRedelivery(err) || attempt > 0 {
-			return Result{}, err
+			return event.BatchResult{}, err
 		}
 		// Redelivered messages that an earlier batch committed: find
 		// them, and write only the others.
 		rollbackConn(ctx, conn)
 		done, err := s.committedMessages(ctx, conn, ids, recs)
 		if err != nil {
-			return Result{}, err
+			return event.BatchResult{}, err
 		}
 		for id := range done {
 			delete(fresh, id)
@@ -386,7 +386,7 @@ func (s *Store) consumeOnce(ctx context.Context, recs []Record) (Result, error) 
 // committedMessages returns which of the messages an earlier batch
 // committed: those in the ledger, and those whose events are stored under
 // their own message ID.
-func (s *Store) committedMessages(ctx context.Context, conn *pgxpool.Conn, ids []string, recs []Record) (map[string]bool, error) {
+func (s *Store) committedMessages(ctx context.Context, conn *pgxpool.Conn, ids []string, recs []event.Record) (map[string]bool, error) {
 	var events []pendingEvent
 	for _, r := range recs {
 		for _, e := range r.Events {
@@ -430,17 +430,18 @@ func rollbackConn(ctx context.Context, conn *pgxpool.Conn) {
 	}
 }
 
-// plus adds two results; the conflicts named stay within NamedConflicts.
-func (r Result) plus(o Result) Result {
+// sum adds the results of two parts of a split batch; the conflicts named
+// stay within event.NamedConflicts.
+func sum(r, o event.BatchResult) event.BatchResult {
 	conflicted := append(slices.Clip(r.Conflicted), o.Conflicted...)
-	return Result{
+	return event.BatchResult{
 		Received:         r.Received + o.Received,
 		Unique:           r.Unique + o.Unique,
 		Duplicates:       r.Duplicates + o.Duplicates,
 		Conflicts:        r.Conflicts + o.Conflicts,
 		DeadLettered:     r.DeadLettered + o.DeadLettered,
 		AlreadyCommitted: r.AlreadyCommitted + o.AlreadyCommitted,
-		Conflicted:       conflicted[:min(len(conflicted), NamedConflicts)],
+		Conflicted:       conflicted[:min(len(conflicted), event.NamedConflicts)],
 		DeadLetters:      append(slices.Clip(r.DeadLetters), o.DeadLetters...),
 	}
 }
@@ -487,7 +488,7 @@ type deadLetterRows struct {
 	events              []int32
 }
 
-func (d *deadLetterRows) add(r Record) {
+func (d *deadLetterRows) add(r event.Record) {
 	body := r.Body
 	if body == nil {
 		body = []byte{}

@@ -27,10 +27,10 @@ func TestConsumeDeduplicates(t *testing.T) {
 		}
 		return out
 	}
-	separately := func(n int, e event.Event) [][]Record {
-		batches := make([][]Record, n)
+	separately := func(n int, e event.Event) [][]event.Record {
+		batches := make([][]event.Record, n)
 		for i := range batches {
-			batches[i] = []Record{rec(fmt.Sprintf("m%d", i), e)}
+			batches[i] = []event.Record{rec(fmt.Sprintf("m%d", i), e)}
 		}
 		return batches
 	}
@@ -47,72 +47,72 @@ func TestConsumeDeduplicates(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		batches [][]Record
-		want    Stats
+		batches [][]event.Record
+		want    event.Stats
 	}{
 		{
 			name:    "same event in two batches",
 			batches: separately(2, same),
-			want:    Stats{Received: 2, UniqueProcessed: 1, DuplicateDropped: 1, Topics: 1},
+			want:    event.Stats{Received: 2, UniqueProcessed: 1, DuplicateDropped: 1, Topics: 1},
 		},
 		{
 			name:    "same event in five batches",
 			batches: separately(5, same),
-			want:    Stats{Received: 5, UniqueProcessed: 1, DuplicateDropped: 4, Topics: 1},
+			want:    event.Stats{Received: 5, UniqueProcessed: 1, DuplicateDropped: 4, Topics: 1},
 		},
 		{
 			name:    "same event_id in two topics is two events",
-			batches: [][]Record{{rec("m1", ev("a", "evt-1", `{}`), ev("b", "evt-1", `{}`))}},
-			want:    Stats{Received: 2, UniqueProcessed: 2, Topics: 2},
+			batches: [][]event.Record{{rec("m1", ev("a", "evt-1", `{}`), ev("b", "evt-1", `{}`))}},
+			want:    event.Stats{Received: 2, UniqueProcessed: 2, Topics: 2},
 		},
 		{
 			name:    "five identical events in one message",
-			batches: [][]Record{{rec("m1", repeat(5, same)...)}},
-			want:    Stats{Received: 5, UniqueProcessed: 1, DuplicateDropped: 4, Topics: 1},
+			batches: [][]event.Record{{rec("m1", repeat(5, same)...)}},
+			want:    event.Stats{Received: 5, UniqueProcessed: 1, DuplicateDropped: 4, Topics: 1},
 		},
 		{
 			name: "five identical events in five messages of one batch",
-			batches: [][]Record{{
+			batches: [][]event.Record{{
 				rec("m1", same), rec("m2", same), rec("m3", same), rec("m4", same), rec("m5", same),
 			}},
-			want: Stats{Received: 5, UniqueProcessed: 1, DuplicateDropped: 4, Topics: 1},
+			want: event.Stats{Received: 5, UniqueProcessed: 1, DuplicateDropped: 4, Topics: 1},
 		},
 		{
 			name:    "35 unique and 15 duplicates in one batch",
-			batches: [][]Record{{rec("m1", mixed()...)}},
-			want:    Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, Topics: 1},
+			batches: [][]event.Record{{rec("m1", mixed()...)}},
+			want:    event.Stats{Received: 50, UniqueProcessed: 35, DuplicateDropped: 15, Topics: 1},
 		},
 		{
 			name: "differing payload is a conflict",
-			batches: [][]Record{
+			batches: [][]event.Record{
 				{rec("m1", ev("t", "e", `{"a":1}`))},
 				{rec("m2", ev("t", "e", `{"a":2}`))},
 			},
-			want: Stats{Received: 2, UniqueProcessed: 1, DuplicateDropped: 1, PayloadConflicts: 1, Topics: 1},
+			want: event.Stats{Received: 2, UniqueProcessed: 1, DuplicateDropped: 1, PayloadConflicts: 1, Topics: 1},
 		},
 		{
 			name: "differing payload inside one batch is a conflict",
-			batches: [][]Record{
+			batches: [][]event.Record{
 				{rec("m1", ev("t", "e", `{"a":1}`), ev("t", "e", `{"a":2}`))},
 			},
-			want: Stats{Received: 2, UniqueProcessed: 1, DuplicateDropped: 1, PayloadConflicts: 1, Topics: 1},
+			want: event.Stats{Received: 2, UniqueProcessed: 1, DuplicateDropped: 1, PayloadConflicts: 1, Topics: 1},
 		},
 		{
 			name: "key order and whitespace are no conflict",
-			batches: [][]Record{
+			batches: [][]event.Record{
 				{rec("m1", ev("t", "e", `{"a":1,"b":[1,2],"c":{"x":"y","z":null}}`))},
 				{rec("m2", ev("t", "e", "{ \"c\": {\"z\": null, \"x\": \"y\"},\n \"b\": [1, 2], \"a\": 1 }"))},
 			},
-			want: Stats{Received: 2, UniqueProcessed: 1, DuplicateDropped: 1, Topics: 1},
+			want: event.Stats{Received: 2, UniqueProcessed: 1, DuplicateDropped: 1, Topics: 1},
 		},
 		{
 			name: "dead-lettered messages count their events, not as received",
-			batches: [][]Record{{
+			batches: [][]event.Record{{
 				{MessageID: "m1", Body: []byte(`[{"topic":`), DeadReason: "body is not JSON", DeadCount: 3},
 				{MessageID: "m2", Body: []byte(`{}`), DeadReason: "event is invalid"},
 				rec("m3", same),
 			}},
-			want: Stats{Received: 1, UniqueProcessed: 1, DeadLettered: 4, Topics: 1},
+			want: event.Stats{Received: 1, UniqueProcessed: 1, DeadLettered: 4, Topics: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -121,14 +121,14 @@ func TestConsumeDeduplicates(t *testing.T) {
 			ctx := context.Background()
 			s := newStore(t)
 
-			var total Result
+			var total event.BatchResult
 			for _, batch := range tt.batches {
 				res, err := s.Consume(ctx, batch)
 				require.NoError(t, err)
 				require.Equal(t, res.Received, res.Unique+res.Duplicates)
-				total = total.plus(res)
+				total = sum(total, res)
 			}
-			require.Equal(t, Result{
+			require.Equal(t, event.BatchResult{
 				Received:     int(tt.want.Received),
 				Unique:       int(tt.want.UniqueProcessed),
 				Duplicates:   int(tt.want.DuplicateDropped),
@@ -155,10 +155,10 @@ func TestConsumeStoresEventFields(t *testing.T) {
 	ts := time.Date(2026, 11, 25, 17, 0, 0, 123456000, time.FixedZone("", 7*3600))
 	e := event.Event{Topic: "user.login", EventID: "evt-42", Timestamp: ts, Source: "auth-service", Payload: json.RawMessage(`{"user": "ana"}`)}
 	noPayload := event.Event{Topic: "user.login", EventID: "evt-43", Timestamp: ts, Source: "auth-service"}
-	_, err := s.Consume(ctx, []Record{rec("m1", e, noPayload)})
+	_, err := s.Consume(ctx, []event.Record{rec("m1", e, noPayload)})
 	require.NoError(t, err)
 
-	got, err := s.Events(ctx, Filter{})
+	got, err := s.Events(ctx, event.Filter{})
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	require.Equal(t, "evt-43", got[0].EventID)
@@ -185,12 +185,12 @@ func TestConsumeAuditsDuplicates(t *testing.T) {
 	changed := ev("t", "e", `{"a":1,"b":3}`)
 	changed.Source = "rogue"
 
-	_, err := s.Consume(ctx, []Record{rec("m1", original)})
+	_, err := s.Consume(ctx, []event.Record{rec("m1", original)})
 	require.NoError(t, err)
-	res, err := s.Consume(ctx, []Record{rec("m2", reordered), rec("m3", changed)})
+	res, err := s.Consume(ctx, []event.Record{rec("m2", reordered), rec("m3", changed)})
 	require.NoError(t, err)
-	require.Equal(t, Result{Received: 2, Duplicates: 2, Conflicts: 1}, counts(res))
-	require.Equal(t, []Conflict{{Topic: "t", EventID: "e", MessageID: "m3"}}, res.Conflicted)
+	require.Equal(t, event.BatchResult{Received: 2, Duplicates: 2, Conflicts: 1}, counts(res))
+	require.Equal(t, []event.Conflict{{Topic: "t", EventID: "e", MessageID: "m3"}}, res.Conflicted)
 
 	type audit struct {
 		MessageID, Source string
@@ -208,7 +208,7 @@ func TestConsumeAuditsDuplicates(t *testing.T) {
 	require.Equal(t, []audit{{"m2", "replayer", true}, {"m3", "rogue", false}}, audits)
 
 	// The first payload stays.
-	got, err := s.Events(ctx, Filter{})
+	got, err := s.Events(ctx, event.Filter{})
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	require.JSONEq(t, `{"a":1,"b":2}`, string(got[0].Payload))
@@ -221,83 +221,83 @@ func TestConsumeSameEventConcurrently(t *testing.T) {
 	s := newStore(t)
 
 	const consumers = 20
-	results := make([]Result, consumers)
+	results := make([]event.BatchResult, consumers)
 	errs := make([]error, consumers)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range consumers {
 		wg.Go(func() {
 			<-start
-			results[i], errs[i] = s.Consume(ctx, []Record{rec(fmt.Sprintf("m%d", i), ev("t", "e", `{"same":true}`))})
+			results[i], errs[i] = s.Consume(ctx, []event.Record{rec(fmt.Sprintf("m%d", i), ev("t", "e", `{"same":true}`))})
 		})
 	}
 	close(start)
 	wg.Wait()
 
-	var total Result
+	var total event.BatchResult
 	for i := range consumers {
 		require.NoError(t, errs[i])
-		total = total.plus(results[i])
+		total = sum(total, results[i])
 	}
-	require.Equal(t, Result{Received: 20, Unique: 1, Duplicates: 19}, total)
+	require.Equal(t, event.BatchResult{Received: 20, Unique: 1, Duplicates: 19}, total)
 	require.EqualValues(t, 1, rowCount(t, s, "processed_events"))
-	requireStats(t, s, Stats{Received: 20, UniqueProcessed: 1, DuplicateDropped: 19, Topics: 1})
+	requireStats(t, s, event.Stats{Received: 20, UniqueProcessed: 1, DuplicateDropped: 19, Topics: 1})
 }
 
 func TestConsumeRedeliveryChangesNothing(t *testing.T) {
 	t.Parallel()
 
-	m := func(id string, events ...event.Event) Record { return rec(id, events...) }
+	m := func(id string, events ...event.Event) event.Record { return rec(id, events...) }
 	e1, e2, e3, e4 := ev("t", "e1", `{}`), ev("t", "e2", `{}`), ev("u", "e3", `{}`), ev("u", "e4", `{}`)
-	dead := Record{MessageID: "m9", Body: []byte("garbage"), DeadReason: "body is not JSON"}
+	dead := event.Record{MessageID: "m9", Body: []byte("garbage"), DeadReason: "body is not JSON"}
 
 	tests := []struct {
 		name       string
-		first      [][]Record
-		redelivery []Record
-		want       Result // of the redelivery
+		first      [][]event.Record
+		redelivery []event.Record
+		want       event.BatchResult // of the redelivery
 	}{
 		{
 			name:       "one message of a committed batch",
-			first:      [][]Record{{m("m1", e1), m("m2", e2, e3), m("m3", e1)}},
-			redelivery: []Record{m("m2", e2, e3)},
-			want:       Result{AlreadyCommitted: 1},
+			first:      [][]event.Record{{m("m1", e1), m("m2", e2, e3), m("m3", e1)}},
+			redelivery: []event.Record{m("m2", e2, e3)},
+			want:       event.BatchResult{AlreadyCommitted: 1},
 		},
 		{
 			name:       "the whole batch again",
-			first:      [][]Record{{m("m1", e1), m("m2", e2, e3), m("m3", e1)}},
-			redelivery: []Record{m("m1", e1), m("m2", e2, e3), m("m3", e1)},
-			want:       Result{AlreadyCommitted: 3},
+			first:      [][]event.Record{{m("m1", e1), m("m2", e2, e3), m("m3", e1)}},
+			redelivery: []event.Record{m("m1", e1), m("m2", e2, e3), m("m3", e1)},
+			want:       event.BatchResult{AlreadyCommitted: 3},
 		},
 		{
 			name:       "messages of three batches in one bigger batch with a new one",
-			first:      [][]Record{{m("m1", e1)}, {m("m2", e2)}, {m("m3", e1, e3)}},
-			redelivery: []Record{m("m3", e1, e3), m("m4", e4, e1), m("m1", e1), m("m2", e2)},
-			want:       Result{AlreadyCommitted: 3, Received: 2, Unique: 1, Duplicates: 1},
+			first:      [][]event.Record{{m("m1", e1)}, {m("m2", e2)}, {m("m3", e1, e3)}},
+			redelivery: []event.Record{m("m3", e1, e3), m("m4", e4, e1), m("m1", e1), m("m2", e2)},
+			want:       event.BatchResult{AlreadyCommitted: 3, Received: 2, Unique: 1, Duplicates: 1},
 		},
 		{
 			name:       "a dead-lettered message",
-			first:      [][]Record{{dead, m("m1", e1)}},
-			redelivery: []Record{dead},
-			want:       Result{AlreadyCommitted: 1},
+			first:      [][]event.Record{{dead, m("m1", e1)}},
+			redelivery: []event.Record{dead},
+			want:       event.BatchResult{AlreadyCommitted: 1},
 		},
 		{
 			name:       "a message that stored its event, behind a new copy of that event",
-			first:      [][]Record{{m("m1", e1)}},
-			redelivery: []Record{m("m5", e1), m("m1", e1)},
-			want:       Result{AlreadyCommitted: 1, Received: 1, Duplicates: 1},
+			first:      [][]event.Record{{m("m1", e1)}},
+			redelivery: []event.Record{m("m5", e1), m("m1", e1)},
+			want:       event.BatchResult{AlreadyCommitted: 1, Received: 1, Duplicates: 1},
 		},
 		{
 			name:       "a message carrying one event twice",
-			first:      [][]Record{{m("m6", e1, e1)}},
-			redelivery: []Record{m("m6", e1, e1)},
-			want:       Result{AlreadyCommitted: 1},
+			first:      [][]event.Record{{m("m6", e1, e1)}},
+			redelivery: []event.Record{m("m6", e1, e1)},
+			want:       event.BatchResult{AlreadyCommitted: 1},
 		},
 		{
 			name:       "a message twice in one batch",
-			first:      [][]Record{{m("m1", e1), m("m1", e1)}},
-			redelivery: []Record{m("m1", e1)},
-			want:       Result{AlreadyCommitted: 1},
+			first:      [][]event.Record{{m("m1", e1), m("m1", e1)}},
+			redelivery: []event.Record{m("m1", e1)},
+			want:       event.BatchResult{AlreadyCommitted: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -311,7 +311,7 @@ func TestConsumeRedeliveryChangesNothing(t *testing.T) {
 			}
 			before, err := s.Stats(ctx)
 			require.NoError(t, err)
-			topicsBefore, err := s.Topics(ctx, TopicFilter{})
+			topicsBefore, err := s.Topics(ctx, event.TopicFilter{})
 			require.NoError(t, err)
 
 			res, err := s.Consume(ctx, tt.redelivery)
@@ -327,7 +327,7 @@ func TestConsumeRedeliveryChangesNothing(t *testing.T) {
 			want.DeadLettered += int64(tt.want.DeadLettered)
 			require.Equal(t, want, after)
 			if tt.want.Received == 0 {
-				topicsAfter, err := s.Topics(ctx, TopicFilter{})
+				topicsAfter, err := s.Topics(ctx, event.TopicFilter{})
 				require.NoError(t, err)
 				require.Equal(t, topicsBefore, topicsAfter)
 			}
@@ -339,13 +339,13 @@ func TestConsumeRedeliveryChangesNothing(t *testing.T) {
 func TestConsumeDeadLettersPoisonAndCommitsTheRest(t *testing.T) {
 	t.Parallel()
 
-	good := func(i int) Record {
+	good := func(i int) event.Record {
 		return rec(fmt.Sprintf("good-%d", i), ev("t", fmt.Sprintf("e%d", i), `{"ok":true}`))
 	}
 	stored := ev("t", "stored", `{"v":1}`)
 	tests := []struct {
 		name   string
-		poison Record
+		poison event.Record
 		reason string // part of the dead letter's reason
 	}{
 		{
@@ -385,14 +385,14 @@ func TestConsumeDeadLettersPoisonAndCommitsTheRest(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			s := newStore(t)
-			_, err := s.Consume(ctx, []Record{rec("setup", stored)})
+			_, err := s.Consume(ctx, []event.Record{rec("setup", stored)})
 			require.NoError(t, err)
 
-			batch := []Record{good(1), good(2), tt.poison, good(3), good(4), good(5)}
+			batch := []event.Record{good(1), good(2), tt.poison, good(3), good(4), good(5)}
 			res, err := s.Consume(ctx, batch)
 			require.NoError(t, err)
-			require.Equal(t, Result{Received: 5, Unique: 5, DeadLettered: len(tt.poison.Events)}, counts(res))
-			requireStats(t, s, Stats{Received: 6, UniqueProcessed: 6, DeadLettered: int64(len(tt.poison.Events)), Topics: 1})
+			require.Equal(t, event.BatchResult{Received: 5, Unique: 5, DeadLettered: len(tt.poison.Events)}, counts(res))
+			requireStats(t, s, event.Stats{Received: 6, UniqueProcessed: 6, DeadLettered: int64(len(tt.poison.Events)), Topics: 1})
 
 			letters, err := s.DeadLetters(ctx, 10, 0)
 			require.NoError(t, err)
@@ -401,13 +401,13 @@ func TestConsumeDeadLettersPoisonAndCommitsTheRest(t *testing.T) {
 			require.Contains(t, letters[0].Reason, tt.reason)
 			require.Equal(t, string(tt.poison.Body), letters[0].Body)
 			require.Equal(t, len(tt.poison.Events), letters[0].Events)
-			require.Equal(t, []DeadLetter{named(letters[0])}, res.DeadLetters, "the result names the row written")
+			require.Equal(t, []event.DeadLetter{named(letters[0])}, res.DeadLetters, "the result names the row written")
 
 			// The whole batch again is already committed, the poison included.
 			res, err = s.Consume(ctx, batch)
 			require.NoError(t, err)
-			require.Equal(t, Result{AlreadyCommitted: len(batch)}, res)
-			requireStats(t, s, Stats{Received: 6, UniqueProcessed: 6, DeadLettered: int64(len(tt.poison.Events)), Topics: 1})
+			require.Equal(t, event.BatchResult{AlreadyCommitted: len(batch)}, res)
+			requireStats(t, s, event.Stats{Received: 6, UniqueProcessed: 6, DeadLettered: int64(len(tt.poison.Events)), Topics: 1})
 			require.EqualValues(t, 1, rowCount(t, s, "dead_letters"))
 		})
 	}
@@ -416,7 +416,7 @@ func TestConsumeDeadLettersPoisonAndCommitsTheRest(t *testing.T) {
 func TestConsumeRequiresMessageID(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	_, err := s.Consume(context.Background(), []Record{rec("m1", ev("t", "e", `{}`)), rec("", ev("t", "f", `{}`))})
+	_, err := s.Consume(context.Background(), []event.Record{rec("m1", ev("t", "e", `{}`)), rec("", ev("t", "f", `{}`))})
 	require.Equal(t, event.Invalid, event.ErrorCode(err))
 	require.Zero(t, rowCount(t, s, "processed_events"))
 }
@@ -426,11 +426,11 @@ func TestConsumeNothing(t *testing.T) {
 	s := newStore(t)
 	res, err := s.Consume(context.Background(), nil)
 	require.NoError(t, err)
-	require.Equal(t, Result{}, res)
-	res, err = s.Consume(context.Background(), []Record{{MessageID: "empty"}})
+	require.Equal(t, event.BatchResult{}, res)
+	res, err = s.Consume(context.Background(), []event.Record{{MessageID: "empty"}})
 	require.NoError(t, err)
-	require.Equal(t, Result{}, res)
-	requireStats(t, s, Stats{})
+	require.Equal(t, event.BatchResult{}, res)
+	requireStats(t, s, event.Stats{})
 }
 
 func TestStatsAddUpWhileConsumersCommit(t *testing.T) {
@@ -456,7 +456,7 @@ func TestStatsAddUpWhileConsumersCommit(t *testing.T) {
 					n := (w*7919 + b*perBatch + i*31) % distinct
 					events = append(events, ev(fmt.Sprintf("topic-%d", n%topicSpan), fmt.Sprintf("e%d", n), `{}`))
 				}
-				if _, err := s.Consume(ctx, []Record{rec(fmt.Sprintf("w%d-b%d", w, b), events...)}); err != nil {
+				if _, err := s.Consume(ctx, []event.Record{rec(fmt.Sprintf("w%d-b%d", w, b), events...)}); err != nil {
 					errs <- err
 					return
 				}
@@ -494,7 +494,7 @@ func TestStatsAddUpWhileConsumersCommit(t *testing.T) {
 	require.Equal(t, rowCount(t, s, "processed_events"), st.UniqueProcessed)
 	require.EqualValues(t, topicSpan, st.Topics)
 	var sum int64
-	topics, err := s.Topics(ctx, TopicFilter{})
+	topics, err := s.Topics(ctx, event.TopicFilter{})
 	require.NoError(t, err)
 	for _, tp := range topics {
 		n, err := s.Count(ctx, tp.Topic)
@@ -524,11 +524,11 @@ func BenchmarkConsume(b *testing.B) {
 			s := newStore(b)
 			const size, dups = 500, 150
 			payload := json.RawMessage(`{"user":"ana","action":"login","ip":"10.0.0.1","attempt":1}`)
-			makeBatch := func(w, i int) []Record {
-				recs := make([]Record, 0, size)
+			makeBatch := func(w, i int) []event.Record {
+				recs := make([]event.Record, 0, size)
 				add := func(id string) {
 					e := event.Event{Topic: fmt.Sprintf("topic-%d", len(recs)%8), EventID: id, Timestamp: testTime, Source: "bench", Payload: payload}
-					recs = append(recs, Record{MessageID: fmt.Sprintf("w%d-b%d-m%d", w, i, len(recs)), Events: []event.Event{e}})
+					recs = append(recs, event.Record{MessageID: fmt.Sprintf("w%d-b%d-m%d", w, i, len(recs)), Events: []event.Event{e}})
 				}
 				for j := range size - dups {
 					add(fmt.Sprintf("w%d-b%d-e%d", w, i, j))
@@ -543,7 +543,7 @@ func BenchmarkConsume(b *testing.B) {
 				return recs
 			}
 			n := (b.N + workers - 1) / workers
-			batches := make([][][]Record, workers)
+			batches := make([][][]event.Record, workers)
 			for w := range workers {
 				for i := range n {
 					batches[w] = append(batches[w], makeBatch(w, i))
@@ -571,8 +571,8 @@ func BenchmarkConsume(b *testing.B) {
 
 // named is a dead letter as Result.DeadLetters names it: without its body
 // and creation time.
-func named(d DeadLetter) DeadLetter {
-	return DeadLetter{ID: d.ID, MessageID: d.MessageID, Reason: d.Reason, Events: d.Events}
+func named(d event.DeadLetter) event.DeadLetter {
+	return event.DeadLetter{ID: d.ID, MessageID: d.MessageID, Reason: d.Reason, Events: d.Events}
 }
 
 func TestConsumeNamesTheFirstConflicts(t *testing.T) {
@@ -580,7 +580,7 @@ func TestConsumeNamesTheFirstConflicts(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 
-	var stored, batch []Record
+	var stored, batch []event.Record
 	for i := 7; i >= 1; i-- {
 		id := fmt.Sprintf("e%d", i)
 		stored = append(stored, rec("stored-"+id, ev("t", id, `{"v":1}`)))
@@ -593,13 +593,13 @@ func TestConsumeNamesTheFirstConflicts(t *testing.T) {
 	res, err := s.Consume(ctx, batch)
 	require.NoError(t, err)
 	require.Equal(t, 8, res.Conflicts)
-	require.Equal(t, []Conflict{
+	require.Equal(t, []event.Conflict{
 		{Topic: "t", EventID: "e1", MessageID: "changed-e1"},
 		{Topic: "t", EventID: "e2", MessageID: "changed-e2"},
 		{Topic: "t", EventID: "e2", MessageID: "later-e2"},
 		{Topic: "t", EventID: "e3", MessageID: "changed-e3"},
 		{Topic: "t", EventID: "e4", MessageID: "changed-e4"},
-	}, res.Conflicted, "the first %d in key order; a matching duplicate is no conflict", NamedConflicts)
+	}, res.Conflicted, "the first %d in key order; a matching duplicate is no conflict", event.NamedConflicts)
 	require.Empty(t, res.DeadLetters)
 }
 
@@ -608,7 +608,7 @@ func TestConsumeNamesItsDeadLetters(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 
-	res, err := s.Consume(ctx, []Record{
+	res, err := s.Consume(ctx, []event.Record{
 		{MessageID: "m1", Body: []byte(`[{"topic":`), DeadReason: "body is not JSON", DeadCount: 3},
 		rec("m2", ev("t", "e", `{}`)),
 		{MessageID: "m3", Body: []byte(`{}`), DeadReason: "event is invalid"},
@@ -618,7 +618,7 @@ func TestConsumeNamesItsDeadLetters(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, letters, 2)
 	slices.Reverse(letters) // oldest first, as written
-	require.Equal(t, []DeadLetter{named(letters[0]), named(letters[1])}, res.DeadLetters)
+	require.Equal(t, []event.DeadLetter{named(letters[0]), named(letters[1])}, res.DeadLetters)
 	require.Equal(t, "m1", res.DeadLetters[0].MessageID)
 	require.Equal(t, "body is not JSON", res.DeadLetters[0].Reason)
 	require.Equal(t, 3, res.DeadLetters[0].Events)
@@ -626,20 +626,20 @@ func TestConsumeNamesItsDeadLetters(t *testing.T) {
 	require.Empty(t, res.Conflicted)
 }
 
-func TestResultPlusKeepsTheFirstNamedConflicts(t *testing.T) {
+func TestSumKeepsTheFirstNamedConflicts(t *testing.T) {
 	t.Parallel()
-	conflicts := func(ids ...string) []Conflict {
-		var out []Conflict
+	conflicts := func(ids ...string) []event.Conflict {
+		var out []event.Conflict
 		for _, id := range ids {
-			out = append(out, Conflict{Topic: "t", EventID: id, MessageID: "m-" + id})
+			out = append(out, event.Conflict{Topic: "t", EventID: id, MessageID: "m-" + id})
 		}
 		return out
 	}
-	left := Result{Conflicts: 4, Conflicted: conflicts("a", "b", "c", "d"), DeadLetters: []DeadLetter{{ID: 1}}}
-	right := Result{Conflicts: 3, Conflicted: conflicts("e", "f", "g"), DeadLetters: []DeadLetter{{ID: 2}}}
-	sum := left.plus(right)
-	require.Equal(t, 7, sum.Conflicts)
-	require.Equal(t, conflicts("a", "b", "c", "d", "e"), sum.Conflicted)
-	require.Equal(t, []DeadLetter{{ID: 1}, {ID: 2}}, sum.DeadLetters)
+	left := event.BatchResult{Conflicts: 4, Conflicted: conflicts("a", "b", "c", "d"), DeadLetters: []event.DeadLetter{{ID: 1}}}
+	right := event.BatchResult{Conflicts: 3, Conflicted: conflicts("e", "f", "g"), DeadLetters: []event.DeadLetter{{ID: 2}}}
+	total := sum(left, right)
+	require.Equal(t, 7, total.Conflicts)
+	require.Equal(t, conflicts("a", "b", "c", "d", "e"), total.Conflicted)
+	require.Equal(t, []event.DeadLetter{{ID: 1}, {ID: 2}}, total.DeadLetters)
 	require.Equal(t, conflicts("a", "b", "c", "d"), left.Conflicted, "the operands are left as they were")
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
 )
 
@@ -50,13 +51,13 @@ func TestPruneLedger(t *testing.T) {
 
 	// m1 and m2 store new events, which carry their message IDs; m3 and m4
 	// carry duplicates, so only they need a ledger entry.
-	batch := []Record{
+	batch := []event.Record{
 		rec("m1", ev("t", "e1", `{}`)), rec("m2", ev("t", "e2", `{}`)),
 		rec("m3", ev("t", "e1", `{}`)), rec("m4", ev("t", "e2", `{}`)),
 	}
 	res, err := s.Consume(ctx, batch)
 	require.NoError(t, err)
-	require.Equal(t, Result{Received: 4, Unique: 2, Duplicates: 2}, res)
+	require.Equal(t, event.BatchResult{Received: 4, Unique: 2, Duplicates: 2}, res)
 	require.EqualValues(t, 2, rowCount(t, s, "consumed_messages"))
 
 	pruned, err := s.PruneLedger(ctx, time.Now().Add(-time.Hour))
@@ -64,7 +65,7 @@ func TestPruneLedger(t *testing.T) {
 	require.Zero(t, pruned)
 	res, err = s.Consume(ctx, batch)
 	require.NoError(t, err)
-	require.Equal(t, Result{AlreadyCommitted: 4}, res)
+	require.Equal(t, event.BatchResult{AlreadyCommitted: 4}, res)
 
 	pruned, err = s.PruneLedger(ctx, time.Now().Add(time.Hour))
 	require.NoError(t, err)
@@ -75,6 +76,6 @@ func TestPruneLedger(t *testing.T) {
 	// forgotten ones are consumed again, their events still stored once.
 	res, err = s.Consume(ctx, batch)
 	require.NoError(t, err)
-	require.Equal(t, Result{AlreadyCommitted: 2, Received: 2, Duplicates: 2}, res)
+	require.Equal(t, event.BatchResult{AlreadyCommitted: 2, Received: 2, Duplicates: 2}, res)
 	require.EqualValues(t, 2, rowCount(t, s, "processed_events"))
 }

@@ -12,18 +12,6 @@ import (
 // replayChunk is how many dead letters one replay transaction takes.
 const replayChunk = 100
 
-// ReplaySelection picks the dead letters a replay takes: the ones listed in
-// IDs, or, with All, every one that exists when the replay starts. Either
-// way only those not replayed yet are taken.
-type ReplaySelection struct {
-	IDs []int64
-	All bool
-}
-
-// Republish puts dead letters back on the queue; it returns only once all
-// of them are queued, or with an error.
-type Republish func(ctx context.Context, letters []DeadLetter) error
-
 // ReplayDeadLetters hands the selected dead letters that were not replayed
 // yet to republish, a chunk at a time, and marks each chunk replayed
 // (replayed_at) once republish has succeeded for it. It returns how many it
@@ -41,7 +29,7 @@ type Republish func(ctx context.Context, letters []DeadLetter) error
 // A selection with All replays only dead letters that existed when the
 // call began, so that messages which dead-letter again after being replayed
 // are not replayed in a loop.
-func (s *Store) ReplayDeadLetters(ctx context.Context, sel ReplaySelection, republish Republish) (int, error) {
+func (s *Store) ReplayDeadLetters(ctx context.Context, sel event.ReplaySelection, republish event.Republish) (int, error) {
 	if sel.All == (len(sel.IDs) > 0) {
 		return 0, event.Errorf(event.Invalid, "select the dead letters to replay by their IDs, or all of them")
 	}
@@ -77,7 +65,7 @@ func (s *Store) ReplayDeadLetters(ctx context.Context, sel ReplaySelection, repu
 
 // replayOnce replays the dead letters query selects, in one transaction,
 // and returns how many it replayed and the highest ID among them.
-func (s *Store) replayOnce(ctx context.Context, query string, args []any, republish Republish) (int, int64, error) {
+func (s *Store) replayOnce(ctx context.Context, query string, args []any, republish event.Republish) (int, int64, error) {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return 0, 0, s.classify(err, "replaying dead letters")
@@ -111,10 +99,10 @@ func (s *Store) replayOnce(ctx context.Context, query string, args []any, republ
 }
 
 // scanDeadLetters reads rows of deadLetterColumns.
-func scanDeadLetters(rows pgx.Rows, capacity int) ([]DeadLetter, error) {
-	letters := make([]DeadLetter, 0, capacity)
+func scanDeadLetters(rows pgx.Rows, capacity int) ([]event.DeadLetter, error) {
+	letters := make([]event.DeadLetter, 0, capacity)
 	var (
-		d    DeadLetter
+		d    event.DeadLetter
 		body []byte
 	)
 	_, err := pgx.ForEachRow(rows, []any{&d.ID, &d.MessageID, &body, &d.Reason, &d.Events, &d.CreatedAt, &d.ReplayedAt}, func() error {

@@ -18,9 +18,9 @@ import (
 func deadLetter(t *testing.T, s *Store, prefix string, n int) []int64 {
 	t.Helper()
 	ctx := context.Background()
-	recs := make([]Record, n)
+	recs := make([]event.Record, n)
 	for i := range recs {
-		recs[i] = Record{MessageID: fmt.Sprintf("%s-%d", prefix, i), Body: []byte(fmt.Sprintf("%s body %d", prefix, i)), DeadReason: "not JSON"}
+		recs[i] = event.Record{MessageID: fmt.Sprintf("%s-%d", prefix, i), Body: []byte(fmt.Sprintf("%s body %d", prefix, i)), DeadReason: "not JSON"}
 	}
 	for chunk := range slices.Chunk(recs, 500) {
 		_, err := s.Consume(ctx, chunk)
@@ -42,11 +42,11 @@ func deadLetter(t *testing.T, s *Store, prefix string, n int) []int64 {
 // recorder is a Republish that records what it was given.
 type recorder struct {
 	mu      sync.Mutex
-	letters []DeadLetter
+	letters []event.DeadLetter
 	calls   int
 }
 
-func (r *recorder) republish(_ context.Context, letters []DeadLetter) error {
+func (r *recorder) republish(_ context.Context, letters []event.DeadLetter) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
@@ -88,7 +88,7 @@ func TestReplayDeadLettersByID(t *testing.T) {
 	ids := deadLetter(t, s, "m", 3)
 
 	r := &recorder{}
-	n, err := s.ReplayDeadLetters(ctx, ReplaySelection{IDs: []int64{ids[2], ids[0], ids[2], 999999}}, r.republish)
+	n, err := s.ReplayDeadLetters(ctx, event.ReplaySelection{IDs: []int64{ids[2], ids[0], ids[2], 999999}}, r.republish)
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "unknown and repeated IDs are not counted")
 	require.Equal(t, []int64{ids[0], ids[2]}, r.ids())
@@ -99,14 +99,14 @@ func TestReplayDeadLettersByID(t *testing.T) {
 
 	// A replayed dead letter is not replayed again.
 	r = &recorder{}
-	n, err = s.ReplayDeadLetters(ctx, ReplaySelection{IDs: ids}, r.republish)
+	n, err = s.ReplayDeadLetters(ctx, event.ReplaySelection{IDs: ids}, r.republish)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, []int64{ids[1]}, r.ids())
 	require.Equal(t, ids, replayed(t, s))
 
 	// Replay changes no counter: the replayed messages count when consumed.
-	requireStats(t, s, Stats{DeadLettered: 3})
+	requireStats(t, s, event.Stats{DeadLettered: 3})
 }
 
 func TestReplayAllDeadLettersInChunks(t *testing.T) {
@@ -117,11 +117,11 @@ func TestReplayAllDeadLettersInChunks(t *testing.T) {
 
 	r := &recorder{}
 	again := 0
-	n, err := s.ReplayDeadLetters(ctx, ReplaySelection{All: true}, func(ctx context.Context, letters []DeadLetter) error {
+	n, err := s.ReplayDeadLetters(ctx, event.ReplaySelection{All: true}, func(ctx context.Context, letters []event.DeadLetter) error {
 		// Replayed messages that dead-letter again while the replay runs
 		// are not taken by it.
 		again++
-		_, err := s.Consume(ctx, []Record{{MessageID: fmt.Sprintf("again-%d", again), Body: []byte("x"), DeadReason: "not JSON"}})
+		_, err := s.Consume(ctx, []event.Record{{MessageID: fmt.Sprintf("again-%d", again), Body: []byte("x"), DeadReason: "not JSON"}})
 		require.NoError(t, err)
 		return r.republish(ctx, letters)
 	})
@@ -133,7 +133,7 @@ func TestReplayAllDeadLettersInChunks(t *testing.T) {
 
 	// The next replay of all takes the ones that arrived since.
 	r = &recorder{}
-	n, err = s.ReplayDeadLetters(ctx, ReplaySelection{All: true}, r.republish)
+	n, err = s.ReplayDeadLetters(ctx, event.ReplaySelection{All: true}, r.republish)
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
 	require.Len(t, r.ids(), 3)
@@ -147,7 +147,7 @@ func TestReplayDeadLettersStopsWhenRepublishFails(t *testing.T) {
 
 	down := event.Errorf(event.Unavailable, "queue unavailable")
 	calls := 0
-	n, err := s.ReplayDeadLetters(ctx, ReplaySelection{All: true}, func(context.Context, []DeadLetter) error {
+	n, err := s.ReplayDeadLetters(ctx, event.ReplaySelection{All: true}, func(context.Context, []event.DeadLetter) error {
 		calls++
 		if calls == 2 {
 			return down
@@ -159,7 +159,7 @@ func TestReplayDeadLettersStopsWhenRepublishFails(t *testing.T) {
 	require.Equal(t, ids[:replayChunk], replayed(t, s), "the failed chunk stays unreplayed")
 
 	r := &recorder{}
-	n, err = s.ReplayDeadLetters(ctx, ReplaySelection{All: true}, r.republish)
+	n, err = s.ReplayDeadLetters(ctx, event.ReplaySelection{All: true}, r.republish)
 	require.NoError(t, err)
 	require.Equal(t, 10, n)
 	require.Equal(t, ids[replayChunk:], r.ids())
@@ -177,9 +177,9 @@ func TestConcurrentReplaysTakeEachDeadLetterOnce(t *testing.T) {
 	errs := make([]error, len(counts))
 	for i := range counts {
 		wg.Go(func() {
-			sel := ReplaySelection{All: true}
+			sel := event.ReplaySelection{All: true}
 			if i%2 == 1 {
-				sel = ReplaySelection{IDs: ids}
+				sel = event.ReplaySelection{IDs: ids}
 			}
 			counts[i], errs[i] = s.ReplayDeadLetters(ctx, sel, r.republish)
 		})
@@ -194,8 +194,8 @@ func TestConcurrentReplaysTakeEachDeadLetterOnce(t *testing.T) {
 func TestReplayDeadLettersNeedsASelection(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	for _, sel := range []ReplaySelection{{}, {IDs: []int64{1}, All: true}} {
-		_, err := s.ReplayDeadLetters(context.Background(), sel, func(context.Context, []DeadLetter) error {
+	for _, sel := range []event.ReplaySelection{{}, {IDs: []int64{1}, All: true}} {
+		_, err := s.ReplayDeadLetters(context.Background(), sel, func(context.Context, []event.DeadLetter) error {
 			return errors.New("not called")
 		})
 		require.Equal(t, event.Invalid, event.ErrorCode(err))
@@ -206,7 +206,7 @@ func TestReplayDeadLettersWhenDatabaseIsDown(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	s.Close()
-	_, err := s.ReplayDeadLetters(context.Background(), ReplaySelection{All: true}, func(context.Context, []DeadLetter) error {
+	_, err := s.ReplayDeadLetters(context.Background(), event.ReplaySelection{All: true}, func(context.Context, []event.DeadLetter) error {
 		return errors.New("not called")
 	})
 	require.Equal(t, event.Unavailable, event.ErrorCode(err))

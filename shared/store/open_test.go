@@ -42,7 +42,7 @@ func TestOpenConcurrentlyOnFreshDatabase(t *testing.T) {
 
 	// Both replicas write to the one schema.
 	for i, s := range stores {
-		res, err := s.Consume(ctx, []Record{rec("m", ev("t", "e", `{}`))})
+		res, err := s.Consume(ctx, []event.Record{rec("m", ev("t", "e", `{}`))})
 		require.NoError(t, err)
 		require.Equal(t, 1-i, res.Unique)
 		require.Equal(t, i, res.AlreadyCommitted)
@@ -71,11 +71,11 @@ func TestOpenWithMoreShardsAddsRows(t *testing.T) {
 		if i%2 == 1 {
 			s = big
 		}
-		_, err := s.Consume(ctx, []Record{rec("m"+string(rune('a'+i)), ev("t", "e", `{}`))})
+		_, err := s.Consume(ctx, []event.Record{rec("m"+string(rune('a'+i)), ev("t", "e", `{}`))})
 		require.NoError(t, err)
 	}
-	requireStats(t, small, Stats{Received: 10, UniqueProcessed: 1, DuplicateDropped: 9, Topics: 1})
-	requireStats(t, big, Stats{Received: 10, UniqueProcessed: 1, DuplicateDropped: 9, Topics: 1})
+	requireStats(t, small, event.Stats{Received: 10, UniqueProcessed: 1, DuplicateDropped: 9, Topics: 1})
+	requireStats(t, big, event.Stats{Received: 10, UniqueProcessed: 1, DuplicateDropped: 9, Topics: 1})
 }
 
 func TestOpenUnreachableNamesHostNotPassword(t *testing.T) {
@@ -122,11 +122,11 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	s.Close()
 
-	_, err = s.Consume(ctx, []Record{rec("m", ev("t", "e", `{}`))})
+	_, err = s.Consume(ctx, []event.Record{rec("m", ev("t", "e", `{}`))})
 	require.Equal(t, event.Unavailable, event.ErrorCode(err))
 	_, err = s.Stats(ctx)
 	require.Equal(t, event.Unavailable, event.ErrorCode(err))
-	_, err = s.Events(ctx, Filter{})
+	_, err = s.Events(ctx, event.Filter{})
 	require.Equal(t, event.Unavailable, event.ErrorCode(err))
 	require.Equal(t, event.Unavailable, event.ErrorCode(s.Ping(ctx)))
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/logagg/logagg/shared/event"
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,7 +23,7 @@ func TestEventsOrderAgreesWithProcessedAtUnderConcurrentLoad(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for b := range batches {
-				recs := make([]Record, 0, perBatch)
+				recs := make([]event.Record, 0, perBatch)
 				for i := range perBatch {
 					recs = append(recs, rec(fmt.Sprintf("m%d-%d-%d", w, b, i), ev("t", fmt.Sprintf("e%d-%d-%d", w, b, i), `{}`)))
 				}
@@ -34,11 +35,11 @@ func TestEventsOrderAgreesWithProcessedAtUnderConcurrentLoad(t *testing.T) {
 	wg.Wait()
 
 	seen := map[string]bool{}
-	var after *Position
-	var prev *StoredEvent
+	var after *event.Position
+	var prev *event.StoredEvent
 	outOfOrder := 0
 	for {
-		page, err := s.Events(ctx, Filter{Limit: 100, After: after})
+		page, err := s.Events(ctx, event.Filter{Limit: 100, After: after})
 		require.NoError(t, err)
 		if len(page) == 0 {
 			break

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/logagg/logagg/shared/event"
 )
 
 // defaultLimit is the page size when none is asked for.
@@ -17,7 +18,7 @@ const defaultLimit = 100
 // order agrees with the processed_at returned. Only the conditions f sets
 // are applied; f.After is the keyset cursor (pass the Position of a page's
 // last event to get the next page), and a Limit of 0 or less means 100.
-func (s *Store) Events(ctx context.Context, f Filter) ([]StoredEvent, error) {
+func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent, error) {
 	var (
 		where []string
 		args  []any
@@ -58,9 +59,9 @@ func (s *Store) Events(ctx context.Context, f Filter) ([]StoredEvent, error) {
 	if err != nil {
 		return nil, s.classify(err, "listing events")
 	}
-	events := make([]StoredEvent, 0, min(limit, 1000))
+	events := make([]event.StoredEvent, 0, min(limit, 1000))
 	var (
-		e       StoredEvent
+		e       event.StoredEvent
 		payload []byte
 	)
 	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Topic, &e.EventID, &e.Timestamp, &e.Source, &payload, &e.ProcessedAt}, func() error {
@@ -95,8 +96,8 @@ func (s *Store) Count(ctx context.Context, topic string) (int64, error) {
 // Stats returns the aggregate counters. They are read in one statement, so
 // from one snapshot: Received == UniqueProcessed + DuplicateDropped holds at
 // every read, even while batches commit.
-func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	var st Stats
+func (s *Store) Stats(ctx context.Context) (event.Stats, error) {
+	var st event.Stats
 	err := s.pool.QueryRow(ctx, `
 		SELECT coalesce(sum(received), 0)::bigint,
 		       coalesce(sum(unique_processed), 0)::bigint,
@@ -107,14 +108,14 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		FROM stats_shards`).
 		Scan(&st.Received, &st.UniqueProcessed, &st.DuplicateDropped, &st.PayloadConflicts, &st.DeadLettered, &st.Topics)
 	if err != nil {
-		return Stats{}, s.classify(err, "reading the statistics")
+		return event.Stats{}, s.classify(err, "reading the statistics")
 	}
 	return st, nil
 }
 
 // Topics returns the topics' counters that f selects, in f's order, at
 // most f.Limit of them (100 when 0 or less).
-func (s *Store) Topics(ctx context.Context, f TopicFilter) ([]TopicStats, error) {
+func (s *Store) Topics(ctx context.Context, f event.TopicFilter) ([]event.TopicStats, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultLimit
@@ -122,7 +123,7 @@ func (s *Store) Topics(ctx context.Context, f TopicFilter) ([]TopicStats, error)
 	var rows pgx.Rows
 	var err error
 	switch f.Order {
-	case ByRecent:
+	case event.ByRecent:
 		var afterAt *time.Time
 		afterTopic := ""
 		if f.After != nil {
@@ -142,9 +143,9 @@ func (s *Store) Topics(ctx context.Context, f TopicFilter) ([]TopicStats, error)
 	if err != nil {
 		return nil, s.classify(err, "listing topics")
 	}
-	topics := []TopicStats{}
+	topics := []event.TopicStats{}
 	var (
-		t    TopicStats
+		t    event.TopicStats
 		last *time.Time
 	)
 	_, err = pgx.ForEachRow(rows, []any{&t.Topic, &t.Unique, &t.Duplicates, &last}, func() error {
@@ -194,7 +195,7 @@ LIMIT $5`
 // DeadLetters returns dead-lettered messages, newest first: at most limit
 // (100 when limit is 0 or less), and only those whose ID is below before
 // when before is above 0, so that the last ID of a page asks for the next.
-func (s *Store) DeadLetters(ctx context.Context, limit int, before int64) ([]DeadLetter, error) {
+func (s *Store) DeadLetters(ctx context.Context, limit int, before int64) ([]event.DeadLetter, error) {
 	if limit <= 0 {
 		limit = defaultLimit
 	}
@@ -207,9 +208,9 @@ func (s *Store) DeadLetters(ctx context.Context, limit int, before int64) ([]Dea
 	if err != nil {
 		return nil, s.classify(err, "listing dead letters")
 	}
-	letters := make([]DeadLetter, 0, min(limit, 1000))
+	letters := make([]event.DeadLetter, 0, min(limit, 1000))
 	var (
-		d    DeadLetter
+		d    event.DeadLetter
 		body []byte
 	)
 	_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.MessageID, &body, &d.Reason, &d.Events, &d.CreatedAt, &d.ReplayedAt}, func() error {

@@ -17,7 +17,7 @@ func TestEventsPagesWithCursor(t *testing.T) {
 	s := newStore(t)
 
 	for b := range 5 {
-		var recs []Record
+		var recs []event.Record
 		for i := range 50 {
 			n := b*50 + i
 			recs = append(recs, rec(fmt.Sprintf("m%d", n), ev("t", fmt.Sprintf("e%d", n), `{}`)))
@@ -28,10 +28,10 @@ func TestEventsPagesWithCursor(t *testing.T) {
 
 	seen := map[string]bool{}
 	var sizes []int
-	var after *Position
-	var last *Position
+	var after *event.Position
+	var last *event.Position
 	for {
-		page, err := s.Events(ctx, Filter{Limit: 100, After: after})
+		page, err := s.Events(ctx, event.Filter{Limit: 100, After: after})
 		require.NoError(t, err)
 		require.NotNil(t, page)
 		if len(page) == 0 {
@@ -54,7 +54,7 @@ func TestEventsPagesWithCursor(t *testing.T) {
 	require.Equal(t, []int{100, 100, 50}, sizes)
 	require.Len(t, seen, 250)
 
-	page, err := s.Events(ctx, Filter{})
+	page, err := s.Events(ctx, event.Filter{})
 	require.NoError(t, err)
 	require.Len(t, page, defaultLimit)
 	require.Equal(t, "e249", page[0].EventID)
@@ -79,7 +79,7 @@ func TestEventsFilters(t *testing.T) {
 		at("logout", "d", "web", 11),
 		at("login", "e", "auth", 12),
 	} {
-		_, err := s.Consume(ctx, []Record{rec("m-"+e.EventID, e)})
+		_, err := s.Consume(ctx, []event.Record{rec("m-"+e.EventID, e)})
 		require.NoError(t, err)
 	}
 
@@ -89,18 +89,18 @@ func TestEventsFilters(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		filter Filter
+		filter event.Filter
 		want   []string // newest processed first
 	}{
-		{name: "none", filter: Filter{}, want: []string{"e", "d", "c", "b", "a"}},
-		{name: "topic", filter: Filter{Topic: "login"}, want: []string{"e", "b", "a"}},
-		{name: "source", filter: Filter{Source: "web"}, want: []string{"d", "b"}},
-		{name: "since is inclusive", filter: Filter{Since: hour(10)}, want: []string{"e", "d", "c"}},
-		{name: "until is exclusive", filter: Filter{Until: hour(10)}, want: []string{"b", "a"}},
-		{name: "since in another zone", filter: Filter{Since: new(time.Date(2026, 11, 25, 18, 0, 0, 0, time.FixedZone("", 7*3600)))}, want: []string{"e", "d"}},
-		{name: "all together", filter: Filter{Topic: "login", Source: "auth", Since: hour(8), Until: hour(12)}, want: []string{"a"}},
-		{name: "limit", filter: Filter{Limit: 2}, want: []string{"e", "d"}},
-		{name: "unknown topic", filter: Filter{Topic: "nope"}, want: []string{}},
+		{name: "none", filter: event.Filter{}, want: []string{"e", "d", "c", "b", "a"}},
+		{name: "topic", filter: event.Filter{Topic: "login"}, want: []string{"e", "b", "a"}},
+		{name: "source", filter: event.Filter{Source: "web"}, want: []string{"d", "b"}},
+		{name: "since is inclusive", filter: event.Filter{Since: hour(10)}, want: []string{"e", "d", "c"}},
+		{name: "until is exclusive", filter: event.Filter{Until: hour(10)}, want: []string{"b", "a"}},
+		{name: "since in another zone", filter: event.Filter{Since: new(time.Date(2026, 11, 25, 18, 0, 0, 0, time.FixedZone("", 7*3600)))}, want: []string{"e", "d"}},
+		{name: "all together", filter: event.Filter{Topic: "login", Source: "auth", Since: hour(8), Until: hour(12)}, want: []string{"a"}},
+		{name: "limit", filter: event.Filter{Limit: 2}, want: []string{"e", "d"}},
+		{name: "unknown topic", filter: event.Filter{Topic: "nope"}, want: []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,11 +121,11 @@ func TestReadsOfAnEmptyStore(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 
-	events, err := s.Events(ctx, Filter{})
+	events, err := s.Events(ctx, event.Filter{})
 	require.NoError(t, err)
 	require.NotNil(t, events)
 	require.Empty(t, events)
-	topics, err := s.Topics(ctx, TopicFilter{})
+	topics, err := s.Topics(ctx, event.TopicFilter{})
 	require.NoError(t, err)
 	require.NotNil(t, topics)
 	require.Empty(t, topics)
@@ -136,7 +136,7 @@ func TestReadsOfAnEmptyStore(t *testing.T) {
 	count, err := s.Count(ctx, "")
 	require.NoError(t, err)
 	require.Zero(t, count)
-	requireStats(t, s, Stats{})
+	requireStats(t, s, event.Stats{})
 }
 
 func TestTopicsAndCount(t *testing.T) {
@@ -145,12 +145,12 @@ func TestTopicsAndCount(t *testing.T) {
 	s := newStore(t)
 
 	start := time.Now().Add(-time.Minute)
-	_, err := s.Consume(ctx, []Record{rec("m1", ev("b", "1", `{}`), ev("b", "2", `{}`), ev("a", "1", `{}`), ev("b", "1", `{}`))})
+	_, err := s.Consume(ctx, []event.Record{rec("m1", ev("b", "1", `{}`), ev("b", "2", `{}`), ev("a", "1", `{}`), ev("b", "1", `{}`))})
 	require.NoError(t, err)
-	_, err = s.Consume(ctx, []Record{rec("m2", ev("c", "1", `{}`), ev("a", "1", `{"x":1}`))})
+	_, err = s.Consume(ctx, []event.Record{rec("m2", ev("c", "1", `{}`), ev("a", "1", `{"x":1}`))})
 	require.NoError(t, err)
 
-	topics, err := s.Topics(ctx, TopicFilter{})
+	topics, err := s.Topics(ctx, event.TopicFilter{})
 	require.NoError(t, err)
 	require.Len(t, topics, 3)
 	for _, tp := range topics {
@@ -159,7 +159,7 @@ func TestTopicsAndCount(t *testing.T) {
 	for i := range topics {
 		topics[i].LastProcessedAt = time.Time{}
 	}
-	require.Equal(t, []TopicStats{
+	require.Equal(t, []event.TopicStats{
 		{Topic: "a", Unique: 1, Duplicates: 1},
 		{Topic: "b", Unique: 2, Duplicates: 1},
 		{Topic: "c", Unique: 1},
@@ -170,7 +170,7 @@ func TestTopicsAndCount(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got, "topic %q", topic)
 	}
-	requireStats(t, s, Stats{Received: 6, UniqueProcessed: 4, DuplicateDropped: 2, PayloadConflicts: 1, Topics: 3})
+	requireStats(t, s, event.Stats{Received: 6, UniqueProcessed: 4, DuplicateDropped: 2, PayloadConflicts: 1, Topics: 3})
 }
 
 func TestTopicsLastProcessedAtMovesOnlyWithNewRows(t *testing.T) {
@@ -178,23 +178,23 @@ func TestTopicsLastProcessedAtMovesOnlyWithNewRows(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 
-	_, err := s.Consume(ctx, []Record{rec("m1", ev("t", "1", `{}`))})
+	_, err := s.Consume(ctx, []event.Record{rec("m1", ev("t", "1", `{}`))})
 	require.NoError(t, err)
-	first, err := s.Topics(ctx, TopicFilter{})
+	first, err := s.Topics(ctx, event.TopicFilter{})
 	require.NoError(t, err)
 	// Duplicates on every shard leave it where it was.
 	for i := range 2 * defaultShards {
-		_, err := s.Consume(ctx, []Record{rec(fmt.Sprintf("d%d", i), ev("t", "1", `{}`))})
+		_, err := s.Consume(ctx, []event.Record{rec(fmt.Sprintf("d%d", i), ev("t", "1", `{}`))})
 		require.NoError(t, err)
 	}
-	again, err := s.Topics(ctx, TopicFilter{})
+	again, err := s.Topics(ctx, event.TopicFilter{})
 	require.NoError(t, err)
 	require.Equal(t, first[0].LastProcessedAt, again[0].LastProcessedAt)
 	require.EqualValues(t, 2*defaultShards, again[0].Duplicates)
 
-	_, err = s.Consume(ctx, []Record{rec("m2", ev("t", "2", `{}`))})
+	_, err = s.Consume(ctx, []event.Record{rec("m2", ev("t", "2", `{}`))})
 	require.NoError(t, err)
-	last, err := s.Topics(ctx, TopicFilter{})
+	last, err := s.Topics(ctx, event.TopicFilter{})
 	require.NoError(t, err)
 	require.True(t, last[0].LastProcessedAt.After(first[0].LastProcessedAt))
 }
@@ -205,7 +205,7 @@ func TestDeadLettersPages(t *testing.T) {
 	s := newStore(t)
 
 	for i := range 5 {
-		_, err := s.Consume(ctx, []Record{{
+		_, err := s.Consume(ctx, []event.Record{{
 			MessageID:  fmt.Sprintf("m%d", i),
 			Body:       []byte(fmt.Sprintf("body %d", i)),
 			DeadReason: fmt.Sprintf("reason %d", i),
@@ -214,7 +214,7 @@ func TestDeadLettersPages(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	var got []DeadLetter
+	var got []event.DeadLetter
 	var sizes []int
 	var before int64
 	for {
@@ -237,7 +237,7 @@ func TestDeadLettersPages(t *testing.T) {
 		require.False(t, d.CreatedAt.IsZero())
 		require.Nil(t, d.ReplayedAt)
 	}
-	requireStats(t, s, Stats{DeadLettered: 1 + 1 + 2 + 3 + 4})
+	requireStats(t, s, event.Stats{DeadLettered: 1 + 1 + 2 + 3 + 4})
 }
 
 func TestTopicsPagesByNameAndByRecent(t *testing.T) {
@@ -248,13 +248,13 @@ func TestTopicsPagesByNameAndByRecent(t *testing.T) {
 	// One batch each, so that each topic's last activity is later than the
 	// one before; the last batch is a duplicate, which moves nothing.
 	for _, name := range []string{"app.b", "db.x", "app.a", "app.c"} {
-		_, err := s.Consume(ctx, []Record{rec("m-"+name, ev(name, "1", `{}`))})
+		_, err := s.Consume(ctx, []event.Record{rec("m-"+name, ev(name, "1", `{}`))})
 		require.NoError(t, err)
 	}
-	_, err := s.Consume(ctx, []Record{rec("m-again", ev("app.b", "1", `{}`))})
+	_, err := s.Consume(ctx, []event.Record{rec("m-again", ev("app.b", "1", `{}`))})
 	require.NoError(t, err)
 
-	all := func(f TopicFilter) []string {
+	all := func(f event.TopicFilter) []string {
 		var names []string
 		for {
 			page, err := s.Topics(ctx, f)
@@ -269,17 +269,17 @@ func TestTopicsPagesByNameAndByRecent(t *testing.T) {
 			f.After = &last
 		}
 	}
-	require.Equal(t, []string{"app.a", "app.b", "app.c", "db.x"}, all(TopicFilter{Limit: 1}))
-	require.Equal(t, []string{"app.a", "app.b", "app.c"}, all(TopicFilter{Limit: 2, Contains: "app"}))
-	require.Equal(t, []string{"app.a", "app.b", "app.c"}, all(TopicFilter{Limit: 2, Contains: "APP."}), "ASCII letters in either case")
-	require.Equal(t, []string{"app.c", "app.a", "db.x", "app.b"}, all(TopicFilter{Order: ByRecent, Limit: 1}),
+	require.Equal(t, []string{"app.a", "app.b", "app.c", "db.x"}, all(event.TopicFilter{Limit: 1}))
+	require.Equal(t, []string{"app.a", "app.b", "app.c"}, all(event.TopicFilter{Limit: 2, Contains: "app"}))
+	require.Equal(t, []string{"app.a", "app.b", "app.c"}, all(event.TopicFilter{Limit: 2, Contains: "APP."}), "ASCII letters in either case")
+	require.Equal(t, []string{"app.c", "app.a", "db.x", "app.b"}, all(event.TopicFilter{Order: event.ByRecent, Limit: 1}),
 		"most recently active first; a duplicate is no activity")
-	require.Equal(t, []string{"app.c", "app.a", "app.b"}, all(TopicFilter{Order: ByRecent, Limit: 2, Contains: "app."}))
-	require.Empty(t, all(TopicFilter{Limit: 5, Contains: "nope"}))
+	require.Equal(t, []string{"app.c", "app.a", "app.b"}, all(event.TopicFilter{Order: event.ByRecent, Limit: 2, Contains: "app."}))
+	require.Empty(t, all(event.TopicFilter{Limit: 5, Contains: "nope"}))
 
 	// Topics last active in one transaction share the time: by name among
 	// them, and the cursor steps through them one at a time.
-	_, err = s.Consume(ctx, []Record{rec("m-same", ev("same.z", "1", `{}`), ev("same.x", "1", `{}`), ev("same.y", "1", `{}`))})
+	_, err = s.Consume(ctx, []event.Record{rec("m-same", ev("same.z", "1", `{}`), ev("same.x", "1", `{}`), ev("same.y", "1", `{}`))})
 	require.NoError(t, err)
-	require.Equal(t, []string{"same.x", "same.y", "same.z"}, all(TopicFilter{Order: ByRecent, Limit: 1, Contains: "same."}))
+	require.Equal(t, []string{"same.x", "same.y", "same.z"}, all(event.TopicFilter{Order: event.ByRecent, Limit: 1, Contains: "same."}))
 }

@@ -31,19 +31,19 @@ func ev(topic, id, payload string) event.Event {
 }
 
 // rec wraps events in a record, as one queue message.
-func rec(messageID string, events ...event.Event) Record {
+func rec(messageID string, events ...event.Event) event.Record {
 	body, _ := json.Marshal(events)
-	return Record{MessageID: messageID, Events: events, Body: body}
+	return event.Record{MessageID: messageID, Events: events, Body: body}
 }
 
 // counts is r without the conflicts and dead letters it names.
-func counts(r Result) Result {
+func counts(r event.BatchResult) event.BatchResult {
 	r.Conflicted, r.DeadLetters = nil, nil
 	return r
 }
 
 // requireStats checks the aggregate counters, and that they add up.
-func requireStats(t testing.TB, s *Store, want Stats) {
+func requireStats(t testing.TB, s *Store, want event.Stats) {
 	t.Helper()
 	got, err := s.Stats(context.Background())
 	require.NoError(t, err)

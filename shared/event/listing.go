@@ -1,0 +1,69 @@
+package event
+
+import "time"
+
+// Filter selects stored events for a listing. Empty and nil fields do not
+// filter.
+type Filter struct {
+	Topic  string
+	Source string
+	Since  *time.Time // event timestamp >= Since
+	Until  *time.Time // event timestamp < Until
+	Limit  int
+	After  *Position // keyset cursor: only rows listed after this one
+}
+
+// Position is a row's place in the listing, which runs newest processed
+// first: by processed_at, then by id among the rows of one transaction.
+type Position struct {
+	ProcessedAt time.Time
+	ID          int64
+}
+
+// StoredEvent is a processed event as the query API returns it.
+type StoredEvent struct {
+	ID int64 `json:"-"`
+	Event
+	ProcessedAt time.Time `json:"processed_at"`
+}
+
+// Position is where e stands in the listing.
+func (e StoredEvent) Position() Position { return Position{ProcessedAt: e.ProcessedAt, ID: e.ID} }
+
+// TopicOrder is how a topic listing sorts.
+type TopicOrder int
+
+const (
+	// ByName lists topics by name, byte by byte; paging through it is
+	// stable.
+	ByName TopicOrder = iota
+	// ByRecent lists the most recently active topics first (the latest new
+	// row); topics that only ever had duplicates come last.
+	ByRecent
+)
+
+// TopicFilter selects topics for a topic listing.
+type TopicFilter struct {
+	Order    TopicOrder
+	Contains string // only topics whose name contains it, ASCII letters in either case; "" = all
+	Limit    int
+	After    *TopicStats // keyset cursor: only topics listed after this one
+}
+
+// Stats are the aggregate counters, read in one snapshot.
+type Stats struct {
+	Received         int64
+	UniqueProcessed  int64
+	DuplicateDropped int64
+	PayloadConflicts int64
+	DeadLettered     int64
+	Topics           int64
+}
+
+// TopicStats are one topic's counters.
+type TopicStats struct {
+	Topic           string    `json:"topic"`
+	Unique          int64     `json:"unique"`
+	Duplicates      int64     `json:"duplicates"`
+	LastProcessedAt time.Time `json:"last_processed_at"`
+}
