@@ -15,6 +15,7 @@ import (
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/config"
 	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/redisqueue"
 	"github.com/logagg/logagg/shared/store"
 )
@@ -104,7 +105,7 @@ func MessageEvents(cfg config.Config) int {
 }
 
 // Checks are the /health checks for a store and a queue.
-func Checks(st *store.Store, q interface{ Ping(context.Context) error }, queueName string) []api.Check {
+func Checks(st *store.Store, q queue.Pinger, queueName string) []api.Check {
 	var checks []api.Check
 	if st != nil {
 		checks = append(checks, api.Check{Name: "database", Ping: st.Ping})

@@ -50,6 +50,7 @@ type entry struct {
 	body        []byte
 	events      int
 	group       uint32
+	consumer    string // the consumer it was last delivered to
 	deliveredAt time.Time
 	deliveries  int
 }
@@ -59,6 +60,7 @@ var (
 	_ queue.Counter   = (*Queue)(nil)
 	_ queue.Pinger    = (*Queue)(nil)
 	_ queue.Consumer  = (*Consumer)(nil)
+	_ queue.Extender  = (*Consumer)(nil)
 )
 
 // New returns an empty queue.
@@ -129,12 +131,7 @@ func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 
 // Published returns how many events have been published in all.
 func (q *Queue) Published(ctx context.Context) (int64, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.down {
-		return 0, unavailable()
-	}
-	return q.published, nil
+	return q.read(&q.published)
 }
 
 // Ping fails with Unavailable while the queue is down.
@@ -150,12 +147,17 @@ func (q *Queue) Ping(ctx context.Context) error {
 // Backlog returns how many events are not yet acknowledged, delivered or
 // not.
 func (q *Queue) Backlog(ctx context.Context) (int64, error) {
+	return q.read(&q.waiting)
+}
+
+// read returns one of the queue's counts, or Unavailable while it is down.
+func (q *Queue) read(count *int64) (int64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.down {
 		return 0, unavailable()
 	}
-	return q.waiting, nil
+	return *count, nil
 }
 
 // Consumer returns the consumer with this name. The queue has one consumer
@@ -170,18 +172,18 @@ type Consumer struct {
 	name string
 }
 
-// Receive returns up to max messages: first those left unacknowledged for
-// ClaimIdle, then new ones, waiting up to Block for a new one when none is
-// ready. It returns no messages and no error when the wait runs out, and an
-// error that wraps ctx.Err() when ctx ends first.
-func (c *Consumer) Receive(ctx context.Context, max int) ([]queue.Message, error) {
-	if max < 1 {
+// Receive returns up to maxMessages messages: first those left
+// unacknowledged for ClaimIdle, then new ones, waiting up to Block for a new
+// one when none is ready. It returns no messages and no error when the wait
+// runs out, and an error that wraps ctx.Err() when ctx ends first.
+func (c *Consumer) Receive(ctx context.Context, maxMessages int) ([]queue.Message, error) {
+	if maxMessages < 1 {
 		return nil, event.Errorf(event.Invalid, "receive at least one message")
 	}
 	timer := time.NewTimer(c.q.opts.Block)
 	defer timer.Stop()
 	for {
-		msgs, arrived, err := c.take(max)
+		msgs, arrived, err := c.take(maxMessages)
 		if err != nil || len(msgs) > 0 {
 			return msgs, err
 		}
@@ -197,7 +199,7 @@ func (c *Consumer) Receive(ctx context.Context, max int) ([]queue.Message, error
 
 // take delivers what is ready now, and otherwise returns the channel that
 // is closed when something is published.
-func (c *Consumer) take(max int) ([]queue.Message, <-chan struct{}, error) {
+func (c *Consumer) take(maxMessages int) ([]queue.Message, <-chan struct{}, error) {
 	q := c.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -212,10 +214,10 @@ func (c *Consumer) take(max int) ([]queue.Message, <-chan struct{}, error) {
 		}
 	}
 	slices.SortFunc(taken, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
-	if len(taken) > max {
-		taken = taken[:max]
+	if len(taken) > maxMessages {
+		taken = taken[:maxMessages]
 	}
-	if n := min(max-len(taken), len(q.ready)); n > 0 {
+	if n := min(maxMessages-len(taken), len(q.ready)); n > 0 {
 		taken = append(taken, q.ready[:n]...)
 		q.ready = slices.Delete(q.ready, 0, n)
 	}
@@ -224,6 +226,7 @@ func (c *Consumer) take(max int) ([]queue.Message, <-chan struct{}, error) {
 	}
 	msgs := make([]queue.Message, len(taken))
 	for i, e := range taken {
+		e.consumer = c.name
 		e.deliveredAt = now
 		e.deliveries++
 		q.pending[e.id] = e
@@ -234,7 +237,26 @@ func (c *Consumer) take(max int) ([]queue.Message, <-chan struct{}, error) {
 
 // Ack removes messages for good; unknown IDs are ignored.
 func (c *Consumer) Ack(ctx context.Context, ids []string) error {
-	q := c.q
+	return c.q.eachPending(ids, func(e *entry) {
+		c.q.waiting -= int64(e.events)
+		delete(c.q.pending, e.id)
+	})
+}
+
+// Extend restarts the idle time of the messages this consumer holds,
+// without counting a delivery; other IDs are skipped.
+func (c *Consumer) Extend(ctx context.Context, ids []string) error {
+	now := time.Now()
+	return c.q.eachPending(ids, func(e *entry) {
+		if e.consumer == c.name {
+			e.deliveredAt = now
+		}
+	})
+}
+
+// eachPending calls f, under the lock, on each delivered and unacknowledged
+// message among ids, or fails with Unavailable while the queue is down.
+func (q *Queue) eachPending(ids []string, f func(e *entry)) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.down {
@@ -242,8 +264,7 @@ func (c *Consumer) Ack(ctx context.Context, ids []string) error {
 	}
 	for _, id := range ids {
 		if e, ok := q.pending[id]; ok {
-			q.waiting -= int64(e.events)
-			delete(q.pending, id)
+			f(e)
 		}
 	}
 	return nil

@@ -17,17 +17,8 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	queuetest.Run(t, func(t *testing.T, opts queuetest.Options) queuetest.Harness {
-		q := memqueue.New(memqueue.Options{
-			MaxBacklog: opts.MaxBacklog,
-			ClaimIdle:  opts.ClaimIdle,
-			Block:      opts.Wait,
-		})
-		return queuetest.Harness{
-			Publisher:   q,
-			Counter:     q,
-			NewConsumer: func(name string) queue.Consumer { return q.Consumer(name) },
-			KeepsEvents: true,
-		}
+		q := memqueue.New(memqueue.Options{MaxBacklog: opts.MaxBacklog, ClaimIdle: opts.ClaimIdle, Block: opts.Wait})
+		return queuetest.Harness{Publisher: q, Counter: q, NewConsumer: queuetest.Consumers(q.Consumer), KeepsEvents: true}
 	})
 }
 
@@ -48,6 +39,7 @@ func TestSetDown(t *testing.T) {
 	_, err = q.Backlog(ctx)
 	requireUnavailable(t, err)
 	requireUnavailable(t, c.Ack(ctx, []string{"1"}))
+	requireUnavailable(t, c.Extend(ctx, []string{"1"}))
 
 	q.SetDown(false)
 	require.NoError(t, q.Ping(ctx))
@@ -55,9 +47,7 @@ func TestSetDown(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	require.Equal(t, "before", string(msgs[0].Body), "what was queued before going down is kept")
-	n, err := q.Published(ctx)
-	require.NoError(t, err)
-	require.Equal(t, int64(1), n, "a publish refused while down is not counted")
+	queuetest.RequireCount(t, q.Published, 1, "a publish refused while down is not counted")
 }
 
 func requireUnavailable(t *testing.T, err error) {
@@ -71,21 +61,15 @@ func TestBacklog(t *testing.T) {
 	ctx := context.Background()
 	q := memqueue.New(memqueue.Options{Block: 10 * time.Millisecond})
 	c := q.Consumer("c1")
-	requireBacklog := func(want int64) {
-		t.Helper()
-		n, err := q.Backlog(ctx)
-		require.NoError(t, err)
-		require.Equal(t, want, n)
-	}
-	requireBacklog(0)
+	queuetest.RequireCount(t, q.Backlog, 0)
 	require.NoError(t, q.Publish(ctx, queue.Singles([][]byte{[]byte("a"), []byte("b"), []byte("c")})))
-	requireBacklog(3)
+	queuetest.RequireCount(t, q.Backlog, 3)
 	msgs, err := c.Receive(ctx, 2)
 	require.NoError(t, err)
 	require.Len(t, msgs, 2)
-	requireBacklog(3) // delivered but unacknowledged messages still wait
+	queuetest.RequireCount(t, q.Backlog, 3) // delivered but unacknowledged messages still wait
 	require.NoError(t, c.Ack(ctx, []string{msgs[0].ID}))
-	requireBacklog(2)
+	queuetest.RequireCount(t, q.Backlog, 2)
 }
 
 func TestReceiveWakesOnPublish(t *testing.T) {
@@ -136,15 +120,7 @@ func TestBodiesAreCopied(t *testing.T) {
 	require.Equal(t, "original", string(msgs[0].Body))
 	copy(msgs[0].Body, "mutated!")
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		msgs, err = c.Receive(ctx, 1)
-		require.NoError(t, err)
-		if len(msgs) > 0 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "message never redelivered")
-	}
+	msgs = queuetest.ReceiveN(t, c, 1, 1)
 	require.Equal(t, "original", string(msgs[0].Body), "a redelivery is not affected by what a consumer did to its copy")
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/queue"
+	"github.com/logagg/logagg/shared/queue/queuetest"
 	"github.com/logagg/logagg/shared/redisqueue"
 )
 
@@ -16,7 +17,7 @@ import (
 // own (BATCH_SIZE=1), and packed the publish handler's way, by routing
 // group, up to 100 events a message.
 func BenchmarkPublish(b *testing.B) {
-	batch := bodies("bench", 500, 250)
+	batch := queuetest.Bodies("bench", 500, 250)
 	groups := make([]uint32, len(batch))
 	for i := range groups {
 		groups[i] = uint32(i % queue.Groups)
@@ -52,7 +53,7 @@ func BenchmarkPublish(b *testing.B) {
 func BenchmarkReceiveAck(b *testing.B) {
 	ctx := context.Background()
 	q, _, _ := newQueue(b, redisqueue.Options{Block: 100 * time.Millisecond})
-	batch := bodies("bench", 500, 250)
+	batch := queuetest.Bodies("bench", 500, 250)
 	for published := 0; published < b.N; published += len(batch) {
 		require.NoError(b, q.Publish(ctx, queue.Singles(batch)))
 	}
@@ -64,11 +65,7 @@ func BenchmarkReceiveAck(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ids := make([]string, len(msgs))
-		for i, m := range msgs {
-			ids[i] = m.ID
-		}
-		if err := c.Ack(ctx, ids); err != nil {
+		if err := c.Ack(ctx, queue.IDs(msgs)); err != nil {
 			b.Fatal(err)
 		}
 		received += len(msgs)

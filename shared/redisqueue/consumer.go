@@ -27,9 +27,12 @@ type Consumer struct {
 	held   map[string]int // events of each message delivered and not yet acknowledged, for Ack
 }
 
-var _ queue.Consumer = (*Consumer)(nil)
+var (
+	_ queue.Consumer = (*Consumer)(nil)
+	_ queue.Extender = (*Consumer)(nil)
+)
 
-// Receive returns up to max messages. Every ClaimIdle/2 at most, it first
+// Receive returns up to maxMessages messages. Every ClaimIdle/2 at most, it first
 // takes over messages that have been pending longer than ClaimIdle with any
 // consumer, this one included; then it reads new messages, waiting up to
 // Block for one when it has nothing yet. It returns no messages and no
@@ -38,16 +41,16 @@ var _ queue.Consumer = (*Consumer)(nil)
 //
 // A message whose stream entry lacks the body field is returned with a nil
 // Body, for the caller to set aside as unreadable.
-func (c *Consumer) Receive(ctx context.Context, max int) ([]queue.Message, error) {
-	if max < 1 {
+func (c *Consumer) Receive(ctx context.Context, maxMessages int) ([]queue.Message, error) {
+	if maxMessages < 1 {
 		return nil, event.Errorf(event.Invalid, "receive at least one message")
 	}
-	msgs, err := c.reclaim(ctx, max)
+	msgs, err := c.reclaim(ctx, maxMessages)
 	if err != nil {
 		return nil, c.recover(ctx, err)
 	}
 	c.hold(msgs)
-	if len(msgs) >= max {
+	if len(msgs) >= maxMessages {
 		return msgs, nil
 	}
 	block := c.q.opts.Block
@@ -58,7 +61,7 @@ func (c *Consumer) Receive(ctx context.Context, max int) ([]queue.Message, error
 		Group:    c.q.opts.Group,
 		Consumer: c.name,
 		Streams:  []string{c.q.opts.Stream, ">"},
-		Count:    int64(max - len(msgs)),
+		Count:    int64(maxMessages - len(msgs)),
 		Block:    block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {

@@ -120,14 +120,7 @@ func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 
 // Published returns how many events Publish has queued in all.
 func (q *Queue) Published(ctx context.Context) (int64, error) {
-	n, err := q.client.Get(ctx, q.counterKey).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, wrapErr(err)
-	}
-	return n, nil
+	return q.count(ctx, q.counterKey)
 }
 
 // Ping reports whether Redis answers.
@@ -139,14 +132,17 @@ func (q *Queue) Ping(ctx context.Context) error {
 // acknowledged, delivered or not. Entries deleted from the stream by hand
 // stay counted until Trim finds the group caught up, or the stream empty.
 func (q *Queue) Backlog(ctx context.Context) (int64, error) {
-	n, err := q.client.Get(ctx, q.backlogKey).Int64()
+	n, err := q.count(ctx, q.backlogKey)
+	return max(n, 0), err
+}
+
+// count reads one of the queue's counters; one never set is 0.
+func (q *Queue) count(ctx context.Context, key string) (int64, error) {
+	n, err := q.client.Get(ctx, key).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
-	if err != nil {
-		return 0, wrapErr(err)
-	}
-	return max(n, 0), nil
+	return n, wrapErr(err)
 }
 
 // Trim drops the stream's entries that every consumer group has

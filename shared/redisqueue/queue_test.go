@@ -2,7 +2,6 @@ package redisqueue_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -36,52 +35,9 @@ func newQueue(t testing.TB, opts redisqueue.Options) (*redisqueue.Queue, *redis.
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	queuetest.Run(t, func(t *testing.T, opts queuetest.Options) queuetest.Harness {
-		q, _, _ := newQueue(t, redisqueue.Options{
-			MaxBacklog: opts.MaxBacklog,
-			ClaimIdle:  opts.ClaimIdle,
-			Block:      opts.Wait,
-		})
-		return queuetest.Harness{
-			Publisher:   q,
-			Counter:     q,
-			NewConsumer: func(name string) queue.Consumer { return q.Consumer(name) },
-			KeepsEvents: true,
-		}
+		q, _, _ := newQueue(t, redisqueue.Options{MaxBacklog: opts.MaxBacklog, ClaimIdle: opts.ClaimIdle, Block: opts.Wait})
+		return queuetest.Harness{Publisher: q, Counter: q, NewConsumer: queuetest.Consumers(q.Consumer), KeepsEvents: true}
 	})
-}
-
-func bodies(prefix string, n, size int) [][]byte {
-	out := make([][]byte, n)
-	for i := range out {
-		b := fmt.Appendf(nil, `{"topic":"%s","event_id":"%06d","payload":"`, prefix, i)
-		for len(b) < size-2 {
-			b = append(b, 'x')
-		}
-		out[i] = append(b, `"}`...)
-	}
-	return out
-}
-
-func receiveN(t *testing.T, c *redisqueue.Consumer, max, n int) []queue.Message {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var got []queue.Message
-	for len(got) < n {
-		require.True(t, time.Now().Before(deadline), "received %d of %d messages", len(got), n)
-		msgs, err := c.Receive(context.Background(), max)
-		require.NoError(t, err)
-		got = append(got, msgs...)
-	}
-	require.Len(t, got, n)
-	return got
-}
-
-func ids(msgs []queue.Message) []string {
-	out := make([]string, len(msgs))
-	for i, m := range msgs {
-		out[i] = m.ID
-	}
-	return out
 }
 
 func streamIDs(t *testing.T, client *redis.Client, stream string) []string {
@@ -100,7 +56,7 @@ func TestTrimDropsOnlyAcknowledged(t *testing.T) {
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{ClaimIdle: time.Minute, Block: 50 * time.Millisecond})
 	c := q.Consumer("c1")
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("trim", 6, 100))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("trim", 6, 100))))
 	all := streamIDs(t, client, stream)
 	require.Len(t, all, 6)
 
@@ -117,8 +73,8 @@ func TestTrimDropsOnlyAcknowledged(t *testing.T) {
 	}
 
 	trim(0, all) // nothing delivered yet
-	got := receiveN(t, c, 4, 4)
-	require.Equal(t, all[:4], ids(got))
+	got := queuetest.ReceiveN(t, c, 4, 4)
+	require.Equal(t, all[:4], queue.IDs(got))
 	trim(0, all) // delivered but unacknowledged
 
 	ack(all[1], all[2])
@@ -130,9 +86,9 @@ func TestTrimDropsOnlyAcknowledged(t *testing.T) {
 	ack(all[3])
 	trim(1, all[4:]) // nothing pending: everything after the last delivered entry stays
 
-	rest := receiveN(t, c, 10, 2)
-	require.Equal(t, bodies("trim", 6, 100)[4:], [][]byte{rest[0].Body, rest[1].Body})
-	ack(ids(rest)...)
+	rest := queuetest.ReceiveN(t, c, 10, 2)
+	require.Equal(t, queuetest.Bodies("trim", 6, 100)[4:], queuetest.BodiesOf(rest))
+	ack(queue.IDs(rest)...)
 	trim(2, []string{})
 }
 
@@ -141,9 +97,9 @@ func TestTrimRespectsEveryGroup(t *testing.T) {
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{Block: 50 * time.Millisecond})
 	require.NoError(t, client.XGroupCreate(ctx, stream, "other", "0").Err())
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("groups", 3, 50))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("groups", 3, 50))))
 	c := q.Consumer("c1")
-	require.NoError(t, c.Ack(ctx, ids(receiveN(t, c, 10, 3))))
+	queuetest.Ack(t, c, queuetest.ReceiveN(t, c, 10, 3))
 
 	n, err := q.Trim(ctx)
 	require.NoError(t, err)
@@ -161,7 +117,7 @@ func TestTrimWithoutGroupOrStream(t *testing.T) {
 	require.Zero(t, n)
 
 	// Published into a stream no group reads yet: nobody has seen them.
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("nogroup", 2, 50))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("nogroup", 2, 50))))
 	n, err = q.Trim(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -173,59 +129,52 @@ func TestBacklog(t *testing.T) {
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{ClaimIdle: time.Minute, Block: 50 * time.Millisecond})
 	c := q.Consumer("c1")
-	requireBacklog := func(want int64) {
-		t.Helper()
-		n, err := q.Backlog(ctx)
-		require.NoError(t, err)
-		require.Equal(t, want, n)
-	}
-
-	requireBacklog(0)
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("backlog", 5, 50))))
-	requireBacklog(5)
-	got := receiveN(t, c, 3, 3)
-	requireBacklog(5)
-	require.NoError(t, c.Ack(ctx, ids(got[:2])))
-	requireBacklog(3) // one pending, two undelivered, although the stream still holds five
+	queuetest.RequireCount(t, q.Backlog, 0)
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("backlog", 5, 50))))
+	queuetest.RequireCount(t, q.Backlog, 5)
+	got := queuetest.ReceiveN(t, c, 3, 3)
+	queuetest.RequireCount(t, q.Backlog, 5)
+	queuetest.Ack(t, c, got[:2])
+	queuetest.RequireCount(t, q.Backlog, 3) // one pending, two undelivered, although the stream still holds five
 	_, err := q.Trim(ctx)
 	require.NoError(t, err)
-	requireBacklog(3)
+	queuetest.RequireCount(t, q.Backlog, 3)
 
 	// An entry of three events counts three, and leaves the backlog when
 	// it is acknowledged.
 	require.NoError(t, q.Publish(ctx, []queue.Outgoing{{Body: []byte(`[1,2,3]`), Events: 3}}))
-	requireBacklog(6)
-	rest := append(got[2:], receiveN(t, c, 10, 3)...)
-	require.NoError(t, c.Ack(ctx, ids(rest)))
-	requireBacklog(0)
-	require.NoError(t, c.Ack(ctx, ids(rest)), "acknowledging again")
-	requireBacklog(0)
+	queuetest.RequireCount(t, q.Backlog, 6)
+	rest := append(got[2:], queuetest.ReceiveN(t, c, 10, 3)...)
+	queuetest.Ack(t, c, rest)
+	queuetest.RequireCount(t, q.Backlog, 0)
+	require.NoError(t, c.Ack(ctx, queue.IDs(rest)), "acknowledging again")
+	queuetest.RequireCount(t, q.Backlog, 0)
 
 	// An undelivered entry deleted by hand stays counted until the group
 	// has caught up; then Trim settles the count.
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("deleted", 2, 50))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("deleted", 2, 50))))
 	all := streamIDs(t, client, stream)
 	require.NoError(t, client.XDel(ctx, stream, all[len(all)-1]).Err())
-	requireBacklog(2)
-	require.NoError(t, c.Ack(ctx, ids(receiveN(t, c, 10, 1))))
-	requireBacklog(1)
+	queuetest.RequireCount(t, q.Backlog, 2)
+	queuetest.Ack(t, c, queuetest.ReceiveN(t, c, 10, 1))
+	queuetest.RequireCount(t, q.Backlog, 1)
 	_, err = q.Trim(ctx)
 	require.NoError(t, err)
-	requireBacklog(0)
+	queuetest.RequireCount(t, q.Backlog, 0)
 
 	// So does a stream deleted by hand.
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("gone", 2, 50))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("gone", 2, 50))))
 	require.NoError(t, client.Del(ctx, stream).Err())
-	requireBacklog(2)
+	queuetest.RequireCount(t, q.Backlog, 2)
 	_, err = q.Trim(ctx)
 	require.NoError(t, err)
-	requireBacklog(0)
+	queuetest.RequireCount(t, q.Backlog, 0)
 
 	// An entry added by hand, never counted, does not take the count
 	// below zero when it is acknowledged.
 	require.NoError(t, q.EnsureGroup(ctx))
 	require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: map[string]any{"e": "by hand"}}).Err())
-	require.NoError(t, c.Ack(ctx, ids(receiveN(t, c, 10, 1))))
+	queuetest.Ack(t, c, queuetest.ReceiveN(t, c, 10, 1))
 	n, err := client.Get(ctx, stream+":backlog").Int64()
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -236,38 +185,38 @@ func TestReceiveRecreatesVanishedGroup(t *testing.T) {
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{Block: 50 * time.Millisecond})
 	c := q.Consumer("c1")
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("before", 1, 50))))
-	before := receiveN(t, c, 10, 1)
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("before", 1, 50))))
+	before := queuetest.ReceiveN(t, c, 10, 1)
 
 	// As after a restart without persistence: the stream and group are gone,
 	// and a publisher recreates the stream before any consumer notices.
 	require.NoError(t, client.Del(ctx, stream).Err())
-	require.NoError(t, c.Ack(ctx, ids(before)), "acknowledging into a vanished group is not an error")
-	want := bodies("after", 2, 50)
+	require.NoError(t, c.Ack(ctx, queue.IDs(before)), "acknowledging into a vanished group is not an error")
+	want := queuetest.Bodies("after", 2, 50)
 	require.NoError(t, q.Publish(ctx, queue.Singles(want)))
 
-	got := receiveN(t, c, 10, 2)
-	require.Equal(t, want, [][]byte{got[0].Body, got[1].Body}, "entries published before the group was recreated are delivered")
-	require.NoError(t, c.Ack(ctx, ids(got)))
+	got := queuetest.ReceiveN(t, c, 10, 2)
+	require.Equal(t, want, queuetest.BodiesOf(got), "entries published before the group was recreated are delivered")
+	queuetest.Ack(t, c, got)
 
 	// A new consumer reclaims before it reads, and notices there.
 	require.NoError(t, client.Del(ctx, stream).Err())
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("again", 1, 50))))
-	got = receiveN(t, q.Consumer("c2"), 10, 1)
-	require.Equal(t, bodies("again", 1, 50)[0], got[0].Body)
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("again", 1, 50))))
+	got = queuetest.ReceiveN(t, q.Consumer("c2"), 10, 1)
+	require.Equal(t, queuetest.Bodies("again", 1, 50)[0], got[0].Body)
 }
 
 func TestDeletedPendingEntryIsNotDelivered(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{ClaimIdle: 100 * time.Millisecond, Block: 50 * time.Millisecond})
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("deleted", 2, 50))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("deleted", 2, 50))))
 	dead := q.Consumer("dead")
-	first := receiveN(t, dead, 10, 2)
+	first := queuetest.ReceiveN(t, dead, 10, 2)
 	require.NoError(t, client.XDel(ctx, stream, first[0].ID).Err())
 
 	alive := q.Consumer("alive")
-	again := receiveN(t, alive, 10, 1)
+	again := queuetest.ReceiveN(t, alive, 10, 1)
 	require.Equal(t, first[1].ID, again[0].ID, "only the entry that still exists is redelivered")
 	require.Equal(t, first[1].Body, again[0].Body)
 	require.Equal(t, 2, again[0].Deliveries)
@@ -275,7 +224,7 @@ func TestDeletedPendingEntryIsNotDelivered(t *testing.T) {
 	pending, err := client.XPending(ctx, stream, "logagg").Result()
 	require.NoError(t, err)
 	require.Equal(t, int64(1), pending.Count, "the deleted entry left the pending list")
-	require.NoError(t, alive.Ack(ctx, ids(again)))
+	queuetest.Ack(t, alive, again)
 	pending, err = client.XPending(ctx, stream, "logagg").Result()
 	require.NoError(t, err)
 	require.Zero(t, pending.Count)
@@ -286,7 +235,7 @@ func TestEntryWithoutBodyIsDeliveredEmpty(t *testing.T) {
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{Block: 50 * time.Millisecond})
 	require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []string{"other", "x"}}).Err())
-	got := receiveN(t, q.Consumer("c1"), 10, 1)
+	got := queuetest.ReceiveN(t, q.Consumer("c1"), 10, 1)
 	require.Nil(t, got[0].Body, "an unreadable entry is handed over for the caller to set aside")
 }
 
@@ -294,17 +243,15 @@ func TestPublishLargeBatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{MaxBacklog: 10_000, Block: 50 * time.Millisecond})
-	want := bodies("large", 10_000, 629) // 10,000 bodies, 6 MiB in all
+	want := queuetest.Bodies("large", 10_000, 629) // 10,000 bodies, 6 MiB in all
 	require.NoError(t, q.Publish(ctx, queue.Singles(want)))
 
-	n, err := q.Published(ctx)
-	require.NoError(t, err)
-	require.Equal(t, int64(10_000), n)
+	queuetest.RequireCount(t, q.Published, 10_000)
 	length, err := client.XLen(ctx, stream).Result()
 	require.NoError(t, err)
 	require.Equal(t, int64(10_000), length)
 
-	got := receiveN(t, q.Consumer("c1"), 1000, 10_000)
+	got := queuetest.ReceiveN(t, q.Consumer("c1"), 1000, 10_000)
 	for i := range want {
 		require.Equal(t, want[i], got[i].Body, "body %d", i)
 	}
@@ -314,9 +261,9 @@ func TestOverloadedPublishesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{MaxBacklog: 3})
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("fits", 2, 50))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("fits", 2, 50))))
 
-	err := q.Publish(ctx, queue.Singles(bodies("over", 2, 50)))
+	err := q.Publish(ctx, queue.Singles(queuetest.Bodies("over", 2, 50)))
 	require.Equal(t, event.Overloaded, event.ErrorCode(err))
 	require.Contains(t, err.Error(), "backlog is full")
 	require.Contains(t, err.Error(), "retry later")
@@ -324,9 +271,7 @@ func TestOverloadedPublishesNothing(t *testing.T) {
 	length, err := client.XLen(ctx, stream).Result()
 	require.NoError(t, err)
 	require.Equal(t, int64(2), length)
-	n, err := q.Published(ctx)
-	require.NoError(t, err)
-	require.Equal(t, int64(2), n)
+	queuetest.RequireCount(t, q.Published, 2)
 }
 
 func TestUnreachableRedisIsUnavailable(t *testing.T) {
@@ -349,7 +294,7 @@ func TestUnreachableRedisIsUnavailable(t *testing.T) {
 		require.Equal(t, event.Unavailable, event.ErrorCode(err), "%s: %v", name, err)
 		require.True(t, strings.HasPrefix(err.Error(), "queue unavailable"), "%s: %v", name, err)
 	}
-	requireUnavailable("Publish", q.Publish(ctx, queue.Singles(bodies("x", 1, 50))))
+	requireUnavailable("Publish", q.Publish(ctx, queue.Singles(queuetest.Bodies("x", 1, 50))))
 	requireUnavailable("Ping", q.Ping(ctx))
 	requireUnavailable("EnsureGroup", q.EnsureGroup(ctx))
 	_, err = q.Published(ctx)
@@ -370,21 +315,19 @@ func TestWrongKeyTypeIsInternal(t *testing.T) {
 	q, client, stream := newQueue(t, redisqueue.Options{})
 	require.NoError(t, client.Del(ctx, stream).Err())
 	require.NoError(t, client.Set(ctx, stream, "not a stream", 0).Err())
-	err := q.Publish(ctx, queue.Singles(bodies("x", 1, 50)))
+	err := q.Publish(ctx, queue.Singles(queuetest.Bodies("x", 1, 50)))
 	require.Equal(t, event.Internal, event.ErrorCode(err), "error: %v", err)
-	n, err := q.Published(ctx)
-	require.NoError(t, err)
-	require.Zero(t, n)
+	queuetest.RequireCount(t, q.Published, 0)
 }
 
 func TestCloseRemovesIdleConsumer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	q, client, stream := newQueue(t, redisqueue.Options{ClaimIdle: time.Minute, Block: 50 * time.Millisecond})
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("close", 2, 50))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("close", 2, 50))))
 	done, busy := q.Consumer("done"), q.Consumer("busy")
-	require.NoError(t, done.Ack(ctx, ids(receiveN(t, done, 1, 1))))
-	receiveN(t, busy, 1, 1)
+	queuetest.Ack(t, done, queuetest.ReceiveN(t, done, 1, 1))
+	queuetest.ReceiveN(t, busy, 1, 1)
 
 	require.NoError(t, done.Close(ctx))
 	require.NoError(t, busy.Close(ctx))
@@ -405,10 +348,10 @@ func TestPruneConsumersRemovesIdleOnesWithNothingPending(t *testing.T) {
 	require.NoError(t, err, "no stream yet")
 	require.Zero(t, n)
 
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("prune", 2, 50))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("prune", 2, 50))))
 	gone, busy := q.Consumer("gone"), q.Consumer("busy")
-	require.NoError(t, gone.Ack(ctx, ids(receiveN(t, gone, 1, 1))))
-	receiveN(t, busy, 1, 1)
+	queuetest.Ack(t, gone, queuetest.ReceiveN(t, gone, 1, 1))
+	queuetest.ReceiveN(t, busy, 1, 1)
 	names := func() []string {
 		consumers, err := client.XInfoConsumers(ctx, stream, "logagg").Result()
 		require.NoError(t, err)
@@ -455,7 +398,7 @@ func TestDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, groups, 1)
 	require.Equal(t, "logagg", groups[0].Name)
-	require.NoError(t, q.Publish(ctx, queue.Singles(bodies("x", 1, 50))))
+	require.NoError(t, q.Publish(ctx, queue.Singles(queuetest.Bodies("x", 1, 50))))
 	n, err := client.Get(ctx, prefix+"events:published").Int64()
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)

@@ -45,11 +45,11 @@ func (q *Queue) Consumer(string) *Consumer {
 	return &Consumer{q: q, handles: map[string]receipt{}}
 }
 
-// Receive returns at most limit messages (SQS hands out at most 10 at once).
-// It long-polls SQS for the whole seconds of Options.Wait and waits out the
-// rest itself, so an empty queue is not polled in a busy loop.
-func (c *Consumer) Receive(ctx context.Context, limit int) ([]queue.Message, error) {
-	limit = min(max(limit, 1), MaxBatchEntries)
+// Receive returns at most maxMessages messages (SQS hands out at most 10 at
+// once). It long-polls SQS for the whole seconds of Options.Wait and waits
+// out the rest itself, so an empty queue is not polled in a busy loop.
+func (c *Consumer) Receive(ctx context.Context, maxMessages int) ([]queue.Message, error) {
+	limit := min(max(maxMessages, 1), MaxBatchEntries)
 	wait := min(c.q.opts.Wait, maxLongPoll)
 	in := &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(c.q.opts.QueueURL),

@@ -88,22 +88,8 @@ func TestConformance(t *testing.T) {
 		f := newFixture(t, sqsqueue.Options{
 			MaxBacklog: opts.MaxBacklog, VisibilityTimeout: opts.ClaimIdle, Wait: opts.Wait,
 		}, sqsfake.Attributes{})
-		return queuetest.Harness{
-			Publisher:   f.q,
-			Counter:     f.counter,
-			NewConsumer: func(name string) queue.Consumer { return f.q.Consumer(name) },
-		}
+		return queuetest.Harness{Publisher: f.q, Counter: f.counter, NewConsumer: queuetest.Consumers(f.q.Consumer)}
 	})
-}
-
-func sized(n, size int) [][]byte {
-	out := make([][]byte, n)
-	for i := range out {
-		b := fmt.Appendf(nil, `{"topic":"t","event_id":"%06d","payload":{"x":"`, i)
-		b = append(b, bytes.Repeat([]byte("x"), max(size-len(b)-3, 0))...)
-		out[i] = append(b, `"}}`...)
-	}
-	return out
 }
 
 func sendCalls(f fixture) []sqsfake.Call {
@@ -133,7 +119,7 @@ func TestChunksRespectBothLimits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			bodies := sized(tt.n, tt.size)
+			bodies := queuetest.Bodies("t", tt.n, tt.size)
 			chunks := sqsqueue.Chunks(bodies)
 			var sizes []int
 			var flat [][]byte
@@ -155,7 +141,7 @@ func TestChunksRespectBothLimits(t *testing.T) {
 func TestPublishSendsInBatchesWithinTheLimits(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
-	bodies := append(sized(23, 300), sized(6, 100*1024)...)
+	bodies := append(queuetest.Bodies("t", 23, 300), queuetest.Bodies("t", 6, 100*1024)...)
 	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(bodies)))
 
 	var got []string
@@ -169,15 +155,14 @@ func TestPublishSendsInBatchesWithinTheLimits(t *testing.T) {
 		require.LessOrEqual(t, c.Bytes, sqsqueue.MaxBatchBytes)
 	}
 	require.Len(t, calls, len(sqsqueue.Chunks(bodies)))
-	n, _ := f.counter.Published(context.Background())
-	require.Equal(t, int64(len(bodies)), n)
+	queuetest.RequireCount(t, f.counter.Published, int64(len(bodies)))
 }
 
 func TestPublishRetriesFailedEntries(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
 	f.fake.FailEntries(13) // more than a batch: the first batch fails whole, then part of the second
-	bodies := sized(25, 200)
+	bodies := queuetest.Bodies("t", 25, 200)
 	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(bodies)))
 
 	got := f.fake.Bodies(f.url)
@@ -190,15 +175,14 @@ func TestPublishRetriesFailedEntries(t *testing.T) {
 		require.True(t, want[b], "unexpected body %s", b)
 		delete(want, b)
 	}
-	n, _ := f.counter.Published(context.Background())
-	require.Equal(t, int64(25), n)
+	queuetest.RequireCount(t, f.counter.Published, 25)
 	require.Greater(t, len(sendCalls(f)), 3, "failed entries were sent again")
 }
 
 func TestPublishGivesUpOnEntriesThatKeepFailing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{SendAttempts: 2}, sqsfake.Attributes{})
-	bodies := sized(15, 200)
+	bodies := queuetest.Bodies("t", 15, 200)
 	f.fake.FailEntries(12) // the first batch's first attempt fails whole, two entries of its second too
 	err := f.q.Publish(context.Background(), queue.Singles(bodies))
 	require.Error(t, err)
@@ -206,8 +190,7 @@ func TestPublishGivesUpOnEntriesThatKeepFailing(t *testing.T) {
 	// What SQS accepted is queued and counted; the rest is not sent.
 	queued := len(f.fake.Bodies(f.url))
 	require.Equal(t, 8, queued)
-	n, _ := f.counter.Published(context.Background())
-	require.Equal(t, int64(queued), n)
+	queuetest.RequireCount(t, f.counter.Published, int64(queued))
 }
 
 func TestPublishErrors(t *testing.T) {
@@ -219,10 +202,10 @@ func TestPublishErrors(t *testing.T) {
 		queueURL string // a queue that does not exist, when set
 		want     event.Code
 	}{
-		{"server errors outlast the SDK's retries", []sqsfake.Failure{{Status: 500, Type: "InternalError"}, {Status: 500, Type: "InternalError"}, {Status: 503, Type: "ServiceUnavailable"}}, sized(3, 100), "", event.Unavailable},
-		{"throttling", []sqsfake.Failure{{Status: 400, Type: "RequestThrottled"}, {Status: 400, Type: "RequestThrottled"}, {Status: 400, Type: "RequestThrottled"}}, sized(3, 100), "", event.Overloaded},
-		{"no permission", []sqsfake.Failure{{Status: 403, Type: "AccessDenied"}}, sized(3, 100), "", event.Internal},
-		{"no such queue", nil, sized(3, 100), "missing", event.Internal},
+		{"server errors outlast the SDK's retries", []sqsfake.Failure{{Status: 500, Type: "InternalError"}, {Status: 500, Type: "InternalError"}, {Status: 503, Type: "ServiceUnavailable"}}, queuetest.Bodies("t", 3, 100), "", event.Unavailable},
+		{"throttling", []sqsfake.Failure{{Status: 400, Type: "RequestThrottled"}, {Status: 400, Type: "RequestThrottled"}, {Status: 400, Type: "RequestThrottled"}}, queuetest.Bodies("t", 3, 100), "", event.Overloaded},
+		{"no permission", []sqsfake.Failure{{Status: 403, Type: "AccessDenied"}}, queuetest.Bodies("t", 3, 100), "", event.Internal},
+		{"no such queue", nil, queuetest.Bodies("t", 3, 100), "missing", event.Internal},
 		{"a message SQS refuses", nil, [][]byte{[]byte("ok"), []byte("bad \x01 control")}, "", event.Invalid},
 		{"a message over 256 KiB", nil, [][]byte{bytes.Repeat([]byte("x"), sqsqueue.MaxBatchBytes+1)}, "", event.TooLarge},
 	}
@@ -247,7 +230,7 @@ func TestPublishRecoversWithinTheSDKRetries(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
 	f.fake.FailRequests(sqsfake.Failure{Status: 500, Type: "InternalError"})
-	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(sized(3, 100))))
+	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(queuetest.Bodies("t", 3, 100))))
 	require.Len(t, f.fake.Bodies(f.url), 3)
 }
 
@@ -255,15 +238,14 @@ func TestPublishCountsEvenWhenTheCounterStumbles(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
 	f.counter.fail = 2
-	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(sized(4, 100))))
-	n, _ := f.counter.Published(context.Background())
-	require.Equal(t, int64(4), n)
+	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(queuetest.Bodies("t", 4, 100))))
+	queuetest.RequireCount(t, f.counter.Published, 4)
 }
 
 func TestPublishWithoutBacklogLimitSkipsTheCountRequest(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
-	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(sized(2, 100))))
+	require.NoError(t, f.q.Publish(context.Background(), queue.Singles(queuetest.Bodies("t", 2, 100))))
 	for _, c := range f.fake.Calls() {
 		require.NotEqual(t, "GetQueueAttributes", c.Operation)
 	}
@@ -274,25 +256,18 @@ func TestPingAndBacklog(t *testing.T) {
 	f := newFixture(t, sqsqueue.Options{Wait: 10 * time.Millisecond}, sqsfake.Attributes{})
 	ctx := context.Background()
 	require.NoError(t, f.q.Ping(ctx))
-	require.NoError(t, f.q.Publish(ctx, queue.Singles(sized(5, 100))))
-	n, err := f.q.Backlog(ctx)
-	require.NoError(t, err)
-	require.Equal(t, int64(5), n)
+	require.NoError(t, f.q.Publish(ctx, queue.Singles(queuetest.Bodies("t", 5, 100))))
+	queuetest.RequireCount(t, f.q.Backlog, 5)
 
 	c := f.q.Consumer("c")
-	msgs, err := c.Receive(ctx, 2)
-	require.NoError(t, err)
+	msgs := queuetest.Receive(t, c, 2)
 	require.Len(t, msgs, 2)
-	n, err = f.q.Backlog(ctx)
-	require.NoError(t, err)
-	require.Equal(t, int64(5), n, "messages in flight are still backlog")
-	require.NoError(t, c.Ack(ctx, []string{msgs[0].ID, msgs[1].ID}))
-	n, err = f.q.Backlog(ctx)
-	require.NoError(t, err)
-	require.Equal(t, int64(3), n)
+	queuetest.RequireCount(t, f.q.Backlog, 5, "messages in flight are still backlog")
+	queuetest.Ack(t, c, msgs)
+	queuetest.RequireCount(t, f.q.Backlog, 3)
 
 	f.fake.FailRequests(sqsfake.Failure{Status: 503, Type: "ServiceUnavailable"}, sqsfake.Failure{Status: 503, Type: "ServiceUnavailable"}, sqsfake.Failure{Status: 503, Type: "ServiceUnavailable"})
-	err = f.q.Ping(ctx)
+	err := f.q.Ping(ctx)
 	require.Equal(t, event.Unavailable, event.ErrorCode(err), "%v", err)
 }
 
@@ -300,7 +275,7 @@ func TestReceiveAsksForAtMostTenAndLongPolls(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{Wait: 1500 * time.Millisecond}, sqsfake.Attributes{})
 	ctx := context.Background()
-	require.NoError(t, f.q.Publish(ctx, queue.Singles(sized(25, 100))))
+	require.NoError(t, f.q.Publish(ctx, queue.Singles(queuetest.Bodies("t", 25, 100))))
 	c := f.q.Consumer("c")
 	msgs, err := c.Receive(ctx, 500)
 	require.NoError(t, err)
@@ -321,7 +296,7 @@ func TestReceiveAsksForAtMostTenAndLongPolls(t *testing.T) {
 		}
 		return false
 	}, 5*time.Second, 5*time.Millisecond)
-	require.NoError(t, empty.q.Publish(ctx, queue.Singles(sized(1, 100))))
+	require.NoError(t, empty.q.Publish(ctx, queue.Singles(queuetest.Bodies("t", 1, 100))))
 	select {
 	case got := <-done:
 		require.Len(t, got, 1)
@@ -334,7 +309,7 @@ func TestAckIgnoresUnknownAndStaleHandles(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqsqueue.Options{Wait: 10 * time.Millisecond, VisibilityTimeout: time.Second}, sqsfake.Attributes{})
 	ctx := context.Background()
-	require.NoError(t, f.q.Publish(ctx, queue.Singles(sized(1, 100))))
+	require.NoError(t, f.q.Publish(ctx, queue.Singles(queuetest.Bodies("t", 1, 100))))
 	first, second := f.q.Consumer("a"), f.q.Consumer("b")
 	msgs, err := first.Receive(ctx, 10)
 	require.NoError(t, err)

@@ -2,78 +2,60 @@ package worker
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/logagg/logagg/shared/queue"
 )
 
-// Extender is a Consumer that can keep the messages it holds from being
-// reclaimed by other consumers, without counting a delivery, while it is
-// still working on them.
-type Extender interface {
-	Extend(ctx context.Context, ids []string) error
-}
-
-// heartbeat extends the messages of the batch in flight every interval for
-// as long as the worker holds them: while a slow commit runs, and while it
-// retries them with backoff because the database is down. Without it, idle
-// consumers would take the batch over after the claim threshold, again and
-// again during a long outage, until its delivery count dead-lettered good
-// messages. A batch that finishes within one interval costs nothing.
+// heartbeat extends the messages a holder still holds every interval, from
+// when it starts until it is stopped, so that no other consumer reclaims
+// them after the claim threshold. A worker runs one for each batch, while a
+// slow commit runs and while it retries the batch with backoff because the
+// database is down; a Splitter runs one for the messages waiting in its
+// parts. Without it, idle consumers would take such messages over again
+// and again during a long outage, until their delivery count dead-lettered
+// good messages. A beat that finds nothing held costs nothing, and so does
+// a batch that finishes within one interval.
 type heartbeat struct {
-	ext      Extender
+	ext      queue.Extender
 	ctx      context.Context
 	interval time.Duration
-	log      func(err error)
+	held     func() []string // the IDs to extend now
+	log      *slog.Logger
 
 	mu      sync.Mutex
-	ids     []string
 	timer   *time.Timer
 	stopped bool
 }
 
-// startHeartbeat returns the heartbeat for one batch, or nil when the
-// consumer cannot extend or no interval is set; a nil heartbeat's methods
-// do nothing.
-func (w *Worker) startHeartbeat(ctx context.Context, msgs []queue.Message) *heartbeat {
-	ext, ok := w.Consumer.(Extender)
-	if !ok || w.Heartbeat <= 0 {
+// startHeartbeat returns a running heartbeat that extends held() through
+// c, or nil when c cannot extend or interval is not positive; a nil
+// heartbeat's stop does nothing.
+func startHeartbeat(ctx context.Context, c queue.Consumer, interval time.Duration, held func() []string, log *slog.Logger) *heartbeat {
+	ext, ok := c.(queue.Extender)
+	if !ok || interval <= 0 {
 		return nil
 	}
-	h := &heartbeat{ext: ext, ctx: ctx, interval: w.Heartbeat, log: func(err error) {
-		w.logger().Warn("extending held messages failed", "error", err)
-	}}
-	h.hold(msgs)
+	h := &heartbeat{ext: ext, ctx: ctx, interval: interval, held: held, log: log}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.timer = time.AfterFunc(h.interval, h.beat)
+	h.timer = time.AfterFunc(interval, h.beat)
 	return h
-}
-
-// hold makes msgs the messages to extend.
-func (h *heartbeat) hold(msgs []queue.Message) {
-	if h == nil {
-		return
-	}
-	ids := make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i] = m.ID
-	}
-	h.mu.Lock()
-	h.ids = ids
-	h.mu.Unlock()
 }
 
 func (h *heartbeat) beat() {
 	h.mu.Lock()
-	ids, stopped := h.ids, h.stopped
+	stopped := h.stopped
 	h.mu.Unlock()
 	if stopped {
 		return
 	}
-	if err := h.ext.Extend(h.ctx, ids); err != nil {
-		h.log(err)
+	if ids := h.held(); len(ids) > 0 {
+		if err := h.ext.Extend(h.ctx, ids); err != nil {
+			h.log.Warn("extending held messages failed", "error", err, "messages", len(ids))
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -82,8 +64,8 @@ func (h *heartbeat) beat() {
 	}
 }
 
-// stop ends the heartbeat; messages still held become reclaimable after the
-// claim threshold.
+// stop ends the heartbeat; a beat already under way finishes. Messages
+// still held become reclaimable after the claim threshold.
 func (h *heartbeat) stop() {
 	if h == nil {
 		return
@@ -92,4 +74,22 @@ func (h *heartbeat) stop() {
 	defer h.mu.Unlock()
 	h.stopped = true
 	h.timer.Stop()
+}
+
+// holding is the batch a worker holds, as its heartbeat reads it.
+type holding struct {
+	mu   sync.Mutex
+	msgs []queue.Message
+}
+
+func (h *holding) set(msgs []queue.Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msgs = msgs
+}
+
+func (h *holding) ids() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return queue.IDs(h.msgs)
 }

@@ -14,18 +14,19 @@ import (
 	"github.com/logagg/logagg/shared/queue"
 )
 
-// extending is a consumer that records what it was asked to extend.
+// extending is a consumer that records what it was asked to extend, and
+// extends it.
 type extending struct {
-	queue.Consumer
+	*memqueue.Consumer
 	mu       sync.Mutex
 	extended [][]string
 }
 
-func (e *extending) Extend(_ context.Context, ids []string) error {
+func (e *extending) Extend(ctx context.Context, ids []string) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.extended = append(e.extended, slices.Clone(ids))
-	return nil
+	e.mu.Unlock()
+	return e.Consumer.Extend(ctx, ids)
 }
 
 func (e *extending) calls() [][]string {
@@ -64,13 +65,8 @@ func (f *failing) heal() {
 
 func TestHeartbeatExtendsTheBatchWhileItIsRetried(t *testing.T) {
 	t.Parallel()
-	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
-	c := &extending{Consumer: q.Consumer("w")}
 	h := &failing{}
-	publish(t, q, 3)
-	stop := start(t, &Worker{Consumer: c, Handle: h.Handle, BatchSize: 10, MaxBackoff: 20 * time.Millisecond, Heartbeat: 10 * time.Millisecond})
-	defer stop()
-
+	c, q := startRetrying(t, 3, h.Handle, 10*time.Millisecond)
 	eventually(t, func() bool { return len(c.calls()) >= 3 }, "the held batch is extended again and again")
 	for _, ids := range c.calls() {
 		require.Len(t, ids, 3)
@@ -98,12 +94,8 @@ func TestHeartbeatCostsNothingForAQuickBatch(t *testing.T) {
 
 func TestWithoutHeartbeatNothingIsExtended(t *testing.T) {
 	t.Parallel()
-	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
-	c := &extending{Consumer: q.Consumer("w")}
 	h := &failing{}
-	publish(t, q, 3)
-	stop := start(t, &Worker{Consumer: c, Handle: h.Handle, BatchSize: 10, MaxBackoff: 5 * time.Millisecond})
-	defer stop()
+	c, _ := startRetrying(t, 3, h.Handle, 0)
 	eventually(t, func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -111,4 +103,29 @@ func TestWithoutHeartbeatNothingIsExtended(t *testing.T) {
 	}, "retried")
 	require.Empty(t, c.calls())
 	h.heal()
+}
+
+// A Splitter extends the messages waiting in its parts with the same
+// heartbeat, and stops extending each once a worker has taken it.
+func TestHeartbeatExtendsWhatWaitsInASplittersParts(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
+	c := &extending{Consumer: q.Consumer("c")}
+	publish(t, q, 5)
+	split := runSplitter(t, c, 1, 10, 10*time.Millisecond)
+
+	eventually(t, func() bool {
+		calls := c.calls()
+		return len(calls) >= 2 && len(calls[len(calls)-1]) == 5
+	}, "the five buffered messages are extended again and again")
+	taken, err := split.Part(0).Receive(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, taken, 5)
+
+	publish(t, q, 1)
+	eventually(t, func() bool {
+		calls := c.calls()
+		last := calls[len(calls)-1]
+		return len(last) == 1 && !slices.Contains(queue.IDs(taken), last[0])
+	}, "only the message that arrived since is extended")
 }

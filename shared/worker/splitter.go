@@ -42,8 +42,10 @@ type Splitter struct {
 // batches; in practice the groups spread and it stays near partLimit.
 const partLimit = 3
 
-// Part is one worker's share of a Splitter. It is a queue.Consumer whose
-// Receive counts events.
+// Part is one worker's share of a Splitter: a queue.Consumer whose Receive
+// keeps to its limit in events as well as in messages, a queue.Extender
+// that extends through the Splitter's consumer when that one can, and
+// queue.Buffered.
 type Part struct {
 	s      *Splitter
 	buf    []queue.Message // guarded by s.mu
@@ -51,10 +53,16 @@ type Part struct {
 	ready  chan struct{}   // messages arrived, or the fetching ended
 }
 
+var (
+	_ queue.Consumer = (*Part)(nil)
+	_ queue.Extender = (*Part)(nil)
+	_ queue.Buffered = (*Part)(nil)
+)
+
 // NewSplitter deals what src delivers among parts parts, fetching about
 // parts × batch events at a time and holding one to partLimit batches'
 // worth per part.
-// heartbeat, when positive and src is an Extender, is how often the
+// heartbeat, when positive and src is a queue.Extender, is how often the
 // messages waiting in the parts are extended so that no other consumer
 // reclaims them.
 func NewSplitter(src queue.Consumer, parts, batch int, heartbeat time.Duration, log *slog.Logger) *Splitter {
@@ -80,8 +88,8 @@ func (s *Splitter) Part(i int) *Part { return s.parts[i] }
 // the workers process and acknowledge everything that was fetched.
 func (s *Splitter) Run(ctx context.Context) {
 	work := context.WithoutCancel(ctx)
-	stopBeat := s.startHeartbeat(work)
-	defer stopBeat()
+	hb := startHeartbeat(work, s.src, s.heartbeat, s.buffered, s.log)
+	defer hb.stop()
 	defer s.finish()
 	b := newBackoff(0)
 	for ctx.Err() == nil {
@@ -163,40 +171,18 @@ func (s *Splitter) finish() {
 	}
 }
 
-// startHeartbeat extends the messages waiting in the parts every
-// heartbeat, as the workers do for the messages they hold.
-func (s *Splitter) startHeartbeat(ctx context.Context) (stop func()) {
-	ext, ok := s.src.(Extender)
-	if !ok || s.heartbeat <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(s.heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			var ids []string
-			s.mu.Lock()
-			for _, p := range s.parts {
-				for _, m := range p.buf {
-					ids = append(ids, m.ID)
-				}
-			}
-			s.mu.Unlock()
-			if len(ids) > 0 {
-				if err := ext.Extend(ctx, ids); err != nil {
-					s.log.Warn("extending buffered messages failed", "error", err)
-				}
-			}
+// buffered returns the IDs of the messages waiting in the parts, for the
+// heartbeat.
+func (s *Splitter) buffered() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, p := range s.parts {
+		for _, m := range p.buf {
+			ids = append(ids, m.ID)
 		}
-	})
-	return func() { close(done); wg.Wait() }
+	}
+	return ids
 }
 
 func (p *Part) signal() {
@@ -206,10 +192,11 @@ func (p *Part) signal() {
 	}
 }
 
-// Receive returns the part's oldest messages, as many as carry at most max
-// events in all but at least one, waiting a short while for some when it
-// has none.
-func (p *Part) Receive(ctx context.Context, max int) ([]queue.Message, error) {
+// Receive returns the part's oldest messages, as many as carry at most
+// maxEvents events in all but at least one, waiting a short while for some
+// when it has none. As every message carries an event or more, that is at
+// most maxEvents messages too, as queue.Consumer asks.
+func (p *Part) Receive(ctx context.Context, maxEvents int) ([]queue.Message, error) {
 	s := p.s
 	timer := time.NewTimer(s.wait)
 	defer timer.Stop()
@@ -217,7 +204,7 @@ func (p *Part) Receive(ctx context.Context, max int) ([]queue.Message, error) {
 		s.mu.Lock()
 		if len(p.buf) > 0 {
 			n, events := 0, 0
-			for n < len(p.buf) && (n == 0 || events+p.buf[n].EventCount() <= max) {
+			for n < len(p.buf) && (n == 0 || events+p.buf[n].EventCount() <= maxEvents) {
 				events += p.buf[n].EventCount()
 				n++
 			}
@@ -252,7 +239,7 @@ func (p *Part) Ack(ctx context.Context, ids []string) error { return p.s.src.Ack
 
 // Extend extends through the underlying consumer, when it can.
 func (p *Part) Extend(ctx context.Context, ids []string) error {
-	if ext, ok := p.s.src.(Extender); ok {
+	if ext, ok := p.s.src.(queue.Extender); ok {
 		return ext.Extend(ctx, ids)
 	}
 	return nil

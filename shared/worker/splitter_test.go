@@ -194,9 +194,9 @@ func groupMessages(prefix string, n int, group uint32) []queue.Outgoing {
 	return msgs
 }
 
-// runSplitter runs a splitter of q's messages until the test ends.
-func runSplitter(t *testing.T, q *memqueue.Queue, parts, batch int) *Splitter {
-	split := NewSplitter(q.Consumer("c"), parts, batch, 0, nil)
+// runSplitter runs a splitter of src's messages until the test ends.
+func runSplitter(t *testing.T, src queue.Consumer, parts, batch int, heartbeat time.Duration) *Splitter {
+	split := NewSplitter(src, parts, batch, heartbeat, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { split.Run(ctx) })
@@ -212,7 +212,7 @@ func TestSplitterFetchesForAPartRunningLowWhileAnotherIsFull(t *testing.T) {
 	require.NoError(t, q.Publish(context.Background(), append(groupMessages("p0", 25, 0), groupMessages("p1", 5, 1)...)))
 
 	const batch = 10
-	split := runSplitter(t, q, 2, batch)
+	split := runSplitter(t, q.Consumer("c"), 2, batch, 0)
 
 	// Nobody takes part 0's batch, yet part 1 gets its messages.
 	var got []queue.Message
@@ -233,7 +233,7 @@ func TestSplitterBoundsWhatOnePartHolds(t *testing.T) {
 	require.NoError(t, q.Publish(context.Background(), groupMessages("p0", 200, 0)))
 
 	const batch = 10
-	split := runSplitter(t, q, 2, batch)
+	split := runSplitter(t, q.Consumer("c"), 2, batch, 0)
 
 	held := func() int {
 		split.mu.Lock()

@@ -23,8 +23,8 @@ type HandleFunc func(ctx context.Context, ev events.SQSEvent) (events.SQSEventRe
 type Worker struct {
 	Consumer queue.Consumer
 	Handle   HandleFunc
-	// BatchSize is the max of each Consumer.Receive: events for a Splitter
-	// part, messages for a queue's own consumer; default 500.
+	// BatchSize is the maxMessages of each Consumer.Receive, which a
+	// Splitter part also keeps to in events; default 500.
 	BatchSize int
 	// Source is the eventSourceARN the SQS-shaped records carry.
 	Source string
@@ -35,8 +35,8 @@ type Worker struct {
 	// all together, once Run's context is cancelled.
 	FinishTimeout time.Duration
 	// Heartbeat is how often the messages of a batch still in flight are
-	// extended, when Consumer is an Extender; set it well under the claim
-	// threshold. 0 never extends.
+	// extended, when Consumer is a queue.Extender; set it well under the
+	// claim threshold. 0 never extends.
 	Heartbeat time.Duration
 }
 
@@ -68,8 +68,8 @@ func (w *Worker) Run(ctx context.Context) error {
 // messages this worker must process (a Splitter part), so that none is left
 // pending for another replica to reclaim.
 func (w *Worker) draining() bool {
-	d, ok := w.Consumer.(interface{ Pending() bool })
-	return ok && d.Pending()
+	b, ok := w.Consumer.(queue.Buffered)
+	return ok && b.Pending()
 }
 
 // process hands msgs to the handler and acknowledges the ones it did not
@@ -78,10 +78,11 @@ func (w *Worker) draining() bool {
 // any consumer reclaims them after the idle threshold. The batch runs under
 // finish, which a stop request does not cancel but bounds.
 func (w *Worker) process(stop, work, finish context.Context, msgs []queue.Message, b *backoff) {
-	hb := w.startHeartbeat(work, msgs)
+	var held holding
+	hb := startHeartbeat(work, w.Consumer, w.Heartbeat, held.ids, w.logger())
 	defer hb.stop()
 	for len(msgs) > 0 {
-		hb.hold(msgs)
+		held.set(msgs)
 		failed, err := w.handle(finish, msgs)
 		var ackErr error
 		if done := without(msgs, failed); len(done) > 0 {
@@ -148,11 +149,7 @@ func (w *Worker) handle(ctx context.Context, msgs []queue.Message) (map[string]b
 }
 
 func (w *Worker) ack(ctx context.Context, msgs []queue.Message) error {
-	ids := make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i] = m.ID
-	}
-	return w.Consumer.Ack(ctx, ids)
+	return w.Consumer.Ack(ctx, queue.IDs(msgs))
 }
 
 // sqsEvent wraps queue messages in the shape the SQS event source delivers.

@@ -109,6 +109,18 @@ func start(t *testing.T, w *Worker) (stop func()) {
 	}
 }
 
+// startRetrying starts a worker with quick retries on n messages, one
+// batch, of a queue that never reclaims them, so that every redelivery is
+// the worker's own retry; it returns what the worker was asked to extend.
+func startRetrying(t *testing.T, n int, handle HandleFunc, heartbeat time.Duration) (*extending, *memqueue.Queue) {
+	t.Helper()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
+	c := &extending{Consumer: q.Consumer("w")}
+	publish(t, q, n)
+	t.Cleanup(start(t, &Worker{Consumer: c, Handle: handle, BatchSize: n, MaxBackoff: 20 * time.Millisecond, Heartbeat: heartbeat}))
+	return c, q
+}
+
 func TestWorkerConsumesAndAcknowledges(t *testing.T) {
 	t.Parallel()
 	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond})
@@ -129,24 +141,18 @@ func TestWorkerConsumesAndAcknowledges(t *testing.T) {
 
 func TestWorkerRetriesATopLevelError(t *testing.T) {
 	t.Parallel()
-	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
 	rec := newRecorder()
 	rec.errOnce = true
-	publish(t, q, 10)
-	stop := start(t, &Worker{Consumer: q.Consumer("w"), Handle: rec.Handle, BatchSize: 10, MaxBackoff: 20 * time.Millisecond})
-	defer stop()
+	_, q := startRetrying(t, 10, rec.Handle, 0)
 	eventually(t, func() bool { return rec.handled() == 10 && backlog(t, q) == 0 },
 		"a top-level error is retried by the same worker, long before the claim threshold")
 }
 
 func TestWorkerRetriesOnlyTheFailedItems(t *testing.T) {
 	t.Parallel()
-	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
 	rec := newRecorder()
 	rec.failFirst = true
-	publish(t, q, 6)
-	stop := start(t, &Worker{Consumer: q.Consumer("w"), Handle: rec.Handle, BatchSize: 6, MaxBackoff: 20 * time.Millisecond})
-	defer stop()
+	_, q := startRetrying(t, 6, rec.Handle, 0)
 	eventually(t, func() bool { return rec.handled() == 6 && backlog(t, q) == 0 }, "all handled and acknowledged")
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

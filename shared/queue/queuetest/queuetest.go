@@ -7,12 +7,18 @@
 //	func TestConformance(t *testing.T) {
 //		queuetest.Run(t, func(t *testing.T, opts queuetest.Options) queuetest.Harness {
 //			q := New(…) // a fresh, empty queue honouring opts
-//			return queuetest.Harness{Publisher: q, Counter: q, NewConsumer: …}
+//			return queuetest.Harness{Publisher: q, Counter: q, NewConsumer: queuetest.Consumers(q.Consumer)}
 //		})
 //	}
+//
+// A capability that a queue may lack is tested when the queue has it, and
+// skipped otherwise: Counter when the harness has one, queue.Extender when
+// the consumers are extenders. The helpers (Bodies, Receive, ReceiveN,
+// Ack…) serve the implementations' own tests too.
 package queuetest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -56,14 +62,22 @@ type Harness struct {
 	KeepsEvents bool
 }
 
+// Consumers adapts an implementation's own Consumer method, which returns
+// its concrete type, to Harness.NewConsumer.
+func Consumers[C queue.Consumer](consumer func(name string) C) func(name string) queue.Consumer {
+	return func(name string) queue.Consumer { return consumer(name) }
+}
+
 // Tests of redelivery use a short ClaimIdle so that it is observed quickly;
 // the others use a long one so that a slow machine cannot cause a
-// redelivery they do not expect. A short Wait makes empty receives return
-// soon.
+// redelivery they do not expect. The test of Extend uses one between, ten
+// times the Wait that paces its extending. A short Wait makes empty
+// receives return soon.
 const (
-	shortClaimIdle = 200 * time.Millisecond
-	longClaimIdle  = time.Minute
-	wait           = 100 * time.Millisecond
+	shortClaimIdle  = 200 * time.Millisecond
+	extendClaimIdle = time.Second
+	longClaimIdle   = time.Minute
+	wait            = 100 * time.Millisecond
 )
 
 // Run runs every conformance test, each in parallel on a queue of its own
@@ -86,6 +100,7 @@ func Run(t *testing.T, newHarness func(t *testing.T, opts Options) Harness) {
 		{"PublishedCounts", testPublishedCounts},
 		{"MessagesOfSeveralEvents", testMessagesOfSeveralEvents},
 		{"BacklogCountsEvents", testBacklogCountsEvents},
+		{"ExtendKeepsMessagesFromOthers", testExtendKeepsMessagesFromOthers},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,15 +128,20 @@ func quietPeriod(opts Options) time.Duration {
 	return 3*opts.ClaimIdle + 3*opts.Wait
 }
 
-func bodies(prefix string, n int) [][]byte {
+// Bodies returns n distinct event bodies of topic prefix, each padded to
+// size bytes when it is shorter (size 0 leaves them short).
+func Bodies(prefix string, n, size int) [][]byte {
 	out := make([][]byte, n)
 	for i := range out {
-		out[i] = fmt.Appendf(nil, `{"topic":"%s","event_id":"e-%04d"}`, prefix, i)
+		b := fmt.Appendf(nil, `{"topic":"%s","event_id":"e-%06d","payload":"`, prefix, i)
+		b = append(b, bytes.Repeat([]byte("x"), max(size-len(b)-2, 0))...)
+		out[i] = append(b, `"}`...)
 	}
 	return out
 }
 
-func bodiesOf(msgs []queue.Message) [][]byte {
+// BodiesOf returns the bodies of msgs, in order.
+func BodiesOf(msgs []queue.Message) [][]byte {
 	out := make([][]byte, len(msgs))
 	for i, m := range msgs {
 		out[i] = m.Body
@@ -129,20 +149,12 @@ func bodiesOf(msgs []queue.Message) [][]byte {
 	return out
 }
 
-func idsOf(msgs []queue.Message) []string {
-	out := make([]string, len(msgs))
-	for i, m := range msgs {
-		out[i] = m.ID
-	}
-	return out
-}
-
-// receive calls Receive once and checks what any call must satisfy.
-func receive(t *testing.T, c queue.Consumer, max int) []queue.Message {
+// Receive calls Receive once and checks what any call must satisfy.
+func Receive(t testing.TB, c queue.Consumer, maxMessages int) []queue.Message {
 	t.Helper()
-	msgs, err := c.Receive(context.Background(), max)
+	msgs, err := c.Receive(context.Background(), maxMessages)
 	require.NoError(t, err)
-	require.LessOrEqual(t, len(msgs), max, "Receive returned more than max")
+	require.LessOrEqual(t, len(msgs), maxMessages, "Receive returned more than maxMessages")
 	for _, m := range msgs {
 		require.NotEmpty(t, m.ID, "message without ID")
 		require.GreaterOrEqual(t, m.Deliveries, 1, "message %s delivered %d times", m.ID, m.Deliveries)
@@ -150,18 +162,42 @@ func receive(t *testing.T, c queue.Consumer, max int) []queue.Message {
 	return msgs
 }
 
-// receiveN receives until n messages have arrived, failing if more arrive
+// ReceiveN receives until n messages have arrived, failing if more arrive
 // or if they take longer than patience.
-func receiveN(t *testing.T, c queue.Consumer, max, n int) []queue.Message {
+func ReceiveN(t testing.TB, c queue.Consumer, maxMessages, n int) []queue.Message {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	var got []queue.Message
 	for len(got) < n {
 		require.False(t, time.Now().After(deadline), "received %d of %d messages in %s", len(got), n, patience)
-		got = append(got, receive(t, c, max)...)
+		got = append(got, Receive(t, c, maxMessages)...)
 	}
 	require.Len(t, got, n, "received more messages than published")
 	return got
+}
+
+// RequireCount requires that count, a queue's Published or Backlog,
+// answers want.
+func RequireCount(t testing.TB, count func(context.Context) (int64, error), want int64, msgAndArgs ...any) {
+	t.Helper()
+	n, err := count(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, want, n, msgAndArgs...)
+}
+
+// requirePublished requires that the harness's Counter, if it has one,
+// answers want.
+func (h Harness) requirePublished(t *testing.T, want int64, msgAndArgs ...any) {
+	t.Helper()
+	if h.Counter != nil {
+		RequireCount(t, h.Counter.Published, want, msgAndArgs...)
+	}
+}
+
+// Ack acknowledges msgs through c.
+func Ack(t testing.TB, c queue.Consumer, msgs []queue.Message) {
+	t.Helper()
+	require.NoError(t, c.Ack(context.Background(), queue.IDs(msgs)))
 }
 
 // requireNothing receives with each consumer in turn for the quiet period
@@ -171,7 +207,7 @@ func requireNothing(t *testing.T, opts Options, consumers ...queue.Consumer) {
 	deadline := time.Now().Add(quietPeriod(opts))
 	for time.Now().Before(deadline) {
 		for _, c := range consumers {
-			msgs := receive(t, c, 10)
+			msgs := Receive(t, c, 10)
 			require.Empty(t, msgs, "expected no message, got %d (first: %s, delivery %d)", len(msgs), firstID(msgs), firstDeliveries(msgs))
 		}
 	}
@@ -191,29 +227,24 @@ func firstDeliveries(msgs []queue.Message) int {
 	return msgs[0].Deliveries
 }
 
-func ack(t *testing.T, c queue.Consumer, msgs []queue.Message) {
-	t.Helper()
-	require.NoError(t, c.Ack(context.Background(), idsOf(msgs)))
-}
-
 func testReceiveFromEmptyQueue(t *testing.T, newHarness func(*testing.T, Options) Harness) {
 	opts := defaultOptions()
 	h := newHarness(t, opts)
 	c := h.NewConsumer("c1")
-	msgs := receive(t, c, 10)
+	msgs := Receive(t, c, 10)
 	require.Empty(t, msgs)
 }
 
 func testPublishThenReceive(t *testing.T, newHarness func(*testing.T, Options) Harness) {
 	opts := defaultOptions()
 	h := newHarness(t, opts)
-	want := bodies("publish-receive", 25)
+	want := Bodies("publish-receive", 25, 0)
 	require.NoError(t, h.Publisher.Publish(context.Background(), queue.Singles(want)))
 
 	c := h.NewConsumer("c1")
-	got := receiveN(t, c, 10, len(want))
-	require.Equal(t, want, bodiesOf(got), "one consumer receives one publish's bodies in order")
-	ids := idsOf(got)
+	got := ReceiveN(t, c, 10, len(want))
+	require.Equal(t, want, BodiesOf(got), "one consumer receives one publish's bodies in order")
+	ids := queue.IDs(got)
 	slices.Sort(ids)
 	require.Len(t, slices.Compact(ids), len(want), "message IDs are unique")
 	for _, m := range got {
@@ -232,8 +263,8 @@ func testBodiesArriveUnchanged(t *testing.T, newHarness func(*testing.T, Options
 	}
 	require.NoError(t, h.Publisher.Publish(context.Background(), queue.Singles(want)))
 
-	got := receiveN(t, h.NewConsumer("c1"), 10, len(want))
-	require.Equal(t, want, bodiesOf(got))
+	got := ReceiveN(t, h.NewConsumer("c1"), 10, len(want))
+	require.Equal(t, want, BodiesOf(got))
 }
 
 // An empty Publish succeeds and queues nothing: a caller with nothing to
@@ -246,23 +277,19 @@ func testEmptyPublishIsNoOp(t *testing.T, newHarness func(*testing.T, Options) H
 	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles([][]byte{})))
 
 	requireNothing(t, opts, h.NewConsumer("c1"))
-	if h.Counter != nil {
-		n, err := h.Counter.Published(ctx)
-		require.NoError(t, err)
-		require.Zero(t, n)
-	}
+	h.requirePublished(t, 0)
 }
 
 func testAckRemoves(t *testing.T, newHarness func(*testing.T, Options) Harness) {
 	opts := redeliveryOptions()
 	h := newHarness(t, opts)
 	ctx := context.Background()
-	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("ack", 5))))
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(Bodies("ack", 5, 0))))
 
 	c1, c2 := h.NewConsumer("c1"), h.NewConsumer("c2")
-	got := receiveN(t, c1, 10, 5)
-	ack(t, c1, got)
-	require.NoError(t, c1.Ack(ctx, idsOf(got)), "acknowledging twice is not an error")
+	got := ReceiveN(t, c1, 10, 5)
+	Ack(t, c1, got)
+	require.NoError(t, c1.Ack(ctx, queue.IDs(got)), "acknowledging twice is not an error")
 	require.NoError(t, c1.Ack(ctx, nil), "acknowledging nothing is not an error")
 
 	requireNothing(t, opts, c1, c2)
@@ -275,29 +302,29 @@ func testUnackedReturnsToAnotherConsumer(t *testing.T, newHarness func(*testing.
 	require.NoError(t, h.Publisher.Publish(context.Background(), queue.Singles([][]byte{want})))
 
 	dead, alive := h.NewConsumer("dead"), h.NewConsumer("alive")
-	first := receiveN(t, dead, 10, 1)[0]
+	first := ReceiveN(t, dead, 10, 1)[0]
 	require.Equal(t, 1, first.Deliveries)
 
 	// "dead" never acknowledges; "alive" gets the message once it has been
 	// idle for ClaimIdle.
-	again := receiveN(t, alive, 10, 1)[0]
+	again := ReceiveN(t, alive, 10, 1)[0]
 	require.Equal(t, first.ID, again.ID, "a redelivered message keeps its ID")
 	require.Equal(t, want, again.Body)
 	require.Equal(t, 2, again.Deliveries)
 
-	ack(t, alive, []queue.Message{again})
+	Ack(t, alive, []queue.Message{again})
 	requireNothing(t, opts, alive, dead)
 }
 
 func testUnackedReturnsToSameConsumer(t *testing.T, newHarness func(*testing.T, Options) Harness) {
 	opts := redeliveryOptions()
 	h := newHarness(t, opts)
-	require.NoError(t, h.Publisher.Publish(context.Background(), queue.Singles(bodies("same", 1))))
+	require.NoError(t, h.Publisher.Publish(context.Background(), queue.Singles(Bodies("same", 1, 0))))
 
 	c := h.NewConsumer("c1")
 	var id string
 	for delivery := 1; delivery <= 3; delivery++ {
-		m := receiveN(t, c, 10, 1)[0]
+		m := ReceiveN(t, c, 10, 1)[0]
 		require.Equal(t, delivery, m.Deliveries)
 		if id == "" {
 			id = m.ID
@@ -314,7 +341,7 @@ func testConcurrentConsumersShareWork(t *testing.T, newHarness func(*testing.T, 
 	h := newHarness(t, opts)
 	ctx := context.Background()
 	const n = 300
-	want := bodies("concurrent", n)
+	want := Bodies("concurrent", n, 0)
 	for i := 0; i < n; i += 50 {
 		require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(want[i:i+50])))
 	}
@@ -352,7 +379,7 @@ func testConcurrentConsumersShareWork(t *testing.T, newHarness func(*testing.T, 
 				}
 				mu.Unlock()
 				received.Add(int64(len(msgs)))
-				if err := c.Ack(ctx, idsOf(msgs)); err != nil {
+				if err := c.Ack(ctx, queue.IDs(msgs)); err != nil {
 					mu.Lock()
 					problems = append(problems, fmt.Sprintf("%s: Ack: %v", name, err))
 					mu.Unlock()
@@ -381,38 +408,29 @@ func testPublishOverBacklogIsOverloaded(t *testing.T, newHarness func(*testing.T
 		require.Error(t, err)
 		require.Equal(t, event.Overloaded, event.ErrorCode(err), "error: %v", err)
 	}
-	requirePublished := func(want int64) {
-		t.Helper()
-		if h.Counter == nil {
-			return
-		}
-		n, err := h.Counter.Published(ctx)
-		require.NoError(t, err)
-		require.Equal(t, want, n)
-	}
 
-	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(bodies("too-many", 11))))
-	requirePublished(0)
-	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("first", 6))))
-	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(bodies("over", 5))))
-	requirePublished(6)
-	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("fill", 4))))
-	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(bodies("over", 1))))
-	requirePublished(10)
+	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(Bodies("too-many", 11, 0))))
+	h.requirePublished(t, 0)
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(Bodies("first", 6, 0))))
+	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(Bodies("over", 5, 0))))
+	h.requirePublished(t, 6)
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(Bodies("fill", 4, 0))))
+	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(Bodies("over", 1, 0))))
+	h.requirePublished(t, 10)
 
 	// Received but unacknowledged messages still count against the backlog.
 	c := h.NewConsumer("c1")
-	got := receiveN(t, c, 10, 10)
+	got := ReceiveN(t, c, 10, 10)
 	for _, m := range got {
 		require.False(t, strings.Contains(string(m.Body), "over"), "a refused publish queued %s", m.Body)
 	}
-	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(bodies("over", 1))))
+	requireOverloaded(h.Publisher.Publish(ctx, queue.Singles(Bodies("over", 1, 0))))
 
 	// Once the consumer has acknowledged them, there is room again.
-	ack(t, c, got)
+	Ack(t, c, got)
 	deadline := time.Now().Add(patience)
 	for {
-		err := h.Publisher.Publish(ctx, queue.Singles(bodies("after", 10)))
+		err := h.Publisher.Publish(ctx, queue.Singles(Bodies("after", 10, 0)))
 		if err == nil {
 			break
 		}
@@ -420,9 +438,9 @@ func testPublishOverBacklogIsOverloaded(t *testing.T, newHarness func(*testing.T
 		require.False(t, time.Now().After(deadline), "backlog still full after every message was acknowledged")
 		time.Sleep(opts.Wait) // the backlog of some queues is only eventually consistent
 	}
-	requirePublished(20)
-	after := receiveN(t, c, 10, 10)
-	require.Equal(t, bodies("after", 10), bodiesOf(after))
+	h.requirePublished(t, 20)
+	after := ReceiveN(t, c, 10, 10)
+	require.Equal(t, Bodies("after", 10, 0), BodiesOf(after))
 }
 
 func testPublishedCounts(t *testing.T, newHarness func(*testing.T, Options) Harness) {
@@ -432,22 +450,16 @@ func testPublishedCounts(t *testing.T, newHarness func(*testing.T, Options) Harn
 		t.Skip("the queue under test has no Counter")
 	}
 	ctx := context.Background()
-	published := func() int64 {
-		t.Helper()
-		n, err := h.Counter.Published(ctx)
-		require.NoError(t, err)
-		return n
-	}
-	require.Zero(t, published())
-	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("count", 3))))
-	require.Equal(t, int64(3), published())
-	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("count", 4))))
-	require.Equal(t, int64(7), published())
+	h.requirePublished(t, 0)
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(Bodies("count", 3, 0))))
+	h.requirePublished(t, 3)
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(Bodies("count", 4, 0))))
+	h.requirePublished(t, 7)
 
 	// Consuming does not change what was published.
 	c := h.NewConsumer("c1")
-	ack(t, c, receiveN(t, c, 10, 7))
-	require.Equal(t, int64(7), published())
+	Ack(t, c, ReceiveN(t, c, 10, 7))
+	h.requirePublished(t, 7)
 }
 
 // A message of several events arrives as it was published and counts all
@@ -461,12 +473,8 @@ func testMessagesOfSeveralEvents(t *testing.T, newHarness func(*testing.T, Optio
 		{Body: []byte(`{"event_id":"d"}`), Events: 1, Group: 11},
 	}
 	require.NoError(t, h.Publisher.Publish(ctx, want))
-	if h.Counter != nil {
-		n, err := h.Counter.Published(ctx)
-		require.NoError(t, err)
-		require.Equal(t, int64(4), n, "published counts events, not messages")
-	}
-	got := receiveN(t, h.NewConsumer("c1"), 10, 2)
+	h.requirePublished(t, 4, "published counts events, not messages")
+	got := ReceiveN(t, h.NewConsumer("c1"), 10, 2)
 	for i, m := range got {
 		require.Equal(t, want[i].Body, m.Body)
 		if h.KeepsEvents {
@@ -489,16 +497,51 @@ func testBacklogCountsEvents(t *testing.T, newHarness func(*testing.T, Options) 
 	ctx := context.Background()
 	eight := queue.Outgoing{Body: []byte(`[1,2,3,4,5,6,7,8]`), Events: 8}
 	require.NoError(t, h.Publisher.Publish(ctx, []queue.Outgoing{eight}))
-	err := h.Publisher.Publish(ctx, queue.Singles(bodies("over", 3)))
+	err := h.Publisher.Publish(ctx, queue.Singles(Bodies("over", 3, 0)))
 	require.Equal(t, event.Overloaded, event.ErrorCode(err), "8 + 3 events are over 10: %v", err)
-	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("fits", 2))))
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(Bodies("fits", 2, 0))))
 
 	// Acknowledging the message of eight makes room for eight more.
 	c := h.NewConsumer("c1")
-	got := receiveN(t, c, 10, 3)
+	got := ReceiveN(t, c, 10, 3)
 	require.Equal(t, eight.Body, got[0].Body)
-	ack(t, c, got[:1])
-	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(bodies("room", 8))))
-	err = h.Publisher.Publish(ctx, queue.Singles(bodies("over", 1)))
+	Ack(t, c, got[:1])
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(Bodies("room", 8, 0))))
+	err = h.Publisher.Publish(ctx, queue.Singles(Bodies("over", 1, 0)))
 	require.Equal(t, event.Overloaded, event.ErrorCode(err), "2 + 8 events fill the backlog: %v", err)
+}
+
+// A consumer that extends the messages it holds keeps them from other
+// consumers for as long as it goes on extending, without counting a
+// delivery; once it stops, they are reclaimed as usual.
+func testExtendKeepsMessagesFromOthers(t *testing.T, newHarness func(*testing.T, Options) Harness) {
+	opts := Options{ClaimIdle: extendClaimIdle, Wait: wait}
+	h := newHarness(t, opts)
+	holder, other := h.NewConsumer("holder"), h.NewConsumer("other")
+	ext, ok := holder.(queue.Extender)
+	if !ok {
+		t.Skip("the queue under test cannot extend")
+	}
+	ctx := context.Background()
+	require.NoError(t, h.Publisher.Publish(ctx, queue.Singles(Bodies("extend", 3, 0))))
+	held := ReceiveN(t, holder, 10, 3)
+
+	// Each round extends, then lets the other consumer wait up to Wait for
+	// a message: the holder extends far more often than ClaimIdle, for
+	// longer than it takes an unextended message to come back.
+	deadline := time.Now().Add(quietPeriod(opts))
+	for time.Now().Before(deadline) {
+		require.NoError(t, ext.Extend(ctx, queue.IDs(held)))
+		require.Empty(t, queue.IDs(Receive(t, other, 10)), "another consumer took messages that were being extended")
+	}
+
+	again := ReceiveN(t, other, 10, 3)
+	require.ElementsMatch(t, queue.IDs(held), queue.IDs(again), "once the holder stops extending, the messages come back")
+	for _, m := range again {
+		require.Equal(t, 2, m.Deliveries, "extending counts no delivery")
+	}
+	require.NoError(t, ext.Extend(ctx, queue.IDs(held)), "extending what another consumer took over is not an error")
+	Ack(t, other, again)
+	require.NoError(t, ext.Extend(ctx, queue.IDs(held)), "extending acknowledged messages is not an error")
+	require.NoError(t, ext.Extend(ctx, nil), "extending nothing is not an error")
 }
