@@ -83,8 +83,8 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, args
 			serveErr <- err
 		}
 	})
-	// One consumer fetches for all workers and deals the messages out by
-	// routing group, so that the workers never wait on each other's row
+	// One consumer fetches for all workers and splits the messages among
+	// them by routing group, so that the workers never wait on each other's row
 	// locks. A worker beyond the number of groups would get nothing.
 	workers := cfg.WorkerCount
 	if workers > queue.Groups {

@@ -18,7 +18,7 @@ type Outgoing struct {
 	// Events is how many events Body carries; it is what the published
 	// counter and the backlog limit count. Below 1 counts as 1.
 	Events int
-	// Group routes the message: a consumer that deals messages to several
+	// Group routes the message: a consumer that splits messages among several
 	// workers gives all messages of one group to the same worker. Every
 	// copy of an event is published in the same group (see GroupOf).
 	Group uint32

@@ -47,7 +47,7 @@ func (c *Consumer) Receive(ctx context.Context, maxMessages int) ([]queue.Messag
 	}
 	msgs, err := c.reclaim(ctx, maxMessages)
 	if err != nil {
-		return nil, c.recover(ctx, err)
+		return nil, c.recreateGroupIfGone(ctx, err)
 	}
 	c.hold(msgs)
 	if len(msgs) >= maxMessages {
@@ -68,7 +68,7 @@ func (c *Consumer) Receive(ctx context.Context, maxMessages int) ([]queue.Messag
 		return msgs, nil
 	}
 	if err != nil {
-		err = c.recover(ctx, err)
+		err = c.recreateGroupIfGone(ctx, err)
 		if len(msgs) > 0 {
 			// Hand over what was reclaimed; the error will show again on
 			// the next call if it persists.
@@ -95,9 +95,9 @@ func (c *Consumer) hold(msgs []queue.Message) {
 	}
 }
 
-// recover recreates the stream and group when err says they vanished, and
-// otherwise returns err as an *event.Error.
-func (c *Consumer) recover(ctx context.Context, err error) error {
+// recreateGroupIfGone recreates the stream and group when err says they
+// vanished, and otherwise returns err as an *event.Error.
+func (c *Consumer) recreateGroupIfGone(ctx context.Context, err error) error {
 	if !isNoGroup(err) {
 		return wrapErr(err)
 	}

@@ -9,8 +9,9 @@ import (
 	"github.com/logagg/logagg/shared/queue"
 )
 
-// Splitter reads one consumer in large chunks and deals every message to one
-// of its parts by its routing group, one part per worker. Every copy of an
+// Splitter reads one consumer in large chunks and splits the messages among
+// its parts, each message to the part of its routing group, one part per
+// worker. Every copy of an
 // event is published in the same group (queue.GroupOf), so copies always
 // reach the same worker: concurrent workers then never insert the same key
 // at once, and none of them waits on another transaction's lock on the
@@ -38,7 +39,7 @@ type Splitter struct {
 
 // partLimit is how many batches' worth of events one part may hold before
 // the fetching pauses. One fetch can add to that (about parts × batch
-// events, dealt by group), so a part holds at most about partLimit+parts
+// events, split by group), so a part holds at most about partLimit+parts
 // batches; in practice the groups spread and it stays near partLimit.
 const partLimit = 3
 
@@ -59,7 +60,7 @@ var (
 	_ queue.Buffered = (*Part)(nil)
 )
 
-// NewSplitter deals what src delivers among parts parts, fetching about
+// NewSplitter splits what src delivers among parts parts, fetching about
 // parts × batch events at a time and holding one to partLimit batches'
 // worth per part.
 // heartbeat, when positive and src is a queue.Extender, is how often the
@@ -84,7 +85,7 @@ func NewSplitter(src queue.Consumer, parts, batch int, heartbeat time.Duration, 
 func (s *Splitter) Part(i int) *Part { return s.parts[i] }
 
 // Run fetches until ctx is cancelled. The Receive in progress then is let
-// finish (it waits a bounded time) and its messages are dealt too, so that
+// finish (it waits a bounded time) and its messages are split too, so that
 // the workers process and acknowledge everything that was fetched.
 func (s *Splitter) Run(ctx context.Context) {
 	work := context.WithoutCancel(ctx)
@@ -103,7 +104,7 @@ func (s *Splitter) Run(ctx context.Context) {
 			continue
 		}
 		b.reset()
-		s.deal(msgs)
+		s.split(msgs)
 	}
 }
 
@@ -112,8 +113,8 @@ func (s *Splitter) chunk() int {
 	return max(int(float64(s.target)/s.perMsg), 1)
 }
 
-// deal appends every message to the buffer of the part its group goes to.
-func (s *Splitter) deal(msgs []queue.Message) {
+// split appends every message to the buffer of the part its group goes to.
+func (s *Splitter) split(msgs []queue.Message) {
 	if len(msgs) == 0 {
 		return
 	}

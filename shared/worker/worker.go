@@ -59,7 +59,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if len(msgs) == 0 {
 			continue
 		}
-		w.process(ctx, work, finish, msgs, backoff)
+		w.process(lifetimes{stop: ctx, work: work, finish: finish}, msgs, backoff)
 	}
 	return nil
 }
@@ -72,21 +72,28 @@ func (w *Worker) draining() bool {
 	return ok && b.Pending()
 }
 
+// lifetimes are the three contexts a batch lives by.
+type lifetimes struct {
+	stop   context.Context // cancelled when the worker is told to stop: no more retries
+	work   context.Context // never cancelled: the heartbeat runs under it
+	finish context.Context // what the handler and the acknowledgement run under: not cancelled by a stop, but bounded after one
+}
+
 // process hands msgs to the handler and acknowledges the ones it did not
 // report failed; failed ones are retried here, with backoff, until they
 // succeed or the worker is told to stop, in which case they stay pending and
-// any consumer reclaims them after the idle threshold. The batch runs under
-// finish, which a stop request does not cancel but bounds.
-func (w *Worker) process(stop, work, finish context.Context, msgs []queue.Message, b *backoff) {
+// any consumer reclaims them after the idle threshold.
+func (w *Worker) process(lt lifetimes, msgs []queue.Message, b *backoff) {
 	var held holding
-	hb := startHeartbeat(work, w.Consumer, w.Heartbeat, held.ids, w.logger())
+	hb := startHeartbeat(lt.work, w.Consumer, w.Heartbeat, held.ids, w.logger())
 	defer hb.stop()
 	for len(msgs) > 0 {
 		held.set(msgs)
-		failed, err := w.handle(finish, msgs)
+		failed, err := w.handle(lt.finish, msgs)
+		done, retry := partition(msgs, failed)
 		var ackErr error
-		if done := without(msgs, failed); len(done) > 0 {
-			ackErr = w.ack(finish, done)
+		if len(done) > 0 {
+			ackErr = w.ack(lt.finish, done)
 		}
 		if err == nil && len(failed) == 0 && ackErr == nil {
 			b.reset()
@@ -101,11 +108,11 @@ func (w *Worker) process(stop, work, finish context.Context, msgs []queue.Messag
 			w.logger().Warn("acknowledge failed; messages will be redelivered", "error", ackErr)
 			return
 		}
-		if stop.Err() != nil {
+		if lt.stop.Err() != nil {
 			return
 		}
-		msgs = keep(msgs, failed)
-		b.wait(stop)
+		msgs = retry
+		b.wait(lt.stop)
 	}
 }
 
@@ -181,27 +188,20 @@ func (w *Worker) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func without(msgs []queue.Message, failed map[string]bool) []queue.Message {
+// partition splits msgs into those the handler did not report failed and
+// those it did, each in the order of msgs.
+func partition(msgs []queue.Message, failed map[string]bool) (done, retry []queue.Message) {
 	if len(failed) == 0 {
-		return msgs
+		return msgs, nil
 	}
-	out := make([]queue.Message, 0, len(msgs))
-	for _, m := range msgs {
-		if !failed[m.ID] {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func keep(msgs []queue.Message, failed map[string]bool) []queue.Message {
-	out := make([]queue.Message, 0, len(failed))
 	for _, m := range msgs {
 		if failed[m.ID] {
-			out = append(out, m)
+			retry = append(retry, m)
+		} else {
+			done = append(done, m)
 		}
 	}
-	return out
+	return done, retry
 }
 
 // backoff is capped exponential backoff with full jitter.
