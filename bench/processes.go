@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/internal/loadgen"
 )
 
 // buildBinaries compiles localrun and the publisher from the module at

@@ -16,7 +16,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 // loadCompose loads docker-compose.yml as `docker compose` would, with an

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 // env is the value compose gives a service's variable, "" when unset.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 // What a composition root reads from the environment, found in its source:

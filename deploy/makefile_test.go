@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 // documentedTargets are the targets of the Makefile and mk/*.mk that carry

@@ -23,10 +23,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/sqsqueue"
 	"github.com/logagg/logagg/shared/store"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 type obj = map[string]any

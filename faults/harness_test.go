@@ -21,8 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/loadgen"
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/loadgen"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 const (

@@ -27,7 +27,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 // postgres is a private PostgreSQL cluster.

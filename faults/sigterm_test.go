@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/internal/loadgen"
 )
 
 // TestSIGTERMUnderLoad stops one of two replicas with SIGTERM while events

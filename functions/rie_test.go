@@ -21,10 +21,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/functions/internal/rie"
+	"github.com/logagg/logagg/internal/sqsfake"
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/sqsqueue/sqsfake"
 	"github.com/logagg/logagg/shared/store"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 // invokeTimeout bounds one invocation, the function's init included.

@@ -18,8 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/loadgen"
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/loadgen"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 // serviceEnv is the environment of one test's localrun: its own database,

@@ -23,7 +23,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/internal/loadgen"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )

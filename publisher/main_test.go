@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logagg/logagg/shared/loadgen"
-	"github.com/logagg/logagg/shared/loadgen/loadgentest"
+	"github.com/logagg/logagg/internal/loadgen"
+	"github.com/logagg/logagg/internal/loadgen/loadgentest"
 	"github.com/stretchr/testify/require"
 )
 
