@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/internal/loadgen"
+	"github.com/logagg/logagg/internal/proc"
 	"github.com/logagg/logagg/internal/testenv"
 )
 
@@ -213,8 +213,8 @@ func TestTwoProcessesShareOneDuplicateHeavyLoad(t *testing.T) {
 	for _, url := range []string{urlA, urlB} {
 		require.Positive(t, consumedBy(t, url), "%s consumed part of the load", url)
 	}
-	for _, p := range []*testenv.Process{pa, pb} {
-		require.NoError(t, p.Signal(syscall.SIGTERM, 30*time.Second), "exit 0 on SIGTERM")
+	for _, p := range []*proc.Process{pa, pb} {
+		require.NoError(t, p.Stop(30*time.Second), "exit 0 on SIGTERM")
 	}
 	require.Zero(t, pendingCount(t, env), "nothing left pending after both stopped")
 }
