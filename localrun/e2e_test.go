@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,7 +215,8 @@ func TestTwoProcessesShareOneDuplicateHeavyLoad(t *testing.T) {
 		require.Positive(t, consumedBy(t, url), "%s consumed part of the load", url)
 	}
 	for _, p := range []*proc.Process{pa, pb} {
-		require.NoError(t, p.Stop(30*time.Second), "exit 0 on SIGTERM")
+		require.NoError(t, p.Signal(syscall.SIGTERM))
+		require.NoError(t, p.Wait(30*time.Second), "exit 0 on SIGTERM")
 	}
 	require.Zero(t, pendingCount(t, env), "nothing left pending after both stopped")
 }

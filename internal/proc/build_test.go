@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -12,12 +13,17 @@ import (
 
 func TestBuild(t *testing.T) {
 	t.Parallel()
-	require.FileExists(t, childBinary(t))
+	out := filepath.Join(t.TempDir(), "child")
+	require.NoError(t, proc.Build(context.Background(), ".", "./testdata/child", out, []string{"CGO_ENABLED=0"}, "-trimpath"))
+	p, err := proc.Start(out, proc.Options{Env: []string{"CHILD_EXIT=0"}})
+	require.NoError(t, err)
+	require.NoError(t, p.Wait(time.Minute))
+	require.Contains(t, p.Output(), "out\n", "the binary built is the child")
 
-	out := filepath.Join(t.TempDir(), "missing")
-	err := proc.Build(context.Background(), ".", "./testdata/missing", out, nil)
-	require.ErrorContains(t, err, "go build -o "+out+" ./testdata/missing")
-	require.NoFileExists(t, out)
+	missing := filepath.Join(t.TempDir(), "missing")
+	err = proc.Build(context.Background(), ".", "./testdata/missing", missing, nil)
+	require.ErrorContains(t, err, "go build -o "+missing+" ./testdata/missing")
+	require.NoFileExists(t, missing)
 }
 
 func TestGoPassesTheEnvironment(t *testing.T) {

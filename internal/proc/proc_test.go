@@ -3,13 +3,12 @@ package proc_test
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,36 +17,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/internal/proc"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
-var (
-	binDir    string
-	childOnce sync.Once
-	childBin  string
-	childErr  error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "logagg-proc-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// childBinary builds testdata/child once.
+// childBinary builds testdata/child once per test binary.
 func childBinary(t *testing.T) string {
 	t.Helper()
-	childOnce.Do(func() {
-		childBin = filepath.Join(binDir, "child")
-		childErr = proc.Build(context.Background(), ".", "./testdata/child", childBin, []string{"CGO_ENABLED=0"}, "-trimpath")
-	})
-	require.NoError(t, childErr)
-	return childBin
+	return testenv.Build(t, "./internal/proc/testdata/child")
 }
 
 // startChild starts the child with opts and kills it when the test ends.
@@ -103,32 +79,29 @@ func TestWaitLeavesARunningProcessRunning(t *testing.T) {
 	require.Equal(t, -1, p.ExitCode(), "a signal ended it")
 }
 
+// stopCase is what a child does on SIGTERM and how Stop reports it.
+type stopCase struct {
+	onTerm   string
+	grace    time.Duration
+	wantCode int
+	killed   bool
+}
+
 func TestStop(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		onTerm   string
-		grace    time.Duration
-		wantCode int
-		wantErr  error // nil: the exit error, if any
-	}{
+	cases := []stopCase{
 		{onTerm: "0", grace: time.Minute, wantCode: 0},
 		{onTerm: "4", grace: time.Minute, wantCode: 4},
-		{onTerm: "ignore", grace: 50 * time.Millisecond, wantCode: -1, wantErr: proc.ErrKilled},
-	} {
+		{onTerm: "ignore", grace: 50 * time.Millisecond, wantCode: -1, killed: true},
+	}
+	for _, tc := range cases {
 		t.Run(tc.onTerm, func(t *testing.T) {
 			t.Parallel()
 			p := startChild(t, proc.Options{Env: []string{"CHILD_TERM=" + tc.onTerm}})
 			awaitReady(t, p)
 			err := p.Stop(tc.grace)
-			switch {
-			case tc.wantErr != nil:
-				require.ErrorIs(t, err, tc.wantErr)
-			case tc.wantCode == 0:
-				require.NoError(t, err)
-			default:
-				require.Error(t, err)
-				require.NotErrorIs(t, err, proc.ErrKilled)
-			}
+			require.Equal(t, tc.killed, errors.Is(err, proc.ErrKilled), "%v", err)
+			require.Equal(t, tc.wantCode == 0, err == nil, "%v", err)
 			require.Equal(t, tc.wantCode, p.ExitCode())
 			again := p.Stop(tc.grace)
 			require.NotErrorIs(t, again, proc.ErrKilled, "stopping an ended process only says how it ended")
