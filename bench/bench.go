@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/logagg/logagg/internal/proc"
 )
 
 // bench runs the benchmark's phases.
@@ -104,7 +106,7 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 	}, b.cfg.localrunEnv...)
 	pprofAddr := ""
 	if spec.profile != "" {
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}

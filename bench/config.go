@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logagg/logagg/internal/proc"
 )
 
 // config is the command line and environment, checked. Every flag takes its
@@ -51,17 +53,9 @@ type config struct {
 // sweep load would take minutes per point.
 const smallBatch = 10
 
-var errFlagParse = errors.New("bad command line")
-
-// usageError is a value that parses but makes no sense.
-type usageError string
-
-func (e usageError) Error() string { return string(e) }
-
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	env := envDefaults{getenv: getenv}
 
 	fs.IntVar(&c.events, "events", env.int("BENCH_EVENTS", 1_000_000), "events per main run, duplicates included (BENCH_EVENTS)")
@@ -90,21 +84,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.logDir, "log-dir", env.str("BENCH_LOG_DIR", ".bench/logs"), "directory for the processes' logs (BENCH_LOG_DIR)")
 	fs.DurationVar(&c.runTimeout, "run-timeout", env.duration("BENCH_RUN_TIMEOUT", 10*time.Minute), "give up on one run after this long (BENCH_RUN_TIMEOUT)")
 	fs.BoolVar(&c.strict, "strict", env.bool("BENCH_STRICT", false), "exit with status 1 when a target is missed (BENCH_STRICT)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: bench [flags]\n\nBenchmarks logagg end to end: localrun against fresh databases and streams, loaded by the publisher.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
-		}
-		return c, fmt.Errorf("%w: %v", errFlagParse, err)
+	if err := proc.ParseFlags(fs, args, "Benchmarks logagg end to end: localrun against fresh databases and streams, loaded by the publisher.", stderr); err != nil {
+		return c, err
 	}
 	if err := env.err(); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, usageError(fmt.Sprintf("unexpected argument %q: every option is a flag, see -h", fs.Arg(0)))
 	}
 	c.maxBacklog = *backlog
 	if c.chart == "" {
@@ -126,33 +110,33 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 func (c config) check() error {
 	switch {
 	case c.events < 1 || c.baselineEvents < 1 || c.sweepEvents < 1 || c.sweepSmallEvents < 1:
-		return usageError("event counts must be at least 1")
+		return proc.UsageError("event counts must be at least 1")
 	case c.runs < 1:
-		return usageError("-runs must be at least 1")
+		return proc.UsageError("-runs must be at least 1")
 	case !(c.dupRate >= 0 && c.dupRate < 1):
-		return usageError("-dup-rate must be at least 0 and below 1, e.g. 0.3")
+		return proc.UsageError("-dup-rate must be at least 0 and below 1, e.g. 0.3")
 	case c.requestEvents < 1 || c.concurrency < 1:
-		return usageError("-request-events and -concurrency must be at least 1")
+		return proc.UsageError("-request-events and -concurrency must be at least 1")
 	case c.batchSize < 1 || c.batchSize > 10000:
-		return usageError("-batch-size must be between 1 and 10000, as BATCH_SIZE")
+		return proc.UsageError("-batch-size must be between 1 and 10000, as BATCH_SIZE")
 	case c.workers < 1 || c.workers > 1024:
-		return usageError("-workers must be between 1 and 1024")
+		return proc.UsageError("-workers must be between 1 and 1024")
 	case c.maxBacklog < 0:
-		return usageError("-max-backlog must be 0 (no limit) or positive")
+		return proc.UsageError("-max-backlog must be 0 (no limit) or positive")
 	case !(c.profileSeconds >= 0):
-		return usageError("-profile-seconds must be 0 (no profile) or positive")
+		return proc.UsageError("-profile-seconds must be 0 (no profile) or positive")
 	case !(c.latencySeconds >= 0):
-		return usageError("-latency-seconds must be 0 (skip) or positive")
+		return proc.UsageError("-latency-seconds must be 0 (skip) or positive")
 	case !(c.sweepSeconds > 0):
-		return usageError("-sweep-point-seconds must be positive")
+		return proc.UsageError("-sweep-point-seconds must be positive")
 	case c.runTimeout <= 0:
-		return usageError("-run-timeout must be positive")
+		return proc.UsageError("-run-timeout must be positive")
 	case c.out == "":
-		return usageError("-out must name a file")
+		return proc.UsageError("-out must name a file")
 	}
 	for name, raw := range map[string]string{"-database-url": c.databaseURL, "-redis-url": c.redisURL} {
 		if u, err := url.Parse(raw); err != nil || u.Host == "" {
-			return usageError(fmt.Sprintf("%s %q is not a URL with a host", name, raw))
+			return proc.UsageError(fmt.Sprintf("%s %q is not a URL with a host", name, raw))
 		}
 	}
 	return nil
@@ -169,14 +153,14 @@ func parseInts(name, s string, lo, hi int) ([]int, error) {
 		}
 		n, err := strconv.Atoi(part)
 		if err != nil || n < lo || n > hi {
-			return nil, usageError(fmt.Sprintf("%s: %q is not a whole number between %d and %d", name, part, lo, hi))
+			return nil, proc.UsageError(fmt.Sprintf("%s: %q is not a whole number between %d and %d", name, part, lo, hi))
 		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
 	if len(out) == 0 {
-		return nil, usageError(name + " needs at least one value, e.g. 1,10,100")
+		return nil, proc.UsageError(name + " needs at least one value, e.g. 1,10,100")
 	}
 	slices.Sort(out)
 	return out, nil
@@ -195,10 +179,10 @@ func parseEnvList(s string) ([]string, error) {
 		}
 		k, _, ok := strings.Cut(part, "=")
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return nil, usageError(fmt.Sprintf("-localrun-env: %q is not KEY=VALUE", part))
+			return nil, proc.UsageError(fmt.Sprintf("-localrun-env: %q is not KEY=VALUE", part))
 		}
 		if slices.Contains(localrunOwned, k) {
-			return nil, usageError(fmt.Sprintf("-localrun-env: %s is set by the harness for each run", k))
+			return nil, proc.UsageError(fmt.Sprintf("-localrun-env: %s is set by the harness for each run", k))
 		}
 		out = append(out, part)
 	}
@@ -235,7 +219,7 @@ func (e *envDefaults) int(name string, def int) int {
 	}
 	n, err := strconv.Atoi(strings.ReplaceAll(v, "_", ""))
 	if err != nil {
-		e.errs = append(e.errs, usageError(fmt.Sprintf("%s=%q: not a whole number", name, v)))
+		e.errs = append(e.errs, proc.UsageError(fmt.Sprintf("%s=%q: not a whole number", name, v)))
 		return def
 	}
 	return n
@@ -248,7 +232,7 @@ func (e *envDefaults) float(name string, def float64) float64 {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
-		e.errs = append(e.errs, usageError(fmt.Sprintf("%s=%q: not a number", name, v)))
+		e.errs = append(e.errs, proc.UsageError(fmt.Sprintf("%s=%q: not a number", name, v)))
 		return def
 	}
 	return f
@@ -261,7 +245,7 @@ func (e *envDefaults) bool(name string, def bool) bool {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		e.errs = append(e.errs, usageError(fmt.Sprintf("%s=%q: not 0/1/true/false", name, v)))
+		e.errs = append(e.errs, proc.UsageError(fmt.Sprintf("%s=%q: not 0/1/true/false", name, v)))
 		return def
 	}
 	return b
@@ -274,7 +258,7 @@ func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		e.errs = append(e.errs, usageError(fmt.Sprintf("%s=%q: not a duration such as 10m", name, v)))
+		e.errs = append(e.errs, proc.UsageError(fmt.Sprintf("%s=%q: not a duration such as 10m", name, v)))
 		return def
 	}
 	return d

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/internal/proc"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -94,27 +96,27 @@ func TestParseConfigRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := parseConfig(tc.args, env(tc.env), &bytes.Buffer{})
-			var usage usageError
+			var usage proc.UsageError
 			require.True(t, errors.As(err, &usage), "want a usage error, got %v", err)
-			require.Equal(t, 2, exitCode(err, &bytes.Buffer{}))
+			require.Equal(t, 2, proc.ExitCode("bench", err, &bytes.Buffer{}))
 		})
 	}
 
 	_, err := parseConfig([]string{"-no-such-flag"}, env(nil), &bytes.Buffer{})
-	require.ErrorIs(t, err, errFlagParse)
-	require.Equal(t, 2, exitCode(err, &bytes.Buffer{}))
+	require.ErrorIs(t, err, proc.ErrFlagParse)
+	require.Equal(t, 2, proc.ExitCode("bench", err, &bytes.Buffer{}))
 
 	var help bytes.Buffer
 	_, err = parseConfig([]string{"-h"}, env(nil), &help)
 	require.ErrorIs(t, err, flag.ErrHelp)
-	require.Zero(t, exitCode(err, &bytes.Buffer{}))
+	require.Zero(t, proc.ExitCode("bench", err, &bytes.Buffer{}))
+	require.Contains(t, help.String(), "Usage: bench [flags]")
 	require.Contains(t, help.String(), "BENCH_EVENTS")
 }
 
 func TestExitCode(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	require.Zero(t, exitCode(nil, &out))
-	require.Equal(t, 1, exitCode(errTargetsMissed, &out))
+	require.Equal(t, 1, proc.ExitCode("bench", errTargetsMissed, &out), "a missed target is a failure, not a bad command line")
 	require.Equal(t, "bench: some targets were missed\n", out.String())
 }

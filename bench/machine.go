@@ -13,12 +13,8 @@ import (
 // empty.
 func describeMachine(ctx context.Context, svc *services) machine {
 	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version()}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		m.MemoryBytes, _ = parseMeminfo(b)
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		m.CPUModel = parseCPUModel(b)
-	}
+	m.MemoryBytes, _ = memoryTotal()
+	m.CPUModel = cpuModel()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = "Linux " + strings.TrimSpace(string(b))
 	}

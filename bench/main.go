@@ -18,40 +18,12 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
-	"fmt"
-	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/logagg/logagg/internal/proc"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
+func main() { proc.Main("bench", run) }
 
 // errTargetsMissed ends a -strict run that missed a goal.
 var errTargetsMissed = errors.New("some targets were missed")
-
-// exitCode reports err and returns the exit status: 0 on success or -h,
-// 2 for bad usage, 1 otherwise.
-func exitCode(err error, stderr io.Writer) int {
-	var usage usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errFlagParse):
-		return 2
-	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "bench: %v\n", err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "bench: %v\n", err)
-		return 1
-	}
-}

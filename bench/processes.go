@@ -7,51 +7,38 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/internal/loadgen"
+	"github.com/logagg/logagg/internal/proc"
 )
 
 // buildBinaries compiles localrun and the publisher from the module at
 // root into root/bin, as `make build` does, and returns their paths.
 func buildBinaries(ctx context.Context, root string) (localrun, publisher string, err error) {
 	for _, pkg := range []string{"localrun", "publisher"} {
-		out := filepath.Join(root, "bin", pkg)
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./"+pkg)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", "", fmt.Errorf("go build ./%s: %w\n%s", pkg, err, b)
-		}
-		if pkg == "localrun" {
-			localrun = out
-		} else {
-			publisher = out
+		if err := proc.Build(ctx, root, "./"+pkg, filepath.Join(root, "bin", pkg), []string{"CGO_ENABLED=0"}, "-trimpath"); err != nil {
+			return "", "", err
 		}
 	}
-	return localrun, publisher, nil
+	return filepath.Join(root, "bin", "localrun"), filepath.Join(root, "bin", "publisher"), nil
 }
 
 // server is a running localrun.
 type server struct {
-	cmd  *exec.Cmd
+	proc *proc.Process
 	url  string
 	log  *os.File
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit status, once done
 }
 
 // startServer starts localrun with exactly env (plus PATH and HOME), its
 // output going to logPath.
 func startServer(bin string, env []string, logPath string) (*server, error) {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -59,84 +46,39 @@ func startServer(bin string, env []string, logPath string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), fmt.Sprintf("PORT=%d", port)}, env...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	full := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), fmt.Sprintf("PORT=%d", port)}, env...)
+	p, err := proc.Start(bin, proc.Options{Env: full, Output: log})
+	if err != nil {
 		_ = log.Close()
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		return nil, err
 	}
-	s := &server{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: log, done: make(chan struct{})}
-	go func() {
-		s.err = cmd.Wait()
-		close(s.done)
-	}()
-	return s, nil
+	return &server{proc: p, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: log}, nil
 }
 
-func (s *server) pid() int { return s.cmd.Process.Pid }
+func (s *server) pid() int { return s.proc.Pid() }
 
 // waitHealthy polls GET /health until it answers 200, the process exits or
 // the timeout passes.
 func (s *server) waitHealthy(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/health", nil)
-		if resp, err := client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				select {
-				case <-s.done: // someone else answered on the port
-				default:
-					return nil
-				}
-			}
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("localrun exited before it was healthy (%v)%s", s.err, logTail(s.log.Name()))
-		case <-ctx.Done():
-			return fmt.Errorf("localrun not healthy at %s/health within %s%s", s.url, timeout, logTail(s.log.Name()))
-		case <-tick.C:
-		}
+	if err := proc.WaitHealthy(ctx, s.url, s.proc, timeout); err != nil {
+		return fmt.Errorf("localrun: %w%s", err, logTail(s.log.Name()))
 	}
+	return nil
 }
 
 // stop sends SIGTERM and waits for the exit, killing the process after
 // grace. It returns the exit status (-1 when killed).
 func (s *server) stop(grace time.Duration) (int, error) {
 	defer s.log.Close()
-	select {
-	case <-s.done:
-	default:
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(grace):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-			return -1, fmt.Errorf("localrun did not stop within %s of SIGTERM and was killed", grace)
-		}
-	}
-	code := s.cmd.ProcessState.ExitCode()
-	if code != 0 {
+	err := s.proc.Stop(grace)
+	code := s.proc.ExitCode()
+	switch {
+	case errors.Is(err, proc.ErrKilled):
+		return -1, fmt.Errorf("localrun: %w", err)
+	case code != 0:
 		return code, fmt.Errorf("localrun exited with status %d after SIGTERM%s", code, logTail(s.log.Name()))
 	}
 	return 0, nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // logTail returns the end of a log file, to explain a failure.

@@ -1,13 +1,55 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/internal/testenv"
 )
+
+// The harness starts localrun, sees it healthy and stops it with SIGTERM,
+// which it answers with exit status 0.
+func TestServerStartsAndStops(t *testing.T) {
+	t.Parallel()
+	bin := testenv.Build(t, "./localrun")
+	redisURL, prefix := testenv.NewRedisPrefix(t)
+	env := []string{"DATABASE_URL=" + testenv.NewDatabase(t), "REDIS_URL=" + redisURL, "STREAM_NAME=" + prefix + "events", "LOG_LEVEL=warn"}
+	logPath := filepath.Join(t.TempDir(), "localrun.log")
+	srv, err := startServer(bin, env, logPath)
+	require.NoError(t, err)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_, _ = srv.stop(time.Second)
+		}
+	})
+	require.NoError(t, srv.waitHealthy(context.Background(), time.Minute))
+	stopped = true
+	code, err := srv.stop(time.Minute)
+	require.NoError(t, err)
+	require.Zero(t, code)
+	require.FileExists(t, logPath)
+}
+
+// A localrun that cannot start is reported with the end of its log.
+func TestServerThatExitsIsNotHealthy(t *testing.T) {
+	t.Parallel()
+	bin := testenv.Build(t, "./localrun")
+	srv, err := startServer(bin, []string{"BATCH_SIZE=not-a-number"}, filepath.Join(t.TempDir(), "localrun.log"))
+	require.NoError(t, err)
+	err = srv.waitHealthy(context.Background(), time.Minute)
+	require.ErrorContains(t, err, "exited before it was ready")
+	require.ErrorContains(t, err, "BATCH_SIZE", "the log's end says why")
+	code, err := srv.stop(time.Second)
+	require.Error(t, err)
+	require.Equal(t, 1, code)
+}
 
 func TestParsePublisherJSON(t *testing.T) {
 	t.Parallel()

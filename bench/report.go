@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/internal/loadgen"
 )
 
 // schemaVersion changes when a field of report changes meaning or goes away.

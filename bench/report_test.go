@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/internal/loadgen"
 	"github.com/stretchr/testify/require"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/modroot"
 )
 
 // loadCompose loads docker-compose.yml as `docker compose` would, with an
@@ -30,7 +30,7 @@ func loadCompose(t *testing.T, files ...string) *types.Project {
 // (NAME=value entries) in its environment.
 func loadComposeWithEnv(t *testing.T, env []string, files ...string) *types.Project {
 	t.Helper()
-	root := testenv.ModuleRoot(t)
+	root := modroot.ForTest(t)
 	var paths []string
 	for _, f := range files {
 		paths = append(paths, filepath.Join(root, f))
@@ -147,7 +147,7 @@ func TestComposeAggregatorEnvironmentMatchesLocalrun(t *testing.T) {
 // static binaries on the module's Go version, run by an unprivileged user.
 func TestDockerfile(t *testing.T) {
 	t.Parallel()
-	root := testenv.ModuleRoot(t)
+	root := modroot.ForTest(t)
 	raw, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	require.NoError(t, err)
 	df := string(raw)

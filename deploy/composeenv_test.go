@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/modroot"
 )
 
 // env is the value compose gives a service's variable, "" when unset.
@@ -89,7 +89,7 @@ func composeSection(t *testing.T, root string) string {
 
 func TestComposeVariablesAreDocumented(t *testing.T) {
 	t.Parallel()
-	root := testenv.ModuleRoot(t)
+	root := modroot.ForTest(t)
 	section := composeSection(t, root)
 	variable := regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
 	var names []string

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/modroot"
 )
 
 // What a composition root reads from the environment, found in its source:
@@ -27,7 +27,7 @@ import (
 // reads them: `DatabaseURL: r.url("DATABASE_URL", …)`.
 func configVariables(t *testing.T) map[string]string {
 	t.Helper()
-	f := parseFile(t, filepath.Join(testenv.ModuleRoot(t), "shared", "config", "config.go"))
+	f := parseFile(t, filepath.Join(modroot.ForTest(t), "shared", "config", "config.go"))
 	out := map[string]string{}
 	ast.Inspect(f, func(n ast.Node) bool {
 		lit, ok := n.(*ast.CompositeLit)
@@ -71,7 +71,7 @@ func appReads(t *testing.T, fields map[string]string) map[string]map[string]bool
 	t.Helper()
 	out := map[string]map[string]bool{}
 	calls := map[string][]string{} // functions of package app that each one calls
-	for _, f := range parseDir(t, filepath.Join(testenv.ModuleRoot(t), "shared", "app")) {
+	for _, f := range parseDir(t, filepath.Join(modroot.ForTest(t), "shared", "app")) {
 		for _, d := range f.Decls {
 			fn, ok := d.(*ast.FuncDecl)
 			if !ok || fn.Recv != nil || fn.Body == nil {
@@ -151,7 +151,7 @@ func lambdaEnv(t *testing.T, fn string) envUse {
 	t.Helper()
 	fields := configVariables(t)
 	app := appReads(t, fields)
-	r := readsOf(t, filepath.Join(testenv.ModuleRoot(t), "functions", fn), fields)
+	r := readsOf(t, filepath.Join(modroot.ForTest(t), "functions", fn), fields)
 	needed := map[string]bool{}
 	for v := range r.vars {
 		if v != "REDIS_URL" {
@@ -178,7 +178,7 @@ func localrunEnv(t *testing.T) (all, required []string) {
 	t.Helper()
 	fields := configVariables(t)
 	app := appReads(t, fields)
-	dir := filepath.Join(testenv.ModuleRoot(t), "localrun")
+	dir := filepath.Join(modroot.ForTest(t), "localrun")
 	r := readsOf(t, dir, fields)
 	vars := maps.Clone(r.vars)
 	for call := range r.appCalls {

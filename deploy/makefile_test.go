@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/modroot"
 )
 
 // documentedTargets are the targets of the Makefile and mk/*.mk that carry
@@ -38,7 +38,7 @@ func documentedTargets(t *testing.T, root string) []string {
 
 func TestMakeHelpListsEveryTargetWithoutColourInAPipe(t *testing.T) {
 	t.Parallel()
-	root := testenv.ModuleRoot(t)
+	root := modroot.ForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -66,7 +66,7 @@ func TestMakeHelpColoursATerminal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "script", "-qec", "make -s help", "/dev/null")
-	cmd.Dir = testenv.ModuleRoot(t)
+	cmd.Dir = modroot.ForTest(t)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "\x1b[36mhelp", "target names in colour on a terminal")

@@ -23,10 +23,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/logagg/logagg/internal/modroot"
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/sqsqueue"
 	"github.com/logagg/logagg/shared/store"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 type obj = map[string]any
@@ -36,7 +37,7 @@ type obj = map[string]any
 // {"Fn::GetAtt": ["A", "B"]}, !Name v → {"Fn::Name": v}).
 func loadTemplate(t *testing.T) obj {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "template.yaml"))
+	raw, err := os.ReadFile(filepath.Join(modroot.ForTest(t), "template.yaml"))
 	require.NoError(t, err)
 	var doc yaml.Node
 	require.NoError(t, yaml.Unmarshal(raw, &doc))
@@ -115,7 +116,7 @@ func samSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
 	path := os.Getenv("SAM_SCHEMA")
 	if path == "" {
-		path = filepath.Join(testenv.ModuleRoot(t), "..", "shared", "schemas", "sam.schema.json")
+		path = filepath.Join(modroot.ForTest(t), "..", "shared", "schemas", "sam.schema.json")
 	}
 	if _, err := os.Stat(path); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -278,7 +279,7 @@ func getAtt(v any) (resource, attr string) {
 func TestEveryFunctionIsBuiltByItsMakeTarget(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	root := testenv.ModuleRoot(t)
+	root := modroot.ForTest(t)
 	fns := functions(t, tpl)
 
 	var inTemplate, inTree []string

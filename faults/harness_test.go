@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,8 +20,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/loadgen"
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/loadgen"
+	"github.com/logagg/logagg/internal/proc"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 const (
@@ -66,7 +66,7 @@ type replica struct {
 	name    string
 	url     string
 	workers int
-	proc    *testenv.Process
+	proc    *proc.Process
 }
 
 // start runs a replica named name and waits until it is healthy. env adds
@@ -97,7 +97,7 @@ func (r *replica) consumers() []string {
 func (r *replica) stop(t *testing.T, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	require.NoError(t, r.proc.Signal(syscall.SIGTERM, timeout), "%s exits 0 on SIGTERM", r.name)
+	require.NoError(t, r.proc.Stop(timeout), "%s exits 0 on SIGTERM", r.name)
 	return time.Since(start)
 }
 

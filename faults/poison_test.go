@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/loadgen"
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/loadgen"
 	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/redisqueue"
 )

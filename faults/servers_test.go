@@ -27,7 +27,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/proc"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 // postgres is a private PostgreSQL cluster.
@@ -158,7 +159,7 @@ type redisServer struct {
 	t    *testing.T
 	dir  string
 	port int
-	proc *testenv.Process
+	proc *proc.Process
 }
 
 func startRedis(t *testing.T) *redisServer {
@@ -182,16 +183,10 @@ func (r *redisServer) Start() {
 		"--daemonize", "no", "--protected-mode", "yes")
 	c := r.Client()
 	defer c.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := c.Ping(context.Background()).Err()
-		if err == nil {
-			return
-		}
-		if r.proc.Exited() || time.Now().After(deadline) {
-			r.t.Fatalf("redis-server did not come up: %v\n%s", err, r.proc.Output())
-		}
-		time.Sleep(20 * time.Millisecond)
+	var pingErr error
+	answers := func(ctx context.Context) bool { pingErr = c.Ping(ctx).Err(); return pingErr == nil }
+	if err := proc.Await(context.Background(), r.proc, 30*time.Second, answers); err != nil {
+		r.t.Fatalf("redis-server did not come up: %v (last ping: %v)\n%s", err, pingErr, r.proc.Output())
 	}
 }
 
@@ -208,8 +203,8 @@ func (r *redisServer) Client() *redis.Client {
 
 // freeze stops a process in its tracks (SIGSTOP) and thaw lets it go on;
 // between the two its state is fixed for the test to look at.
-func freeze(p *testenv.Process) error { return p.Cmd.Process.Signal(syscall.SIGSTOP) }
-func thaw(p *testenv.Process) error   { return p.Cmd.Process.Signal(syscall.SIGCONT) }
+func freeze(p *proc.Process) error { return p.Signal(syscall.SIGSTOP) }
+func thaw(p *proc.Process) error   { return p.Signal(syscall.SIGCONT) }
 
 // tail is the end of a log, at most n bytes of it.
 func tail(s string, n int) string {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/internal/loadgen"
 )
 
 // TestSIGTERMUnderLoad stops one of two replicas with SIGTERM while events
@@ -38,7 +38,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		return held > 0
 	})
 	atStop := stats(client(staying))
-	require.NoError(t, leaving.proc.Cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, leaving.proc.Signal(syscall.SIGTERM))
 	require.NoError(t, thaw(leaving.proc))
 	stopped := time.Now()
 	require.NoError(t, leaving.proc.Wait(30*time.Second), "exit 0 within the shutdown timeout")

@@ -21,10 +21,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/functions/internal/rie"
+	"github.com/logagg/logagg/internal/modroot"
+	"github.com/logagg/logagg/internal/sqsfake"
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/sqsqueue/sqsfake"
 	"github.com/logagg/logagg/shared/store"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 // invokeTimeout bounds one invocation, the function's init included.
@@ -60,7 +61,7 @@ func emulatorBinary(t *testing.T) string {
 	installOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		rieBin, installErr = rie.Install(ctx, filepath.Join(testenv.ModuleRoot(t), "bin", "tools"))
+		rieBin, installErr = rie.Install(ctx, filepath.Join(modroot.ForTest(t), "bin", "tools"))
 	})
 	if installErr != nil {
 		t.Fatalf("installing the Lambda Runtime Interface Emulator: %v", installErr)
@@ -78,7 +79,7 @@ func bootstrap(t *testing.T, fn string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin, err := rie.Build(ctx, testenv.ModuleRoot(t), "./functions/"+fn, runtime.GOARCH, filepath.Join(binDir, fn))
+	bin, err := rie.Build(ctx, modroot.ForTest(t), "./functions/"+fn, runtime.GOARCH, filepath.Join(binDir, fn))
 	require.NoError(t, err)
 	bootstraps[fn] = bin
 	return bin
@@ -115,7 +116,7 @@ func emulate(t *testing.T, fn string, env map[string]string) *rie.Emulator {
 
 func readEvent(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "events", name))
+	b, err := os.ReadFile(filepath.Join(modroot.ForTest(t), "events", name))
 	require.NoError(t, err)
 	return b
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/internal/loadgen"
 )
 
 // browserWait bounds each wait for the page to show something; the page

@@ -18,8 +18,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/loadgen"
-	"github.com/logagg/logagg/shared/testenv"
+	"github.com/logagg/logagg/internal/loadgen"
+	"github.com/logagg/logagg/internal/proc"
+	"github.com/logagg/logagg/internal/testenv"
 )
 
 // serviceEnv is the environment of one test's localrun: its own database,
@@ -213,8 +214,9 @@ func TestTwoProcessesShareOneDuplicateHeavyLoad(t *testing.T) {
 	for _, url := range []string{urlA, urlB} {
 		require.Positive(t, consumedBy(t, url), "%s consumed part of the load", url)
 	}
-	for _, p := range []*testenv.Process{pa, pb} {
-		require.NoError(t, p.Signal(syscall.SIGTERM, 30*time.Second), "exit 0 on SIGTERM")
+	for _, p := range []*proc.Process{pa, pb} {
+		require.NoError(t, p.Signal(syscall.SIGTERM))
+		require.NoError(t, p.Wait(30*time.Second), "exit 0 on SIGTERM")
 	}
 	require.Zero(t, pendingCount(t, env), "nothing left pending after both stopped")
 }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/config"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 // The settings are environment variables; -h and --help list them all,

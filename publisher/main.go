@@ -17,48 +17,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
-	"github.com/logagg/logagg/shared/loadgen"
+	"github.com/logagg/logagg/internal/loadgen"
+	"github.com/logagg/logagg/internal/proc"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
-
-// exitCode reports err and returns the process's exit status: 0 on success
-// or -h, 2 for bad usage, 1 for a failed run.
-func exitCode(err error, stderr io.Writer) int {
-	var usage usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errFlagParse):
-		return 2 // the flag package has already said what was wrong
-	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "publisher: %v\n", err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "publisher: %v\n", err)
-		return 1
-	}
-}
-
-// usageError is a flag value that parses but makes no sense.
-type usageError string
-
-func (e usageError) Error() string { return string(e) }
-
-var errFlagParse = errors.New("bad command line")
+func main() { proc.Main("publisher", run) }
 
 // config is the command line, checked.
 type config struct {
@@ -99,7 +68,6 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	var c config
 	fs := flag.NewFlagSet("publisher", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", defaultURL, "logagg's base URL (env LOGAGG_URL)")
 	fs.StringVar(&c.apiKey, "api-key", firstKey(getenv("API_KEY")),
 		"API key sent as X-API-Key (env API_KEY; a comma-separated list such as API_KEYS gives its first key)")
@@ -116,45 +84,35 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&c.sentAt, "sent-at", false, `put "sent_at", the time each event was first sent, in its payload, to measure publish-to-store latency from the stored rows`)
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up after this long, publishing and waiting included")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object of results on stdout")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: publisher [flags]\n\nSends events with duplicates to logagg's POST /publish and reports throughput.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
-		}
-		return c, fmt.Errorf("%w: %v", errFlagParse, err)
-	}
-	if fs.NArg() > 0 {
-		return c, usageError(fmt.Sprintf("unexpected argument %q: every option is a flag, see -h", fs.Arg(0)))
+	if err := proc.ParseFlags(fs, args, "Sends events with duplicates to logagg's POST /publish and reports throughput.", stderr); err != nil {
+		return c, err
 	}
 	u, err := url.Parse(c.url)
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return c, usageError(fmt.Sprintf("-url %q is not an http(s) URL such as http://127.0.0.1:8080", c.url))
+		return c, proc.UsageError(fmt.Sprintf("-url %q is not an http(s) URL such as http://127.0.0.1:8080", c.url))
 	case c.events < 1:
-		return c, usageError("-events must be at least 1")
+		return c, proc.UsageError("-events must be at least 1")
 	case !(c.dupRate >= 0 && c.dupRate < 1):
-		return c, usageError("-dup-rate must be at least 0 and below 1, e.g. 0.3 for 30% duplicates")
+		return c, proc.UsageError("-dup-rate must be at least 0 and below 1, e.g. 0.3 for 30% duplicates")
 	case c.batch < 1:
-		return c, usageError("-batch must be at least 1")
+		return c, proc.UsageError("-batch must be at least 1")
 	case c.concurrency < 1:
-		return c, usageError("-concurrency must be at least 1")
+		return c, proc.UsageError("-concurrency must be at least 1")
 	case c.topics < 1:
-		return c, usageError("-topics must be at least 1")
+		return c, proc.UsageError("-topics must be at least 1")
 	case c.payloadBytes < 1:
-		return c, usageError("-payload-bytes must be at least 1")
+		return c, proc.UsageError("-payload-bytes must be at least 1")
 	case !(c.rate >= 0):
-		return c, usageError("-rate must be 0 (no cap) or a positive number of events per second")
+		return c, proc.UsageError("-rate must be 0 (no cap) or a positive number of events per second")
 	case c.timeout <= 0:
-		return c, usageError("-timeout must be positive, e.g. 5m")
+		return c, proc.UsageError("-timeout must be positive, e.g. 5m")
 	case len(c.runID) > 200 || !utf8.ValidString(c.runID):
-		return c, usageError("-run-id must be valid UTF-8 of at most 200 bytes")
+		return c, proc.UsageError("-run-id must be valid UTF-8 of at most 200 bytes")
 	}
 	for _, r := range c.runID {
 		if r < 0x20 || r == 0x7f {
-			return c, usageError("-run-id must not contain control characters")
+			return c, proc.UsageError("-run-id must not contain control characters")
 		}
 	}
 	return c, nil

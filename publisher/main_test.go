@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logagg/logagg/shared/loadgen"
-	"github.com/logagg/logagg/shared/loadgen/loadgentest"
+	"github.com/logagg/logagg/internal/loadgen"
+	"github.com/logagg/logagg/internal/loadgen/loadgentest"
+	"github.com/logagg/logagg/internal/proc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -218,7 +219,7 @@ func TestRunFailures(t *testing.T) {
 			require.Error(t, err)
 			require.Empty(t, stdout.String())
 			var report bytes.Buffer
-			require.Equal(t, tc.code, exitCode(err, &report))
+			require.Equal(t, tc.code, proc.ExitCode("publisher", err, &report))
 			all := report.String() + stderr.String()
 			for _, want := range tc.wantErr {
 				require.Contains(t, all, want)
@@ -232,7 +233,7 @@ func TestRunHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"-h"}, env(nil), &stdout, &stderr)
 	require.True(t, errors.Is(err, flag.ErrHelp))
-	require.Zero(t, exitCode(err, &bytes.Buffer{}))
+	require.Zero(t, proc.ExitCode("publisher", err, &bytes.Buffer{}))
 	require.Contains(t, stderr.String(), "Usage: publisher")
 	require.Contains(t, stderr.String(), "-dup-rate")
 }
@@ -261,13 +262,4 @@ func TestParseFlagsTakesTheFirstKeyOfAList(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, c.apiKey, "API_KEY=%q", value)
 	}
-}
-
-func TestExitCode(t *testing.T) {
-	t.Parallel()
-	var out bytes.Buffer
-	require.Zero(t, exitCode(nil, &out))
-	require.Empty(t, out.String())
-	require.Equal(t, 1, exitCode(errors.New("boom"), &out))
-	require.Equal(t, "publisher: boom\n", out.String())
 }

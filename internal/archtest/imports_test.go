@@ -14,16 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// listedTestHelpers are test helpers that do not import testing, so the
-// marker does not find them. They still live in shared/; once they move
-// under internal/, the rule for internal/ covers them and they leave this
-// list.
-var listedTestHelpers = []string{
-	"shared/memqueue",
-	"shared/sqsqueue/sqsfake",
-	"shared/loadgen",
-}
-
 // listedPackage is the part of `go list -json` the rule reads. Imports are
 // those of the non-test files only.
 type listedPackage struct {
@@ -67,12 +57,10 @@ type rules struct {
 }
 
 // newRules finds the test helpers among the module's packages: those whose
-// non-test files import testing or testify, plus listedTestHelpers.
+// non-test files import testing or testify. Helpers that import neither
+// (fakes, load generation) live under internal/, which the rule covers.
 func newRules(module string, pkgs []listedPackage) rules {
 	r := rules{module: module, testHelpers: map[string]bool{}}
-	for _, rel := range listedTestHelpers {
-		r.testHelpers[module+"/"+rel] = true
-	}
 	for _, p := range pkgs {
 		if slices.ContainsFunc(p.Imports, isTestingLibrary) {
 			r.testHelpers[p.ImportPath] = true
@@ -152,7 +140,7 @@ func TestViolationsNameEachForbiddenImport(t *testing.T) {
 	pkgs := []listedPackage{
 		{ImportPath: module + "/shared/store", Imports: []string{"context", "testing"}},
 		{ImportPath: module + "/shared/api", Imports: []string{"github.com/stretchr/testify/require", "testing/fstest"}},
-		{ImportPath: module + "/shared/app", Imports: []string{module + "/shared/helper", module + "/shared/memqueue", module + "/internal/fake"}},
+		{ImportPath: module + "/shared/app", Imports: []string{module + "/shared/helper", module + "/internal/memqueue"}},
 		{ImportPath: module + "/shared/helper", Imports: []string{"testing"}},
 		{ImportPath: module + "/localrun", Name: "main", Imports: []string{module + "/shared/app", module + "/internalize"}},
 		{ImportPath: module + "/functions/query", Name: "main"},
@@ -169,8 +157,7 @@ func TestViolationsNameEachForbiddenImport(t *testing.T) {
 		module + "/shared/api imports github.com/stretchr/testify/require: a testing library",
 		module + "/shared/api imports testing/fstest: a testing library",
 		module + "/shared/app imports " + module + "/shared/helper: a test helper",
-		module + "/shared/app imports " + module + "/shared/memqueue: a test helper",
-		module + "/shared/app imports " + module + "/internal/fake: under internal/, which production never imports",
+		module + "/shared/app imports " + module + "/internal/memqueue: under internal/, which production never imports",
 		module + "/shared/helper imports testing: a testing library",
 	}, r.violations(pkgs))
 }

@@ -1,12 +1,13 @@
 // Package modroot finds the logagg checkout from inside it, for the
 // developer tools (the benchmark harness, make invoke) that build and run
-// the module's binaries.
+// the module's binaries, and for the tests that read its files.
 package modroot
 
 import (
 	"errors"
 	"os"
 	"path/filepath"
+	"testing"
 )
 
 // ErrNotFound says that no go.mod lies at or above the directory.
@@ -28,4 +29,15 @@ func Find(dir string) (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// ForTest returns the directory holding go.mod for a test, which runs in
+// its package's directory, and fails the test outside the checkout.
+func ForTest(t testing.TB) string {
+	t.Helper()
+	root, err := Find(".")
+	if err != nil {
+		t.Fatalf("modroot: %v", err)
+	}
+	return root
 }

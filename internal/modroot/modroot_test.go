@@ -20,3 +20,12 @@ func TestFind(t *testing.T) {
 	_, err = Find(t.TempDir())
 	require.ErrorIs(t, err, ErrNotFound)
 }
+
+func TestForTest(t *testing.T) {
+	t.Parallel()
+	root := ForTest(t)
+	require.FileExists(t, filepath.Join(root, "go.mod"))
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(root, "internal", "modroot"), wd)
+}

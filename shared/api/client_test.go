@@ -14,8 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/proc"
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 // codeRecorder records the status of every request, as the metrics see it.
@@ -39,18 +39,18 @@ func (o *codeRecorder) all() []string {
 }
 
 // withLogs sends the server's logs, debug included, to the returned buffer.
-func withLogs(d *Deps) *testenv.SyncBuffer {
-	logs := &testenv.SyncBuffer{}
+func withLogs(d *Deps) *proc.Buffer {
+	logs := &proc.Buffer{}
 	d.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return logs
 }
 
 // observedHarness is a harness whose requests are recorded as the metrics
 // see them, and whose logs, debug included, are kept.
-func observedHarness(t *testing.T, mod func(*Deps)) (harness, *codeRecorder, *testenv.SyncBuffer) {
+func observedHarness(t *testing.T, mod func(*Deps)) (harness, *codeRecorder, *proc.Buffer) {
 	t.Helper()
 	obs := &codeRecorder{}
-	var logs *testenv.SyncBuffer
+	var logs *proc.Buffer
 	h := newHarness(t, func(d *Deps) {
 		logs, d.Observer = withLogs(d), obs
 		if mod != nil {

@@ -5,9 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/logagg/logagg/internal/proc"
 	"github.com/stretchr/testify/require"
-
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 // A page on another site can send a POST without a preflight (a no-cors
@@ -37,7 +36,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var logs *testenv.SyncBuffer
+			var logs *proc.Buffer
 			f := newFakeDeadLetters("not json")
 			h := newHarness(t, func(d *Deps) {
 				logs = withLogs(d)

@@ -17,10 +17,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/consume"
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/store"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 // TestPublishRefusesTimestampsNoPartCanGiveBack: both are valid RFC 3339,

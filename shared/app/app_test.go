@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/config"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 // A database that does not exist is not a database still starting:

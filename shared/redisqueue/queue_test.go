@@ -10,11 +10,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/queue/queuetest"
 	"github.com/logagg/logagg/shared/redisqueue"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 // newQueue returns a queue on a stream of this test's own, with its group

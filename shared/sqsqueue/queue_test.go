@@ -18,11 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/sqsfake"
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/queue/queuetest"
 	"github.com/logagg/logagg/shared/sqsqueue"
-	"github.com/logagg/logagg/shared/sqsqueue/sqsfake"
 )
 
 // newClient returns a real SDK client that talks to fake; it retries a

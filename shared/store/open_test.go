@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/tern/v2/migrate"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/migrations"
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 func TestOpenConcurrentlyOnFreshDatabase(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/testenv"
 )
 
 // testTime is the timestamp of the events tests build.

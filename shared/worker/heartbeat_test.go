@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logagg/logagg/shared/memqueue"
+	"github.com/logagg/logagg/internal/memqueue"
 	"github.com/logagg/logagg/shared/queue"
 )
 

@@ -17,41 +17,32 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/logagg/logagg/functions/internal/rie"
 	"github.com/logagg/logagg/internal/modroot"
+	"github.com/logagg/logagg/internal/proc"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "invoke:", err)
-		os.Exit(1)
-	}
-}
+func main() { proc.Main("invoke", run) }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fn := fs.String("fn", "", "the function: a directory of functions/ (publish, consume, query)")
 	eventFile := fs.String("event", "", "the event to invoke it with, e.g. events/consume-sqs.json")
 	rieBin := fs.String("rie", "aws-lambda-rie", "the emulator binary (make rie installs it)")
 	timeout := fs.Int("timeout", 30, "the function's timeout in seconds, as in template.yaml")
 	createDB := fs.Bool("create-database", false, "create DATABASE_URL's database first if it does not exist")
-	if err := fs.Parse(args); err != nil {
+	if err := proc.ParseFlags(fs, args, "Invokes a Lambda function's bootstrap with an event under the Runtime Interface Emulator.", stderr); err != nil {
 		return err
 	}
 	if *fn == "" || *eventFile == "" {
-		return errors.New("-fn and -event are required, e.g. -fn consume -event events/consume-sqs.json")
+		return proc.UsageError("-fn and -event are required, e.g. -fn consume -event events/consume-sqs.json")
 	}
 	payload, err := os.ReadFile(*eventFile)
 	if err != nil {
@@ -65,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *createDB {
-		if err := ensureDatabase(ctx, os.Getenv("DATABASE_URL")); err != nil {
+		if err := ensureDatabase(ctx, getenv("DATABASE_URL")); err != nil {
 			return err
 		}
 	}
@@ -78,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	env := append(os.Environ(),
 		"AWS_LAMBDA_FUNCTION_NAME="+*fn,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(*timeout),
-		"AWS_REGION="+getenvOr("AWS_REGION", "eu-west-1"),
+		"AWS_REGION="+getenvOr(getenv, "AWS_REGION", "eu-west-1"),
 	)
 	em, err := rie.Start(ctx, *rieBin, bootstrap, rie.Options{Env: env, Logs: stderr})
 	if err != nil {
@@ -114,8 +105,8 @@ func isFunctionError(body []byte) bool {
 	return json.Unmarshal(body, &e) == nil && e.ErrorMessage != nil
 }
 
-func getenvOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
+func getenvOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
 		return v
 	}
 	return def

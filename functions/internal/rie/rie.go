@@ -8,19 +8,16 @@ package rie
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/logagg/logagg/internal/proc"
 )
 
 // Package and Version name the emulator build that Install installs.
@@ -39,10 +36,8 @@ func Install(ctx context.Context, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "go", "install", Package+"@"+Version)
-	cmd.Env = append(os.Environ(), "GOBIN="+abs, "CGO_ENABLED=0", "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go install %s@%s: %v\n%s", Package, Version, err, out)
+	if err := proc.Go(ctx, "", []string{"GOBIN=" + abs, "CGO_ENABLED=0", "GOFLAGS="}, "install", Package+"@"+Version); err != nil {
+		return "", err
 	}
 	return filepath.Join(abs, "aws-lambda-rie"), nil
 }
@@ -56,11 +51,9 @@ func Build(ctx context.Context, root, pkg, goarch, dir string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "bootstrap")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "lambda.norpc", "-o", bin, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+	env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + goarch}
+	if err := proc.Build(ctx, root, pkg, bin, env, "-trimpath", "-tags", "lambda.norpc"); err != nil {
+		return "", err
 	}
 	return bin, nil
 }
@@ -70,10 +63,8 @@ type Emulator struct {
 	// URL is the Invoke API's base, e.g. http://127.0.0.1:41234.
 	URL string
 
-	cmd  *exec.Cmd
-	logs *Buffer
-	done chan struct{}
-	err  error
+	proc *proc.Process
+	logs *proc.Buffer
 }
 
 // Options say how to run a function.
@@ -88,6 +79,9 @@ type Options struct {
 	// StartTimeout bounds the wait for the emulator to listen (default 10s).
 	StartTimeout time.Duration
 }
+
+// stopGrace is how long Stop waits after SIGTERM before it kills.
+const stopGrace = 3 * time.Second
 
 // Start runs the emulator on bootstrap, on two free loopback ports, and
 // returns once it accepts invocations. The function itself starts (its
@@ -121,112 +115,46 @@ func Start(ctx context.Context, rieBin, bootstrap string, opts Options) (*Emulat
 }
 
 func start(ctx context.Context, rieBin, bootstrap string, opts Options) (*Emulator, error) {
-	invokePort, err := freePort()
+	invokePort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	runtimePort, err := freePort()
+	runtimePort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	invokeAddr := "127.0.0.1:" + strconv.Itoa(invokePort)
-	cmd := exec.Command(rieBin,
-		"--runtime-interface-emulator-address", invokeAddr,
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(runtimePort),
-		bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = opts.Env
-	// Its own process group, so that Stop ends the bootstrap it spawns too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	e := &Emulator{URL: "http://" + invokeAddr, cmd: cmd, logs: &Buffer{}, done: make(chan struct{})}
+	e := &Emulator{URL: "http://" + invokeAddr, logs: &proc.Buffer{}}
 	var out io.Writer = e.logs
 	if opts.Logs != nil {
 		out = io.MultiWriter(e.logs, opts.Logs)
 	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", rieBin, err)
+	e.proc, err = proc.Start(rieBin, proc.Options{
+		Args: []string{
+			"--runtime-interface-emulator-address", invokeAddr,
+			"--runtime-api-address", "127.0.0.1:" + strconv.Itoa(runtimePort),
+			bootstrap,
+		},
+		Dir: filepath.Dir(bootstrap),
+		Env: opts.Env,
+		// Its own process group, so that Stop ends the bootstrap it spawns too.
+		Group:  true,
+		Output: out,
+	})
+	if err != nil {
+		return nil, err
 	}
-	go func() { e.err = cmd.Wait(); close(e.done) }()
-
-	deadline := time.Now().Add(opts.StartTimeout)
-	for {
-		// Ready once this emulator, not some other process that took the
-		// port meanwhile, listens on it.
-		if listens(cmd.Process.Pid, invokePort) {
-			return e, nil
-		}
-		select {
-		case <-e.done:
-			return nil, fmt.Errorf("the emulator exited before it listened (%v):\n%s", e.err, e.logs)
-		case <-ctx.Done():
-			e.Stop()
+	// Ready once this emulator, not some other process that took the port
+	// meanwhile, listens on it.
+	listening := func(context.Context) bool { return proc.Listens(e.proc.Pid(), invokePort) }
+	if err := proc.Await(ctx, e.proc, opts.StartTimeout, listening); err != nil {
+		e.Stop()
+		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
 		}
-		if time.Now().After(deadline) {
-			e.Stop()
-			return nil, fmt.Errorf("the emulator did not listen on %s within %s:\n%s", invokeAddr, opts.StartTimeout, e.logs)
-		}
+		return nil, fmt.Errorf("the emulator on %s: %w:\n%s", invokeAddr, err, e.logs)
 	}
-}
-
-var (
-	portsMu sync.Mutex
-	given   = map[int]bool{}
-)
-
-// freePort returns a loopback port that was free a moment ago and that this
-// process has not handed out before, so that emulators started in parallel
-// never share one.
-func freePort() (int, error) {
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !given[port] {
-			given[port] = true
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free loopback port")
-}
-
-// listens reports whether process pid has a socket listening on TCP port
-// of 127.0.0.1 (Linux: /proc/net/tcp names the socket, /proc/<pid>/fd holds
-// it).
-func listens(pid, port int) bool {
-	table, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return false
-	}
-	local := fmt.Sprintf("0100007F:%04X", port)
-	var inode string
-	for _, line := range strings.Split(string(table), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) > 9 && f[1] == local && f[3] == "0A" { // 0A: LISTEN
-			inode = f[9]
-			break
-		}
-	}
-	if inode == "" {
-		return false
-	}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return false
-	}
-	for _, fd := range fds {
-		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && target == "socket:["+inode+"]" {
-			return true
-		}
-	}
-	return false
+	return e, nil
 }
 
 // Response is what one invocation returned.
@@ -259,39 +187,6 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) (Response, error)
 func (e *Emulator) Logs() string { return e.logs.String() }
 
 // Stop ends the emulator and everything it started: SIGTERM to its process
-// group, then SIGKILL if it has not exited within three seconds.
-func (e *Emulator) Stop() {
-	pgid := e.cmd.Process.Pid
-	select {
-	case <-e.done:
-	default:
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-e.done:
-		case <-time.After(3 * time.Second):
-		}
-	}
-	// The bootstrap may outlive the emulator; end the group for good.
-	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		_ = e.cmd.Process.Kill()
-	}
-	<-e.done
-}
-
-// Buffer is an io.Writer safe for concurrent use.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// group, then, after stopGrace at the most, SIGKILL to the group, since the
+// bootstrap may outlive the emulator.
+func (e *Emulator) Stop() { _ = e.proc.Stop(stopGrace) }

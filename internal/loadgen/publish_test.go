@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logagg/logagg/shared/loadgen/loadgentest"
+	"github.com/logagg/logagg/internal/loadgen/loadgentest"
 	"github.com/stretchr/testify/require"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/memqueue"
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/memqueue"
 	"github.com/logagg/logagg/shared/queue"
 	"github.com/logagg/logagg/shared/queue/queuetest"
 )
