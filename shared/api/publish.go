@@ -27,7 +27,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	bodies := make([][]byte, len(evs))
 	groups := make([]uint32, len(evs))
 	for i, e := range evs {
-		bodies[i] = event.EncodeDecoded(e)
+		bodies[i] = event.EncodeMessage(e)
 		groups[i] = queue.GroupOf(e.Topic, e.EventID)
 	}
 	maxBytes := s.deps.Limits.MaxEventBytes // a message is bound by the queue's limit, as one event is

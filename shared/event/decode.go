@@ -49,7 +49,7 @@ func (l Limits) orDefaults() Limits {
 // syntax (Malformed, with line and column), shape (Invalid), event count (no
 // events: Invalid; over lim.MaxEvents: TooLarge), every field of every event
 // (Invalid, one FieldError per bad field), and last the size of each event
-// as EncodeDecoded writes it, since that is what goes on the queue (over
+// as EncodeMessage writes it, since that is what goes on the queue (over
 // lim.MaxEventBytes: TooLarge naming the event). A zero field of lim takes
 // its default.
 //

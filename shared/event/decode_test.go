@@ -578,7 +578,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		for _, e := range events {
 			enc, err := Encode(e)
 			require.NoError(t, err)
-			require.Equal(t, string(enc), string(EncodeDecoded(e)))
+			require.Equal(t, string(enc), string(EncodeMessage(e)))
 			require.True(t, json.Valid(enc))
 			require.Len(t, enc, encodedLen(&e))
 			require.LessOrEqual(t, len(enc), lim.MaxEventBytes)
@@ -608,7 +608,7 @@ func FuzzDecodeRequest(f *testing.F) {
 // TestDecodeMessageFollowsTheTimestampRule: a queue message is held to the
 // rule /publish applies, so one queued before the rule (or by hand) cannot
 // put an unreadable row in the database: it is refused, and dead-lettered by
-// the consumer. EncodeDecoded writes what decoding kept.
+// the consumer. EncodeMessage writes what decoding kept.
 func TestDecodeMessageFollowsTheTimestampRule(t *testing.T) {
 	t.Parallel()
 
@@ -621,5 +621,5 @@ func TestDecodeMessageFollowsTheTimestampRule(t *testing.T) {
 	got, err := DecodeMessage([]byte(withField(FieldTimestamp, `"9999-12-31t23:59:59.999999999+00:30"`)))
 	require.NoError(t, err)
 	require.Equal(t, "9999-12-31T23:59:59.999999+00:30", got[0].Timestamp.Format(time.RFC3339Nano))
-	require.Contains(t, string(EncodeDecoded(got[0])), `"timestamp":"9999-12-31T23:59:59.999999+00:30"`)
+	require.Contains(t, string(EncodeMessage(got[0])), `"timestamp":"9999-12-31T23:59:59.999999+00:30"`)
 }
