@@ -13,8 +13,6 @@ import (
 )
 
 const (
-	defaultLimit = 100
-	maxLimit     = 1000
 	// NextCursorHeader carries the cursor of a listing's next page; it is
 	// absent on the last page.
 	NextCursorHeader = "X-Next-Cursor"
@@ -70,7 +68,7 @@ func decodeCursor(s, list string) (cursor, error) {
 		return cursor{}, event.Errorf(event.Malformed, "cursor %q comes from an earlier version of this API; start again from the first page", shorten(s))
 	}
 	var c cursor
-	if err := json.Unmarshal(raw, &c); err != nil || c.Version != cursorVersion || c.Limit < 1 || c.Limit > maxLimit {
+	if err := json.Unmarshal(raw, &c); err != nil || c.Version != cursorVersion || c.Limit < 1 || c.Limit > event.MaxListLimit {
 		return cursor{}, bad
 	}
 	if c.List != list {
@@ -122,13 +120,13 @@ func readPage[F any](q url.Values, list string, parse filterParser[F]) (pageRequ
 	if err != nil {
 		return pageRequest[F]{}, err
 	}
-	p := pageRequest[F]{list: list, filter: f, query: canon.Encode(), limit: defaultLimit}
+	p := pageRequest[F]{list: list, filter: f, query: canon.Encode(), limit: event.DefaultListLimit}
 	limitGiven := q.Has("limit")
 	if limitGiven {
 		v := q.Get("limit")
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return pageRequest[F]{}, event.Errorf(event.Malformed, "limit must be a whole number from 1 to %d, not %q", maxLimit, v)
+		if err != nil || n < 1 || n > event.MaxListLimit {
+			return pageRequest[F]{}, event.Errorf(event.Malformed, "limit must be a whole number from 1 to %d, not %q", event.MaxListLimit, v)
 		}
 		p.limit = n
 	}

@@ -24,11 +24,8 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	maxBytes := s.deps.Limits.MaxEventBytes // a message is bound by the queue's limit, as one event is
-	if maxBytes <= 0 {
-		maxBytes = event.DefaultLimits().MaxEventBytes
-	}
-	msgs := queue.PackEvents(evs, s.deps.MaxMessageEvents, maxBytes)
+	// A message is bound by the queue's limit, as one event is.
+	msgs := queue.PackEvents(evs, s.deps.MaxMessageEvents, s.deps.Limits.MaxEventBytes)
 	if err := s.deps.Publisher.Publish(r.Context(), msgs); err != nil {
 		if canceledByClient(err, r.Context().Err()) {
 			err = s.clientLeft("publishing", err)

@@ -15,12 +15,20 @@ type Limits struct {
 	MaxEventBytes int // one encoded event (the SQS message limit)
 }
 
-// DefaultLimits are SPEC's defaults: 10,000 events, 256 KiB an event.
-func DefaultLimits() Limits { return Limits{MaxEvents: 10000, MaxEventBytes: 256 << 10} }
+// SPEC's defaults of the publish limits.
+const (
+	DefaultMaxEvents     = 10000     // MAX_BATCH
+	DefaultMaxEventBytes = 256 << 10 // MAX_EVENT_BYTES: the SQS message limit
+)
 
-// orDefaults replaces a zero or negative limit with its default, so that a
+// DefaultLimits are SPEC's defaults: 10,000 events, 256 KiB an event.
+func DefaultLimits() Limits {
+	return Limits{MaxEvents: DefaultMaxEvents, MaxEventBytes: DefaultMaxEventBytes}
+}
+
+// OrDefaults replaces a zero or negative limit with its default, so that a
 // zero Limits never means "unlimited" by accident.
-func (l Limits) orDefaults() Limits {
+func (l Limits) OrDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxEvents <= 0 {
 		l.MaxEvents = d.MaxEvents
@@ -57,7 +65,7 @@ func (l Limits) orDefaults() Limits {
 // "Topic"); when a key repeats, the last one wins. Payloads come back
 // compacted, in memory that does not alias body.
 func DecodeRequest(contentType string, body []byte, lim Limits) ([]Event, error) {
-	lim = lim.orDefaults()
+	lim = lim.OrDefaults()
 	ndjson, err := requestFormat(contentType)
 	if err != nil {
 		return nil, err

@@ -14,14 +14,12 @@ import (
 // (100 when limit is 0 or less), and only those whose ID is below before
 // when before is above 0, so that the last ID of a page asks for the next.
 func (s *Store) DeadLetters(ctx context.Context, limit int, before int64) ([]event.DeadLetter, error) {
-	if limit <= 0 {
-		limit = defaultLimit
-	}
+	limit = pageSize(limit)
 	rows, err := s.pool.Query(ctx, listDeadLettersSQL, before, limit)
 	if err != nil {
 		return nil, s.classify(err, "listing dead letters")
 	}
-	letters, err := scanDeadLetters(rows, min(limit, 1000))
+	letters, err := scanDeadLetters(rows, min(limit, event.MaxListLimit))
 	if err != nil {
 		return nil, s.classify(err, "listing dead letters")
 	}

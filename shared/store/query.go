@@ -10,9 +10,6 @@ import (
 	"github.com/logagg/logagg/shared/event"
 )
 
-// defaultLimit is the page size when none is asked for.
-const defaultLimit = 100
-
 // Events returns processed events matching f, newest processed first: by
 // processed_at, then by id among the rows of one transaction, so that the
 // order agrees with the processed_at returned. Only the conditions f sets
@@ -42,10 +39,7 @@ func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent
 	if f.After != nil {
 		where = append(where, "(processed_at, id) < ("+arg(f.After.ProcessedAt)+", "+arg(f.After.ID)+")")
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultLimit
-	}
+	limit := pageSize(f.Limit)
 
 	var sql strings.Builder
 	sql.WriteString(`SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events`)
@@ -59,7 +53,7 @@ func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent
 	if err != nil {
 		return nil, s.classify(err, "listing events")
 	}
-	events := make([]event.StoredEvent, 0, min(limit, 1000))
+	events := make([]event.StoredEvent, 0, min(limit, event.MaxListLimit))
 	var (
 		e       event.StoredEvent
 		payload []byte
@@ -116,10 +110,7 @@ func (s *Store) Stats(ctx context.Context) (event.Stats, error) {
 // Topics returns the topics' counters that f selects, in f's order, at
 // most f.Limit of them (100 when 0 or less).
 func (s *Store) Topics(ctx context.Context, f event.TopicFilter) ([]event.TopicStats, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultLimit
-	}
+	limit := pageSize(f.Limit)
 	var rows pgx.Rows
 	var err error
 	switch f.Order {
@@ -191,3 +182,11 @@ WHERE NOT $2::boolean
 	OR (sort_at = coalesce($3::timestamptz, '-infinity') AND topic > $4::text)
 ORDER BY sort_at DESC, topic
 LIMIT $5`
+
+// pageSize is the rows a listing asked for limit returns at most.
+func pageSize(limit int) int {
+	if limit <= 0 {
+		return event.DefaultListLimit
+	}
+	return limit
+}

@@ -56,7 +56,7 @@ func TestEventsPagesWithCursor(t *testing.T) {
 
 	page, err := s.Events(ctx, event.Filter{})
 	require.NoError(t, err)
-	require.Len(t, page, defaultLimit)
+	require.Len(t, page, event.DefaultListLimit)
 	require.Equal(t, "e249", page[0].EventID)
 }
 
