@@ -5,12 +5,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -131,22 +132,27 @@ func (s *Store) deadLetterRefused(ctx context.Context, rec event.Record, cause e
 }
 
 // retryOnDeadlock runs commitAssumingFresh again after a deadlock or
-// serialization failure, up to maxAttempts times in all.
+// serialization failure, up to maxAttempts times in all. It waits a little
+// between attempts, at random, so that the transactions that collided do
+// not collide again: up to 10 ms, then 20, 40 and 80.
 func (s *Store) retryOnDeadlock(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
-	for attempt := 1; ; attempt++ {
+	attempt := func() (event.BatchResult, error) {
 		res, err := s.commitAssumingFresh(ctx, recs)
-		if err == nil || attempt == maxAttempts || failureOf(err) != failRetry {
-			return res, err
+		if err != nil && failureOf(err) != failRetry {
+			return res, backoff.Permanent(err)
 		}
-		// Back off a little, at random, so that the transactions that
-		// collided do not collide again.
-		wait := time.Duration(rand.Int64N(int64(5*time.Millisecond) << attempt))
-		select {
-		case <-ctx.Done():
-			return event.BatchResult{}, ctx.Err()
-		case <-time.After(wait):
-		}
+		return res, err
 	}
+	collisions := &backoff.ExponentialBackOff{
+		InitialInterval: 5 * time.Millisecond, RandomizationFactor: 1, Multiplier: 2, MaxInterval: time.Second,
+	}
+	res, err := backoff.Retry(ctx, attempt, backoff.WithBackOff(collisions), backoff.WithMaxTries(maxAttempts))
+	// Retry hands a failure on the last attempt back still marked permanent
+	// (cenkalti/backoff#177, fixed after v5.0.3).
+	if permanent := (*backoff.PermanentError)(nil); errors.As(err, &permanent) {
+		err = permanent.Err
+	}
+	return res, err
 }
 
 // commitAssumingFresh is one attempt at the transaction described at
