@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -156,6 +157,32 @@ func readPage[F any](q url.Values, list string, parse filterParser[F]) (pageRequ
 	}
 	p.after = &c
 	return p, nil
+}
+
+// serveList answers one page of the listing list: it reads the page asked
+// for, fetches its rows, and points to the next page, which begins after
+// the cursor next makes of the last row.
+func serveList[F, T any](s *Server, w http.ResponseWriter, r *http.Request, list string, parse filterParser[F],
+	fetch func(context.Context, pageRequest[F]) ([]T, error), next func(filter F, last T) cursor) {
+	q, err := parseQuery(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, err := readPage(q, list, parse)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rows, err := fetch(r.Context(), p)
+	if err != nil {
+		s.readFailed(w, err)
+		return
+	}
+	if p.full(len(rows)) {
+		p.setNext(w, r, next(p.filter, rows[len(rows)-1]))
+	}
+	writeJSON(w, http.StatusOK, rows)
 }
 
 // full reports whether a page of n rows may have a successor.

@@ -34,29 +34,15 @@ const (
 // deadLetters lists dead letters, newest first, a page at a time, with the
 // same limit and cursor as /events.
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r)
-	if err != nil {
-		writeError(w, err)
-		return
+	fetch := func(ctx context.Context, p pageRequest[struct{}]) ([]event.DeadLetter, error) {
+		var before int64
+		if p.after != nil {
+			before = p.after.ID
+		}
+		return s.deps.DeadLetters.DeadLetters(ctx, p.limit, before)
 	}
-	p, err := readPage(q, "deadletters", noFilters)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	var before int64
-	if p.after != nil {
-		before = p.after.ID
-	}
-	list, err := s.deps.DeadLetters.DeadLetters(r.Context(), p.limit, before)
-	if err != nil {
-		s.readFailed(w, err)
-		return
-	}
-	if p.full(len(list)) {
-		p.setNext(w, r, cursor{ID: list[len(list)-1].ID})
-	}
-	writeJSON(w, http.StatusOK, list)
+	next := func(_ struct{}, last event.DeadLetter) cursor { return cursor{ID: last.ID} }
+	serveList(s, w, r, "deadletters", noFilters, fetch, next)
 }
 
 // replayRequest is the body of POST /deadletters/replay.
