@@ -35,6 +35,12 @@ func TestOpenStoreStopsAtOnceWhenTheDatabaseDoesNotExist(t *testing.T) {
 	require.NotContains(t, logs.String(), "retrying")
 }
 
+// capturedLog is a logger whose output the test reads.
+func capturedLog() (*slog.Logger, *bytes.Buffer) {
+	var logs bytes.Buffer
+	return slog.New(slog.NewJSONHandler(&logs, nil)), &logs
+}
+
 // closedAddress is a local address that nothing listens on.
 func closedAddress(t *testing.T) string {
 	t.Helper()
@@ -50,8 +56,7 @@ func closedAddress(t *testing.T) string {
 // DATABASE_URL with the reason.
 func TestOpenStoreRetriesWhileTheDatabaseIsOutOfReach(t *testing.T) {
 	t.Parallel()
-	var logs bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	log, logs := capturedLog()
 	cfg := config.Config{DatabaseURL: "postgres://postgres@" + closedAddress(t) + "/logagg?sslmode=disable&connect_timeout=2", DBMaxConns: 1}
 
 	st, err := OpenStore(context.Background(), cfg, time.Second, log)
@@ -65,8 +70,7 @@ func TestOpenStoreRetriesWhileTheDatabaseIsOutOfReach(t *testing.T) {
 // once and names REDIS_URL.
 func TestRedisQueueWithoutAWaitTriesOnce(t *testing.T) {
 	t.Parallel()
-	var logs bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	log, logs := capturedLog()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 

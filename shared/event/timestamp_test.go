@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// Every form the rule allows decodes to its UTC instant, its offset kept.
 func TestTimestampAccepts(t *testing.T) {
 	t.Parallel()
-
 	tests := []struct {
 		raw     string
 		instant time.Time
