@@ -5,9 +5,8 @@ import (
 	"time"
 )
 
-// EncodeMessage, the inverse of DecodeMessage, returns the canonical
-// queue-message body of an event that DecodeRequest or DecodeMessage
-// returned:
+// EncodeMessage returns the canonical queue-message body of an event that
+// DecodeRequest or DecodeMessage returned:
 //
 //	{"topic":…,"event_id":…,"timestamp":"<RFC 3339, offset kept>","source":…,"payload":{…}}
 //
@@ -15,8 +14,8 @@ import (
 // the timestamp's fraction as decoding left it: six digits at most.
 // It does not check the event again: the decoders have checked everything
 // DecodeMessage needs and left the payload compact ({} when absent or
-// null), and the checks were half the work of encoding. DecodeMessage of
-// the result gives back e. An event from anywhere else must be checked
+// null), and the checks were half the work of encoding. It is the inverse
+// of DecodeMessage: DecodeMessage of the result gives back e. An event from anywhere else must be checked
 // first; the tests' checking encoder shows what that takes.
 func EncodeMessage(e Event) []byte {
 	buf := appendHead(nil, &e, len(e.Payload))
