@@ -8,6 +8,28 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// TestParseTimestamp checks the exported parser the query API uses for since
+// and until: the same rule as an event's timestamp, and an error worded to
+// follow the value's name.
+func TestParseTimestamp(t *testing.T) {
+	t.Parallel()
+
+	got, err := ParseTimestamp("2026-11-25t17:00:00.1234567+07:00")
+	require.NoError(t, err)
+	require.Equal(t, "2026-11-25T17:00:00.123456+07:00", got.Format(time.RFC3339Nano))
+
+	for s, want := range map[string]string{
+		"yesterday":                 `must be an RFC 3339 timestamp with a time-zone offset`,
+		"2026-11-25T10:00:00":       `"2026-11-25T10:00:00" has no time-zone offset`,
+		"9999-12-31T23:59:59-23:59": `"9999-12-31T23:59:59-23:59" is 10000-01-01T23:58:59Z in UTC, outside the range`,
+	} {
+		got, err := ParseTimestamp(s)
+		require.Error(t, err, s)
+		require.True(t, got.IsZero(), s)
+		require.True(t, strings.HasPrefix(err.Error(), want), "%s: %s", s, err)
+	}
+}
+
 // Every form the rule allows decodes to its UTC instant, its offset kept.
 func TestTimestampAccepts(t *testing.T) {
 	t.Parallel()
@@ -52,27 +74,5 @@ func TestTimestampAccepts(t *testing.T) {
 				require.Empty(t, name, "no zone name borrowed from the local zone")
 			}
 		})
-	}
-}
-
-// TestParseTimestamp checks the exported parser the query API uses for since
-// and until: the same rule as an event's timestamp, and an error worded to
-// follow the value's name.
-func TestParseTimestamp(t *testing.T) {
-	t.Parallel()
-
-	got, err := ParseTimestamp("2026-11-25t17:00:00.1234567+07:00")
-	require.NoError(t, err)
-	require.Equal(t, "2026-11-25T17:00:00.123456+07:00", got.Format(time.RFC3339Nano))
-
-	for s, want := range map[string]string{
-		"yesterday":                 `must be an RFC 3339 timestamp with a time-zone offset`,
-		"2026-11-25T10:00:00":       `"2026-11-25T10:00:00" has no time-zone offset`,
-		"9999-12-31T23:59:59-23:59": `"9999-12-31T23:59:59-23:59" is 10000-01-01T23:58:59Z in UTC, outside the range`,
-	} {
-		got, err := ParseTimestamp(s)
-		require.Error(t, err, s)
-		require.True(t, got.IsZero(), s)
-		require.True(t, strings.HasPrefix(err.Error(), want), "%s: %s", s, err)
 	}
 }
