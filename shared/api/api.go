@@ -49,8 +49,8 @@ type Deps struct {
 	DeadLetters  DeadLetterStore
 	Published    queue.Counter // events accepted by /publish, for /stats
 	Checks       []Check
-	Limits       event.Limits
-	MaxBodyBytes int64 // a request body's limit, after decompression
+	Limits       event.Limits // a zero field takes its default
+	MaxBodyBytes int64        // a request body's limit, after decompression; default DefaultMaxBodyBytes
 	// InflightBodyBytes bounds the request body bytes held at once, across
 	// requests (decompressed); past it a request is a 503. 0 = no bound.
 	InflightBodyBytes int64
@@ -70,6 +70,10 @@ type Deps struct {
 	Observer         Observer
 	Metrics          http.Handler // served at /metrics when set
 }
+
+// DefaultMaxBodyBytes is a request body's limit when Deps leave it 0: the
+// Lambda request limit (MAX_BODY_BYTES).
+const DefaultMaxBodyBytes = 6 << 20
 
 // route is one path with its handler per method.
 type route struct {
@@ -91,11 +95,9 @@ func New(deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	if deps.Limits == (event.Limits{}) {
-		deps.Limits = event.DefaultLimits()
-	}
+	deps.Limits = deps.Limits.OrDefaults()
 	if deps.MaxBodyBytes <= 0 {
-		deps.MaxBodyBytes = 6 << 20
+		deps.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if deps.Started.IsZero() {
 		deps.Started = time.Now()

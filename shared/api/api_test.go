@@ -185,6 +185,16 @@ func decodeBody(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 	return m
 }
 
+// publishTo posts body to /publish of a harness of its own and checks the
+// status of the answer.
+func publishTo(t *testing.T, ctype, body string, status int) (harness, *httptest.ResponseRecorder) {
+	t.Helper()
+	h := newHarness(t, nil)
+	rec := h.do(t, "POST", "/publish", ctype, body)
+	require.Equal(t, status, rec.Code, rec.Body.String())
+	return h, rec
+}
+
 const oneEvent = `{"topic":"user.login","event_id":"evt-1","timestamp":"2026-11-25T10:00:00Z","source":"auth","payload":{"user":"ana"}}`
 
 func TestPublishAcceptsEveryForm(t *testing.T) {
@@ -203,9 +213,7 @@ func TestPublishAcceptsEveryForm(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, nil)
-			rec := h.do(t, "POST", "/publish", tc.ctype, tc.body)
-			require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
+			h, rec := publishTo(t, tc.ctype, tc.body, http.StatusAccepted)
 			require.Equal(t, map[string]any{"status": "accepted", "queued": float64(tc.queued)}, decodeBody(t, rec))
 			require.Equal(t, tc.queued, h.queue.count())
 			got, err := event.DecodeMessage(h.queue.bodies[0])
@@ -260,9 +268,7 @@ func TestPublishRejections(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, nil)
-			rec := h.do(t, "POST", "/publish", tc.ctype, tc.body)
-			require.Equal(t, tc.status, rec.Code, rec.Body.String())
+			h, rec := publishTo(t, tc.ctype, tc.body, tc.status)
 			body := decodeBody(t, rec)
 			require.NotEmpty(t, body["error"])
 			require.Contains(t, body["error"], tc.wantError)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -13,8 +14,6 @@ import (
 )
 
 const (
-	defaultLimit = 100
-	maxLimit     = 1000
 	// NextCursorHeader carries the cursor of a listing's next page; it is
 	// absent on the last page.
 	NextCursorHeader = "X-Next-Cursor"
@@ -70,7 +69,7 @@ func decodeCursor(s, list string) (cursor, error) {
 		return cursor{}, event.Errorf(event.Malformed, "cursor %q comes from an earlier version of this API; start again from the first page", shorten(s))
 	}
 	var c cursor
-	if err := json.Unmarshal(raw, &c); err != nil || c.Version != cursorVersion || c.Limit < 1 || c.Limit > maxLimit {
+	if err := json.Unmarshal(raw, &c); err != nil || c.Version != cursorVersion || c.Limit < 1 || c.Limit > event.MaxListLimit {
 		return cursor{}, bad
 	}
 	if c.List != list {
@@ -122,13 +121,13 @@ func readPage[F any](q url.Values, list string, parse filterParser[F]) (pageRequ
 	if err != nil {
 		return pageRequest[F]{}, err
 	}
-	p := pageRequest[F]{list: list, filter: f, query: canon.Encode(), limit: defaultLimit}
+	p := pageRequest[F]{list: list, filter: f, query: canon.Encode(), limit: event.DefaultListLimit}
 	limitGiven := q.Has("limit")
 	if limitGiven {
 		v := q.Get("limit")
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return pageRequest[F]{}, event.Errorf(event.Malformed, "limit must be a whole number from 1 to %d, not %q", maxLimit, v)
+		if err != nil || n < 1 || n > event.MaxListLimit {
+			return pageRequest[F]{}, event.Errorf(event.Malformed, "limit must be a whole number from 1 to %d, not %q", event.MaxListLimit, v)
 		}
 		p.limit = n
 	}
@@ -158,6 +157,32 @@ func readPage[F any](q url.Values, list string, parse filterParser[F]) (pageRequ
 	}
 	p.after = &c
 	return p, nil
+}
+
+// serveList answers one page of the listing list: it reads the page asked
+// for, fetches its rows, and points to the next page, which begins after
+// the cursor next makes of the last row.
+func serveList[F, T any](s *Server, w http.ResponseWriter, r *http.Request, list string, parse filterParser[F],
+	fetch func(context.Context, pageRequest[F]) ([]T, error), next func(filter F, last T) cursor) {
+	q, err := parseQuery(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, err := readPage(q, list, parse)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rows, err := fetch(r.Context(), p)
+	if err != nil {
+		s.readFailed(w, err)
+		return
+	}
+	if p.full(len(rows)) {
+		p.setNext(w, r, next(p.filter, rows[len(rows)-1]))
+	}
+	writeJSON(w, http.StatusOK, rows)
 }
 
 // full reports whether a page of n rows may have a successor.

@@ -34,29 +34,15 @@ const (
 // deadLetters lists dead letters, newest first, a page at a time, with the
 // same limit and cursor as /events.
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r)
-	if err != nil {
-		writeError(w, err)
-		return
+	fetch := func(ctx context.Context, p pageRequest[struct{}]) ([]event.DeadLetter, error) {
+		var before int64
+		if p.after != nil {
+			before = p.after.ID
+		}
+		return s.deps.DeadLetters.DeadLetters(ctx, p.limit, before)
 	}
-	p, err := readPage(q, "deadletters", noFilters)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	var before int64
-	if p.after != nil {
-		before = p.after.ID
-	}
-	list, err := s.deps.DeadLetters.DeadLetters(r.Context(), p.limit, before)
-	if err != nil {
-		s.readFailed(w, err)
-		return
-	}
-	if p.full(len(list)) {
-		p.setNext(w, r, cursor{ID: list[len(list)-1].ID})
-	}
-	writeJSON(w, http.StatusOK, list)
+	next := func(_ struct{}, last event.DeadLetter) cursor { return cursor{ID: last.ID} }
+	serveList(s, w, r, "deadletters", noFilters, fetch, next)
 }
 
 // replayRequest is the body of POST /deadletters/replay.
@@ -79,10 +65,10 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 	republish := func(ctx context.Context, letters []event.DeadLetter) error {
 		var bodies [][]byte
 		for _, d := range letters {
-			bodies = appendMessages(bodies, []byte(d.Body))
+			bodies = queue.AppendReplayBodies(bodies, []byte(d.Body))
 		}
 		for _, part := range splitBodies(bodies) {
-			if err := s.deps.Publisher.Publish(ctx, replayMessages(part)); err != nil {
+			if err := s.deps.Publisher.Publish(ctx, queue.ReplayMessages(part)); err != nil {
 				return err
 			}
 			if s.deps.Observer != nil {
@@ -152,40 +138,6 @@ func parseReplayRequest(body []byte) (event.ReplaySelection, error) {
 		}
 	}
 	return event.ReplaySelection{IDs: req.IDs, All: req.All}, nil
-}
-
-// appendMessages appends the queue messages that replay body: a JSON array
-// (a message that carried several events) as one message per element,
-// flattening nested arrays, anything else — an empty array too — as it is. Each message then counts
-// exactly once when consumed, as an event received or as one dead letter,
-// just as each message counts once in published.
-func appendMessages(dst [][]byte, body []byte) [][]byte {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || trimmed[0] != '[' {
-		return append(dst, body)
-	}
-	var elems []json.RawMessage
-	if json.Unmarshal(trimmed, &elems) != nil || len(elems) == 0 {
-		return append(dst, body)
-	}
-	for _, e := range elems {
-		dst = appendMessages(dst, e)
-	}
-	return dst
-}
-
-// replayMessages makes a message of each body, routed like a published
-// event by its key where the body is one valid event, so that a replayed
-// copy reaches the worker that gets every other copy; a body that is not is
-// routed by its bytes.
-func replayMessages(bodies [][]byte) []queue.Outgoing {
-	msgs := queue.Singles(bodies)
-	for i, b := range bodies {
-		if evs, err := event.DecodeMessage(b); err == nil && len(evs) == 1 {
-			msgs[i].Group = queue.GroupOf(evs[0].Topic, evs[0].EventID)
-		}
-	}
-	return msgs
 }
 
 // splitBodies cuts bodies into parts small enough for one Publish call.

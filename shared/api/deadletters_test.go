@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/shared/event"
-	"github.com/logagg/logagg/shared/queue"
 )
 
 // fakeDeadLetters keeps dead letters in memory, oldest first.
@@ -240,30 +239,6 @@ func TestDeadLetterRoutesNeedTheirDependencies(t *testing.T) {
 	require.NotContains(t, paths, "/deadletters/replay")
 }
 
-func TestAppendMessages(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		body string
-		want []string
-	}{
-		{body: "not json", want: []string{"not json"}},
-		{body: "", want: []string{""}},
-		{body: `{"topic":"t"}`, want: []string{`{"topic":"t"}`}},
-		{body: `[{"a":1}, {"b":2}]`, want: []string{`{"a":1}`, `{"b":2}`}},
-		{body: `[[{"a":1}],[[2]]]`, want: []string{`{"a":1}`, `2`}},
-		{body: `[1, broken`, want: []string{`[1, broken`}},
-		{body: `[]`, want: []string{`[]`}},
-		{body: `[[], {"a":1}]`, want: []string{`[]`, `{"a":1}`}},
-	}
-	for _, tt := range tests {
-		var got []string
-		for _, m := range appendMessages(nil, []byte(tt.body)) {
-			got = append(got, string(m))
-		}
-		require.Equal(t, tt.want, got, tt.body)
-	}
-}
-
 func TestSplitBodies(t *testing.T) {
 	t.Parallel()
 	many := make([][]byte, 2*republishBodies+1)
@@ -372,19 +347,4 @@ func TestReplayRequiresAJSONContentType(t *testing.T) {
 	h := newHarness(t, withDeadLetters(newFakeDeadLetters("not json")))
 	rec := h.do(t, "POST", "/deadletters/replay", "application/json; charset=utf-8", `{"all":true}`)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-}
-
-// A replayed event travels in its key's group, as every published copy of
-// it does; a body that is not one event is routed by its bytes.
-func TestReplayMessagesRouteEventsByKey(t *testing.T) {
-	t.Parallel()
-	valid := []byte(`{"topic":"orders","event_id":"o-1","timestamp":"2026-11-25T10:00:00Z","source":"shop"}`)
-	garbage := []byte("not json")
-	msgs := replayMessages([][]byte{valid, garbage})
-	require.Len(t, msgs, 2)
-	require.Equal(t, queue.GroupOf("orders", "o-1"), msgs[0].Group)
-	require.Equal(t, queue.Singles([][]byte{garbage})[0].Group, msgs[1].Group)
-	for _, m := range msgs {
-		require.Equal(t, 1, m.Events)
-	}
 }

@@ -24,17 +24,8 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	bodies := make([][]byte, len(evs))
-	groups := make([]uint32, len(evs))
-	for i, e := range evs {
-		bodies[i] = event.EncodeDecoded(e)
-		groups[i] = queue.GroupOf(e.Topic, e.EventID)
-	}
-	maxBytes := s.deps.Limits.MaxEventBytes // a message is bound by the queue's limit, as one event is
-	if maxBytes <= 0 {
-		maxBytes = event.DefaultLimits().MaxEventBytes
-	}
-	msgs := queue.Pack(bodies, groups, s.deps.MaxMessageEvents, maxBytes)
+	// A message is bound by the queue's limit, as one event is.
+	msgs := queue.PackEvents(evs, s.deps.MaxMessageEvents, s.deps.Limits.MaxEventBytes)
 	if err := s.deps.Publisher.Publish(r.Context(), msgs); err != nil {
 		if canceledByClient(err, r.Context().Err()) {
 			err = s.clientLeft("publishing", err)

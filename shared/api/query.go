@@ -12,31 +12,18 @@ import (
 
 // events lists processed events, newest processed first, a page at a time.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r)
-	if err != nil {
-		writeError(w, err)
-		return
+	fetch := func(ctx context.Context, p pageRequest[event.Filter]) ([]event.StoredEvent, error) {
+		f := p.filter
+		f.Limit = p.limit
+		if p.after != nil {
+			f.After = &event.Position{ProcessedAt: fromMicros(*p.after.At), ID: p.after.ID}
+		}
+		return s.deps.Reader.Events(ctx, f)
 	}
-	p, err := readPage(q, "events", eventFilter)
-	if err != nil {
-		writeError(w, err)
-		return
+	next := func(_ event.Filter, last event.StoredEvent) cursor {
+		return cursor{At: micros(last.ProcessedAt), ID: last.ID}
 	}
-	f := p.filter
-	f.Limit = p.limit
-	if p.after != nil {
-		f.After = &event.Position{ProcessedAt: fromMicros(*p.after.At), ID: p.after.ID}
-	}
-	list, err := s.deps.Reader.Events(r.Context(), f)
-	if err != nil {
-		s.readFailed(w, err)
-		return
-	}
-	if p.full(len(list)) {
-		last := list[len(list)-1]
-		p.setNext(w, r, cursor{At: micros(last.ProcessedAt), ID: last.ID})
-	}
-	writeJSON(w, http.StatusOK, list)
+	serveList(s, w, r, "events", eventFilter, fetch, next)
 }
 
 // eventFilter reads /events' filters: topic, source, and the since/until
@@ -126,39 +113,26 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 // topics lists the topics' counters, by name or most recently active
 // first, a page at a time.
 func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	p, err := readPage(q, "topics", topicFilter)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	f := p.filter
-	f.Limit = p.limit
-	if p.after != nil {
-		after := event.TopicStats{Topic: p.after.Key}
-		if p.after.At != nil {
-			after.LastProcessedAt = fromMicros(*p.after.At)
+	fetch := func(ctx context.Context, p pageRequest[event.TopicFilter]) ([]event.TopicStats, error) {
+		f := p.filter
+		f.Limit = p.limit
+		if p.after != nil {
+			after := event.TopicStats{Topic: p.after.Key}
+			if p.after.At != nil {
+				after.LastProcessedAt = fromMicros(*p.after.At)
+			}
+			f.After = &after
 		}
-		f.After = &after
+		return s.deps.Reader.Topics(ctx, f)
 	}
-	list, err := s.deps.Reader.Topics(r.Context(), f)
-	if err != nil {
-		s.readFailed(w, err)
-		return
-	}
-	if p.full(len(list)) {
-		last := list[len(list)-1]
-		next := cursor{Key: last.Topic}
+	next := func(f event.TopicFilter, last event.TopicStats) cursor {
+		c := cursor{Key: last.Topic}
 		if f.Order == event.ByRecent && !last.LastProcessedAt.IsZero() {
-			next.At = micros(last.LastProcessedAt)
+			c.At = micros(last.LastProcessedAt)
 		}
-		p.setNext(w, r, next)
+		return c
 	}
-	writeJSON(w, http.StatusOK, list)
+	serveList(s, w, r, "topics", topicFilter, fetch, next)
 }
 
 // topicOrders are the values of /topics' order parameter.

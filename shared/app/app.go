@@ -5,11 +5,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/logagg/logagg/shared/api"
@@ -34,24 +36,17 @@ func Logger(cfg config.Config, w io.Writer) *slog.Logger {
 // the database is still starting (as it is right after `docker compose up`)
 // until ctx ends or wait has passed.
 func OpenStore(ctx context.Context, cfg config.Config, wait time.Duration, log *slog.Logger) (*store.Store, error) {
-	deadline := time.Now().Add(wait)
-	delay := 200 * time.Millisecond
-	for {
+	st, err := retryWhileStarting(ctx, "database", wait, log, func() (*store.Store, error) {
 		st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: int32(cfg.DBMaxConns)})
-		if err == nil {
-			return st, nil
+		if err != nil && event.ErrorCode(err) != event.Unavailable {
+			return nil, backoff.Permanent(err) // waiting does not mend it
 		}
-		if event.ErrorCode(err) != event.Unavailable || time.Now().After(deadline) {
-			return nil, fmt.Errorf("DATABASE_URL: %w", err)
-		}
-		log.Warn("database not reachable yet; retrying", "error", err, "in", delay)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 3*time.Second)
+		return st, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	return st, nil
 }
 
 // RedisQueue connects to Redis and makes sure the stream's consumer group
@@ -67,24 +62,39 @@ func RedisQueue(ctx context.Context, cfg config.Config, poolSize int, wait time.
 	q := redisqueue.New(client, redisqueue.Options{
 		Stream: cfg.Stream, Group: cfg.Group, MaxBacklog: cfg.MaxBacklog, ClaimIdle: cfg.ClaimIdle,
 	})
-	deadline := time.Now().Add(wait)
-	delay := 200 * time.Millisecond
-	for {
-		err := q.EnsureGroup(ctx)
-		if err == nil {
-			return q, client, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			client.Close()
-			return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
-		}
-		log.Warn("redis not reachable yet; retrying", "error", err, "in", delay)
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 3*time.Second)
+	_, err = retryWhileStarting(ctx, "redis", wait, log, func() (struct{}, error) {
+		return struct{}{}, q.EnsureGroup(ctx)
+	})
+	if err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	return q, client, nil
+}
+
+// retryWhileStarting runs connect until it succeeds, fails for good
+// (backoff.Permanent), ctx ends, or the next try would start after wait
+// has passed; with no wait it tries once. It waits 200 ms before the
+// second try, twice as long before each next one, at most 3 s, and logs
+// every retry.
+func retryWhileStarting[T any](ctx context.Context, dependency string, wait time.Duration, log *slog.Logger, connect backoff.Operation[T]) (T, error) {
+	opts := []backoff.RetryOption{
+		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 200 * time.Millisecond, Multiplier: 2, MaxInterval: 3 * time.Second}),
+		backoff.WithMaxElapsedTime(wait),
+		backoff.WithNotify(func(err error, in time.Duration) {
+			log.Warn(dependency+" not reachable yet; retrying", "error", err, "in", in)
+		}),
+	}
+	if wait <= 0 {
+		opts = append(opts, backoff.WithMaxTries(1)) // a MaxElapsedTime of 0 would mean no limit
+	}
+	v, err := backoff.Retry(ctx, connect, opts...)
+	// Retry hands a failure on the last try back still marked permanent
+	// (cenkalti/backoff#177, fixed after v5.0.3).
+	if permanent := (*backoff.PermanentError)(nil); errors.As(err, &permanent) {
+		err = permanent.Err
+	}
+	return v, err
 }
 
 // Limits are the publish limits of cfg.

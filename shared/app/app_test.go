@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/config"
+	"github.com/logagg/logagg/shared/event"
 )
 
 // A database that does not exist is not a database still starting:
@@ -30,5 +32,52 @@ func TestOpenStoreStopsAtOnceWhenTheDatabaseDoesNotExist(t *testing.T) {
 	require.ErrorContains(t, err, "DATABASE_URL: ")
 	require.ErrorContains(t, err, "does not exist")
 	require.NotContains(t, err.Error(), "s3cret-pw")
+	require.NotContains(t, logs.String(), "retrying")
+}
+
+// capturedLog is a logger whose output the test reads.
+func capturedLog() (*slog.Logger, *bytes.Buffer) {
+	var logs bytes.Buffer
+	return slog.New(slog.NewJSONHandler(&logs, nil)), &logs
+}
+
+// closedAddress is a local address that nothing listens on.
+func closedAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// A database out of reach may be one still starting: OpenStore tries again
+// until the startup wait has passed, saying so, and then names
+// DATABASE_URL with the reason.
+func TestOpenStoreRetriesWhileTheDatabaseIsOutOfReach(t *testing.T) {
+	t.Parallel()
+	log, logs := capturedLog()
+	cfg := config.Config{DatabaseURL: "postgres://postgres@" + closedAddress(t) + "/logagg?sslmode=disable&connect_timeout=2", DBMaxConns: 1}
+
+	st, err := OpenStore(context.Background(), cfg, time.Second, log)
+	require.Nil(t, st)
+	require.ErrorContains(t, err, "DATABASE_URL: ")
+	require.Equal(t, event.Unavailable, event.ErrorCode(err), "%v", err)
+	require.Contains(t, logs.String(), "database not reachable yet; retrying")
+}
+
+// With no startup wait (the publish function's Redis), RedisQueue tries
+// once and names REDIS_URL.
+func TestRedisQueueWithoutAWaitTriesOnce(t *testing.T) {
+	t.Parallel()
+	log, logs := capturedLog()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	q, client, err := RedisQueue(ctx, config.Config{RedisURL: "redis://" + closedAddress(t) + "/0"}, 1, 0, log)
+	require.Nil(t, q)
+	require.Nil(t, client)
+	require.ErrorContains(t, err, "REDIS_URL: ")
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "it gave up on its own, not at the context's end")
 	require.NotContains(t, logs.String(), "retrying")
 }

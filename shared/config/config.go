@@ -12,6 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logagg/logagg/shared/api"
+	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/redisqueue"
+	"github.com/logagg/logagg/shared/store"
+	"github.com/logagg/logagg/shared/worker"
 )
 
 // Config is the whole configuration; each composition root uses the part it
@@ -55,7 +61,9 @@ func Load(getenv func(string) string) (Config, error) {
 }
 
 // load reads every setting: this is the one place that names each variable,
-// its default and its meaning (Settings lists them from here).
+// its default and its meaning (Settings lists them from here). A default
+// that a package also applies to a zero option is that package's constant,
+// so that it is written once.
 func load(getenv func(string) string) (Config, *reader) {
 	r := &reader{getenv: getenv}
 	c := Config{
@@ -64,17 +72,17 @@ func load(getenv func(string) string) (Config, *reader) {
 		QueueURL:          r.url("QUEUE_URL", "SQS queue URL (cloud); empty means the Redis Stream", "https", "http"),
 		Port:              r.integer("PORT", "HTTP port (on every interface)", 8080, 1, 65535),
 		WorkerCount:       r.integer("WORKER_COUNT", "consumer workers; 0 serves HTTP only", 4, 0, 1024),
-		BatchSize:         r.integer("BATCH_SIZE", "most events per consume transaction", 500, 1, 10000),
-		MaxBatch:          r.integer("MAX_BATCH", "most events per publish request", 10000, 1, 1000000),
-		MaxBodyBytes:      int64(r.integer("MAX_BODY_BYTES", "request body limit, after decompression", 6<<20, 1024, 1<<30)),
-		MaxEventBytes:     r.integer("MAX_EVENT_BYTES", "one encoded event (the SQS message limit)", 256<<10, 256, 1<<30),
+		BatchSize:         r.integer("BATCH_SIZE", "most events per consume transaction", worker.DefaultBatchSize, 1, 10000),
+		MaxBatch:          r.integer("MAX_BATCH", "most events per publish request", event.DefaultMaxEvents, 1, 1000000),
+		MaxBodyBytes:      int64(r.integer("MAX_BODY_BYTES", "request body limit, after decompression", api.DefaultMaxBodyBytes, 1024, 1<<30)),
+		MaxEventBytes:     r.integer("MAX_EVENT_BYTES", "one encoded event (the SQS message limit)", event.DefaultMaxEventBytes, 256, 1<<30),
 		APIKeys:           r.list("API_KEYS", "comma-separated API keys; empty leaves the API open"),
-		Stream:            r.str("STREAM_NAME", "the Redis Stream", "logagg:events"),
-		Group:             r.str("CONSUMER_GROUP", "the stream's consumer group", "logagg"),
+		Stream:            r.str("STREAM_NAME", "the Redis Stream", redisqueue.DefaultStream),
+		Group:             r.str("CONSUMER_GROUP", "the stream's consumer group", redisqueue.DefaultGroup),
 		MaxBacklog:        int64(r.integer("MAX_BACKLOG", "queued events above which /publish answers 429; 0 = no limit", 1000000, 0, 1<<40)),
-		ClaimIdle:         r.duration("CLAIM_IDLE", "pending time after which another consumer reclaims a message", 30*time.Second),
+		ClaimIdle:         r.duration("CLAIM_IDLE", "pending time after which another consumer reclaims a message", redisqueue.DefaultClaimIdle),
 		MaxDeliveries:     r.integer("MAX_DELIVERIES", "deliveries after which a message is dead-lettered", 5, 1, 1000),
-		DBMaxConns:        r.integer("DB_MAX_CONNS", "PostgreSQL pool size per process", 8, 1, 1000),
+		DBMaxConns:        r.integer("DB_MAX_CONNS", "PostgreSQL pool size per process", store.DefaultMaxConns, 1, 1000),
 		ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", "how long in-flight requests and batches may take after SIGTERM", 30*time.Second),
 		LedgerRetention:   r.duration("LEDGER_RETENTION", "how long consumed message IDs are kept", 168*time.Hour),
 		ConsumerName:      r.str("CONSUMER_NAME", "this process's name in the consumer group; empty = <host>-<pid>", ""),

@@ -85,16 +85,16 @@ func BenchmarkEncode(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
-func BenchmarkEncodeDecoded(b *testing.B) {
+func BenchmarkEncodeMessage(b *testing.B) {
 	events, err := DecodeRequest("application/json", benchBody(500), DefaultLimits())
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(len(EncodeDecoded(events[0]))))
+	b.SetBytes(int64(len(EncodeMessage(events[0]))))
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		EncodeDecoded(events[i%len(events)])
+		EncodeMessage(events[i%len(events)])
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
@@ -111,7 +111,7 @@ func BenchmarkDecodeMessage(b *testing.B) {
 			}
 			parts := make([]string, n)
 			for i, e := range events {
-				parts[i] = string(EncodeDecoded(e))
+				parts[i] = string(EncodeMessage(e))
 			}
 			msg := []byte(parts[0])
 			if n > 1 {

@@ -15,12 +15,20 @@ type Limits struct {
 	MaxEventBytes int // one encoded event (the SQS message limit)
 }
 
-// DefaultLimits are SPEC's defaults: 10,000 events, 256 KiB an event.
-func DefaultLimits() Limits { return Limits{MaxEvents: 10000, MaxEventBytes: 256 << 10} }
+// SPEC's defaults of the publish limits.
+const (
+	DefaultMaxEvents     = 10000     // MAX_BATCH
+	DefaultMaxEventBytes = 256 << 10 // MAX_EVENT_BYTES: the SQS message limit
+)
 
-// orDefaults replaces a zero or negative limit with its default, so that a
+// DefaultLimits are SPEC's defaults: 10,000 events, 256 KiB an event.
+func DefaultLimits() Limits {
+	return Limits{MaxEvents: DefaultMaxEvents, MaxEventBytes: DefaultMaxEventBytes}
+}
+
+// OrDefaults replaces a zero or negative limit with its default, so that a
 // zero Limits never means "unlimited" by accident.
-func (l Limits) orDefaults() Limits {
+func (l Limits) OrDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxEvents <= 0 {
 		l.MaxEvents = d.MaxEvents
@@ -49,7 +57,7 @@ func (l Limits) orDefaults() Limits {
 // syntax (Malformed, with line and column), shape (Invalid), event count (no
 // events: Invalid; over lim.MaxEvents: TooLarge), every field of every event
 // (Invalid, one FieldError per bad field), and last the size of each event
-// as EncodeDecoded writes it, since that is what goes on the queue (over
+// as EncodeMessage writes it, since that is what goes on the queue (over
 // lim.MaxEventBytes: TooLarge naming the event). A zero field of lim takes
 // its default.
 //
@@ -57,7 +65,7 @@ func (l Limits) orDefaults() Limits {
 // "Topic"); when a key repeats, the last one wins. Payloads come back
 // compacted, in memory that does not alias body.
 func DecodeRequest(contentType string, body []byte, lim Limits) ([]Event, error) {
-	lim = lim.orDefaults()
+	lim = lim.OrDefaults()
 	ndjson, err := requestFormat(contentType)
 	if err != nil {
 		return nil, err

@@ -63,6 +63,16 @@ func requireCode(t *testing.T, err error, code Code) *Error {
 	return e
 }
 
+// requireRefused checks that decoding returned no events and an *Error with
+// code and message.
+func requireRefused(t *testing.T, got []Event, err error, code Code, message string) *Error {
+	t.Helper()
+	e := requireCode(t, err, code)
+	require.Nil(t, got)
+	require.Equal(t, message, e.Message)
+	return e
+}
+
 func TestDecodeRequestForms(t *testing.T) {
 	t.Parallel()
 
@@ -362,9 +372,7 @@ func TestDecodeRequestCollectsEveryProblem(t *testing.T) {
 		` + eventJSON("ok-5") + `
 	]}`
 	got, err := DecodeRequest("", []byte(body), DefaultLimits())
-	e := requireCode(t, err, Invalid)
-	require.Nil(t, got)
-	require.Equal(t, "3 of 6 events are invalid", e.Message)
+	e := requireRefused(t, got, err, Invalid, "3 of 6 events are invalid")
 	require.Equal(t, []FieldError{
 		{Index: 1, Field: "topic", Message: "topic must not be empty"},
 		{Index: 1, Field: "event_id", Message: "event_id must be a string, got a number"},
@@ -393,9 +401,7 @@ func TestDecodeRequestMaxEvents(t *testing.T) {
 	require.Len(t, got, 5)
 
 	got, err = DecodeRequest("", batch(6), lim)
-	e := requireCode(t, err, TooLarge)
-	require.Nil(t, got)
-	require.Equal(t, "6 events in one request; the limit is 5, so split the batch", e.Message)
+	requireRefused(t, got, err, TooLarge, "6 events in one request; the limit is 5, so split the batch")
 
 	// The count is checked before the events, so a batch that is too large
 	// and invalid is reported as too large.
@@ -441,9 +447,7 @@ func TestDecodeRequestMaxEventBytes(t *testing.T) {
 	require.NoError(t, err)
 
 	got, err = DecodeRequest("", []byte(`[`+atLimit+`,`+overLimit+`,`+atLimit+`,`+overLimit+`]`), lim)
-	e := requireCode(t, err, TooLarge)
-	require.Nil(t, got)
-	require.Equal(t, "event 1 is too large: event is 1001 bytes encoded; the limit is 1000 (2 events are over the limit)", e.Message)
+	e := requireRefused(t, got, err, TooLarge, "event 1 is too large: event is 1001 bytes encoded; the limit is 1000 (2 events are over the limit)")
 	require.Equal(t, []FieldError{
 		{Index: 1, Field: "", Message: "event is 1001 bytes encoded; the limit is 1000"},
 		{Index: 3, Field: "", Message: "event is 1001 bytes encoded; the limit is 1000"},
@@ -578,7 +582,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		for _, e := range events {
 			enc, err := Encode(e)
 			require.NoError(t, err)
-			require.Equal(t, string(enc), string(EncodeDecoded(e)))
+			require.Equal(t, string(enc), string(EncodeMessage(e)))
 			require.True(t, json.Valid(enc))
 			require.Len(t, enc, encodedLen(&e))
 			require.LessOrEqual(t, len(enc), lim.MaxEventBytes)
@@ -608,7 +612,7 @@ func FuzzDecodeRequest(f *testing.F) {
 // TestDecodeMessageFollowsTheTimestampRule: a queue message is held to the
 // rule /publish applies, so one queued before the rule (or by hand) cannot
 // put an unreadable row in the database: it is refused, and dead-lettered by
-// the consumer. EncodeDecoded writes what decoding kept.
+// the consumer. EncodeMessage writes what decoding kept.
 func TestDecodeMessageFollowsTheTimestampRule(t *testing.T) {
 	t.Parallel()
 
@@ -621,5 +625,5 @@ func TestDecodeMessageFollowsTheTimestampRule(t *testing.T) {
 	got, err := DecodeMessage([]byte(withField(FieldTimestamp, `"9999-12-31t23:59:59.999999999+00:30"`)))
 	require.NoError(t, err)
 	require.Equal(t, "9999-12-31T23:59:59.999999+00:30", got[0].Timestamp.Format(time.RFC3339Nano))
-	require.Contains(t, string(EncodeDecoded(got[0])), `"timestamp":"9999-12-31T23:59:59.999999+00:30"`)
+	require.Contains(t, string(EncodeMessage(got[0])), `"timestamp":"9999-12-31T23:59:59.999999+00:30"`)
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// EncodeDecoded returns the canonical queue-message body of an event that
+// EncodeMessage returns the canonical queue-message body of an event that
 // DecodeRequest or DecodeMessage returned:
 //
 //	{"topic":…,"event_id":…,"timestamp":"<RFC 3339, offset kept>","source":…,"payload":{…}}
@@ -14,10 +14,10 @@ import (
 // the timestamp's fraction as decoding left it: six digits at most.
 // It does not check the event again: the decoders have checked everything
 // DecodeMessage needs and left the payload compact ({} when absent or
-// null), and the checks were half the work of encoding. DecodeMessage of
-// the result gives back e. An event from anywhere else must be checked
+// null), and the checks were half the work of encoding. It is the inverse
+// of DecodeMessage: DecodeMessage of the result gives back e. An event from anywhere else must be checked
 // first; the tests' checking encoder shows what that takes.
-func EncodeDecoded(e Event) []byte {
+func EncodeMessage(e Event) []byte {
 	buf := appendHead(nil, &e, len(e.Payload))
 	if len(e.Payload) == 0 {
 		buf = append(buf, '{', '}')
@@ -45,7 +45,7 @@ func appendHead(dst []byte, e *Event, payloadLen int) []byte {
 // encodedOverhead is the length of an encoded event without its values.
 var encodedOverhead = len(`{"topic":,"event_id":,"timestamp":"","source":,"payload":}`)
 
-// encodedLen returns len(EncodeDecoded(*e)) for a valid event whose payload is
+// encodedLen returns len(EncodeMessage(*e)) for a valid event whose payload is
 // compact, without encoding it.
 func encodedLen(e *Event) int {
 	var ts [64]byte

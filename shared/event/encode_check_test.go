@@ -7,12 +7,12 @@ import (
 
 // The checking encoder: Encode refuses what DecodeMessage would refuse and
 // encodes the rest. No production path needs it (publishing encodes events
-// the decoders have checked, with EncodeDecoded); the tests keep it as the
-// reference that EncodeDecoded must agree with, and to build messages from
+// the decoders have checked, with EncodeMessage); the tests keep it as the
+// reference that EncodeMessage must agree with, and to build messages from
 // events made in Go.
 
 // Encode returns the canonical queue-message body of one event, as
-// EncodeDecoded writes it:
+// EncodeMessage writes it:
 //
 //	{"topic":…,"event_id":…,"timestamp":"<RFC 3339, offset kept>","source":…,"payload":{…}}
 //

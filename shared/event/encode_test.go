@@ -108,7 +108,7 @@ func TestEncodeRejects(t *testing.T) {
 }
 
 // TestEncodeRoundTrip is the property DecodeMessage(Encode(e)) == e over a
-// table of events as decoding produces them, and EncodeDecoded agreeing
+// table of events as decoding produces them, and EncodeMessage agreeing
 // with Encode on each.
 func TestEncodeRoundTrip(t *testing.T) {
 	t.Parallel()
@@ -146,13 +146,13 @@ func TestEncodeRoundTrip(t *testing.T) {
 			enc, err := Encode(e)
 			require.NoError(t, err)
 			require.Len(t, enc, encodedLen(&e))
-			require.Equal(t, string(enc), string(EncodeDecoded(e)))
+			require.Equal(t, string(enc), string(EncodeMessage(e)))
 
 			back, err := DecodeMessage(enc)
 			require.NoError(t, err)
 			require.Equal(t, []Event{e}, back)
 			require.Equal(t, e.Timestamp.String(), back[0].Timestamp.String())
-			require.Equal(t, string(enc), string(EncodeDecoded(back[0])))
+			require.Equal(t, string(enc), string(EncodeMessage(back[0])))
 
 			again, err := Encode(back[0])
 			require.NoError(t, err)

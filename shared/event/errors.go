@@ -3,6 +3,8 @@ package event
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Code classifies an error so that the HTTP edge can map it to a status
@@ -69,4 +71,13 @@ func ErrorCode(err error) Code {
 		return e.Code
 	}
 	return Internal
+}
+
+// quoteShort quotes s for a message, shortened when long.
+func quoteShort(s string) string {
+	const maxShown = 40
+	if utf8.RuneCountInString(s) > maxShown {
+		s = string([]rune(s)[:maxShown]) + "…"
+	}
+	return strconv.Quote(s)
 }

@@ -2,6 +2,13 @@ package event
 
 import "time"
 
+const (
+	// DefaultListLimit is a listing's page size when none is asked for.
+	DefaultListLimit = 100
+	// MaxListLimit is the largest page size the query API hands out.
+	MaxListLimit = 1000
+)
+
 // Filter selects stored events for a listing. Empty and nil fields do not
 // filter.
 type Filter struct {
@@ -9,8 +16,8 @@ type Filter struct {
 	Source string
 	Since  *time.Time // event timestamp >= Since
 	Until  *time.Time // event timestamp < Until
-	Limit  int
-	After  *Position // keyset cursor: only rows listed after this one
+	Limit  int        // page size; 0 or less means DefaultListLimit
+	After  *Position  // keyset cursor: only rows listed after this one
 }
 
 // Position is a row's place in the listing, which runs newest processed

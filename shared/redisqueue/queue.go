@@ -33,6 +33,13 @@ const (
 	groupField  = "g" // the routing group
 )
 
+// The defaults of Options (STREAM_NAME, CONSUMER_GROUP, CLAIM_IDLE).
+const (
+	DefaultStream    = "logagg:events"
+	DefaultGroup     = "logagg"
+	DefaultClaimIdle = 30 * time.Second
+)
+
 // Options configure a Queue. Zero fields take their defaults.
 type Options struct {
 	Stream     string        // stream key; default "logagg:events"
@@ -61,13 +68,13 @@ var (
 // has vanished).
 func New(client redis.UniversalClient, opts Options) *Queue {
 	if opts.Stream == "" {
-		opts.Stream = "logagg:events"
+		opts.Stream = DefaultStream
 	}
 	if opts.Group == "" {
-		opts.Group = "logagg"
+		opts.Group = DefaultGroup
 	}
 	if opts.ClaimIdle <= 0 {
-		opts.ClaimIdle = 30 * time.Second
+		opts.ClaimIdle = DefaultClaimIdle
 	}
 	if opts.Block <= 0 {
 		opts.Block = time.Second

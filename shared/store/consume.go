@@ -5,20 +5,21 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/logagg/logagg/shared/event"
 )
 
-// maxAttempts bounds how often Consume runs a transaction that PostgreSQL
-// aborted for a deadlock or serialization failure.
+// maxAttempts bounds how often retryOnDeadlock runs a transaction that
+// PostgreSQL aborted for a deadlock or serialization failure.
 const maxAttempts = 5
 
 // Consume commits one batch of queue messages in one transaction, so that
@@ -38,22 +39,15 @@ const maxAttempts = 5
 //     payload conflict, and its message goes into the ledger.
 //  5. The counters are incremented, on one counter shard per call.
 //
-// The transaction runs at READ COMMITTED, and that is enough: every write is
-// an atomic INSERT … ON CONFLICT DO NOTHING or an increment `col = col + n`
-// evaluated on the latest committed row version, and no decision is taken on
-// something read earlier. Uniqueness is enforced by the unique indexes, which
-// see uncommitted concurrent inserts and wait for them, so phantoms cannot
-// produce a second row, write skew has no read to be skewed by, and
-// increments cannot be lost. SERIALIZABLE would only add retries. The
-// duplicate audit (4) runs as a statement of its own, after the insert, so
-// that its snapshot includes rows that concurrent batches committed while
-// the insert waited for them.
+// The transaction runs at READ COMMITTED. Why that level is enough, and why
+// the duplicate audit (4) is a statement of its own after the insert, is
+// stated once, in the README: "Guarantees, and how they are kept".
 //
 // Locks are always taken in the same order — ledger IDs sorted, then event
 // keys sorted, then the counter shard, then the topic counters sorted — so
 // concurrent consumers wait for one another but do not deadlock; should
-// PostgreSQL still report a deadlock or serialization failure, the call is
-// run again.
+// PostgreSQL still report a deadlock or serialization failure, the
+// transaction is run again.
 //
 // When PostgreSQL refuses the data itself (an invalid JSON escape, a value
 // out of range, …), the batch is split in halves that are consumed in
@@ -66,6 +60,9 @@ const maxAttempts = 5
 // Every record needs a MessageID (code Invalid otherwise). A database that
 // is out of reach gives code Unavailable: nothing was committed, or what was
 // is in the ledger, so the caller retries the batch later.
+//
+// The work is done in three layers, each named after what it adds:
+// splitOnRefusedData, retryOnDeadlock and commitAssumingFresh.
 func (s *Store) Consume(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
 	for i, r := range recs {
 		if r.MessageID == "" {
@@ -75,37 +72,38 @@ func (s *Store) Consume(ctx context.Context, recs []event.Record) (event.BatchRe
 	if len(recs) == 0 {
 		return event.BatchResult{}, nil
 	}
-	return s.consume(ctx, recs)
+	return s.splitOnRefusedData(ctx, recs)
 }
 
-// consume runs recs as one transaction, or in halves when PostgreSQL refuses
-// their data.
-func (s *Store) consume(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
-	res, err := s.consumeRetrying(ctx, recs)
+// splitOnRefusedData commits recs in one transaction or, when PostgreSQL
+// refuses their data, in halves, down to the record at fault, which it
+// dead-letters.
+func (s *Store) splitOnRefusedData(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
+	res, err := s.retryOnDeadlock(ctx, recs)
 	if err == nil {
 		return res, nil
 	}
-	if classifyFailure(err) != failData {
+	if failureOf(err) != failData {
 		return event.BatchResult{}, s.classify(err, "committing the batch")
 	}
 	if len(recs) == 1 {
-		return s.reject(ctx, recs[0], err)
+		return s.deadLetterRefused(ctx, recs[0], err)
 	}
 	mid := len(recs) / 2
-	left, err := s.consume(ctx, recs[:mid])
+	left, err := s.splitOnRefusedData(ctx, recs[:mid])
 	if err != nil {
 		return event.BatchResult{}, err
 	}
-	right, err := s.consume(ctx, recs[mid:])
+	right, err := s.splitOnRefusedData(ctx, recs[mid:])
 	if err != nil {
 		return event.BatchResult{}, err
 	}
 	return sum(left, right), nil
 }
 
-// reject dead-letters a record whose data PostgreSQL refused, in a
-// transaction of its own.
-func (s *Store) reject(ctx context.Context, rec event.Record, cause error) (event.BatchResult, error) {
+// deadLetterRefused dead-letters a record whose data PostgreSQL refused, in
+// a transaction of its own.
+func (s *Store) deadLetterRefused(ctx context.Context, rec event.Record, cause error) (event.BatchResult, error) {
 	dead := event.Record{
 		MessageID:  rec.MessageID,
 		Body:       rec.Body,
@@ -120,12 +118,12 @@ func (s *Store) reject(ctx context.Context, rec event.Record, cause error) (even
 		// Keep what the message carried, so that it can be replayed.
 		dead.Body, _ = json.Marshal(rec.Events)
 	}
-	res, err := s.consumeRetrying(ctx, []event.Record{dead})
-	if err != nil && classifyFailure(err) == failData {
+	res, err := s.retryOnDeadlock(ctx, []event.Record{dead})
+	if err != nil && failureOf(err) == failData {
 		// Only the message ID itself can still be at fault (the reason is
 		// cleaned and the body is bytes): store it cleaned as well.
 		dead.MessageID = cleanText(dead.MessageID)
-		res, err = s.consumeRetrying(ctx, []event.Record{dead})
+		res, err = s.retryOnDeadlock(ctx, []event.Record{dead})
 	}
 	if err != nil {
 		return event.BatchResult{}, s.classify(err, "dead-lettering a rejected message")
@@ -133,23 +131,116 @@ func (s *Store) reject(ctx context.Context, rec event.Record, cause error) (even
 	return res, nil
 }
 
-// consumeRetrying runs consumeOnce again after a deadlock or serialization
-// failure.
-func (s *Store) consumeRetrying(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
-	for attempt := 1; ; attempt++ {
-		res, err := s.consumeOnce(ctx, recs)
-		if err == nil || attempt == maxAttempts || classifyFailure(err) != failRetry {
-			return res, err
+// retryOnDeadlock runs commitAssumingFresh again after a deadlock or
+// serialization failure, up to maxAttempts times in all. It waits a little
+// between attempts, at random, so that the transactions that collided do
+// not collide again: up to 10 ms, then 20, 40 and 80.
+func (s *Store) retryOnDeadlock(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
+	attempt := func() (event.BatchResult, error) {
+		res, err := s.commitAssumingFresh(ctx, recs)
+		if err != nil && failureOf(err) != failRetry {
+			return res, backoff.Permanent(err)
 		}
-		// Back off a little, at random, so that the transactions that
-		// collided do not collide again.
-		wait := time.Duration(rand.Int64N(int64(5*time.Millisecond) << attempt))
-		select {
-		case <-ctx.Done():
-			return event.BatchResult{}, ctx.Err()
-		case <-time.After(wait):
+		return res, err
+	}
+	collisions := &backoff.ExponentialBackOff{
+		InitialInterval: 5 * time.Millisecond, RandomizationFactor: 1, Multiplier: 2, MaxInterval: time.Second,
+	}
+	res, err := backoff.Retry(ctx, attempt, backoff.WithBackOff(collisions), backoff.WithMaxTries(maxAttempts))
+	// Retry hands a failure on the last attempt back still marked permanent
+	// (cenkalti/backoff#177, fixed after v5.0.3).
+	if permanent := (*backoff.PermanentError)(nil); errors.As(err, &permanent) {
+		err = permanent.Err
+	}
+	return res, err
+}
+
+// commitAssumingFresh is one attempt at the transaction described at
+// Consume, pipelined into two round trips: BEGIN, the dead letters and the
+// event insert go together, then the ledger, the audit, the counters and
+// COMMIT. It bets that no message of the batch was committed before, which
+// holds for all but redeliveries; the ledger statements abort the
+// transaction when the bet is lost, and it then asks which messages were
+// committed and writes only the others.
+func (s *Store) commitAssumingFresh(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		ids = append(ids, r.MessageID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return event.BatchResult{}, err
+	}
+	defer conn.Release()
+	committed := false
+	defer func() {
+		if !committed {
+			rollbackConn(ctx, conn)
+		}
+	}()
+
+	fresh := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		fresh[id] = true
+	}
+	for attempt := 0; ; attempt++ {
+		plan := planBatch(recs, maps.Clone(fresh))
+		inserted := make(map[event.Key]bool, len(plan.candidates))
+		b := &pgx.Batch{}
+		b.Queue(beginSQL)
+		plan.queueWrites(b, inserted)
+		err := conn.SendBatch(ctx, b).Close()
+		if err == nil {
+			b = &pgx.Batch{}
+			plan.queueCounts(b, inserted, s.shard())
+			b.Queue("COMMIT")
+			err = conn.SendBatch(ctx, b).Close()
+		}
+		if err == nil {
+			committed = true
+			return plan.res, nil
+		}
+		if !isRedelivery(err) || attempt > 0 {
+			return event.BatchResult{}, err
+		}
+		// Redelivered messages that an earlier batch committed: find
+		// them, and write only the others.
+		rollbackConn(ctx, conn)
+		done, err := s.committedMessages(ctx, conn, ids, recs)
+		if err != nil {
+			return event.BatchResult{}, err
+		}
+		for id := range done {
+			delete(fresh, id)
 		}
 	}
+}
+
+// committedMessages returns which of the messages an earlier batch
+// committed: those in the ledger, and those whose events are stored under
+// their own message ID.
+func (s *Store) committedMessages(ctx context.Context, conn *pgxpool.Conn, ids []string, recs []event.Record) (map[string]bool, error) {
+	var events []pendingEvent
+	for _, r := range recs {
+		for _, e := range r.Events {
+			events = append(events, pendingEvent{Event: e, messageID: r.MessageID})
+		}
+	}
+	ev := newEventRows(events)
+	rows, err := conn.Query(ctx, committedMessagesSQL, ids, ev.topics, ev.eventIDs, ev.messageIDs)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
+	var id string
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+		done[id] = true
+		return nil
+	})
+	return done, err
 }
 
 // pendingEvent is an event on its way into processed_events.
@@ -317,107 +408,6 @@ func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard
 	}
 }
 
-// consumeOnce is one attempt at the transaction described at Consume,
-// pipelined into two round trips: BEGIN, the dead letters and the event
-// insert go together, then the ledger, the audit, the counters and COMMIT.
-// It bets that no message of the batch was committed before, which holds
-// for all but redeliveries; the ledger statements abort the transaction
-// when the bet is lost, and the attempt asks first which messages were
-// committed and writes only the others. The audit runs as a statement of
-// its own after the insert, so READ COMMITTED gives it a snapshot with the
-// rows concurrent batches committed while the insert waited for them.
-func (s *Store) consumeOnce(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
-	ids := make([]string, 0, len(recs))
-	for _, r := range recs {
-		ids = append(ids, r.MessageID)
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return event.BatchResult{}, err
-	}
-	defer conn.Release()
-	committed := false
-	defer func() {
-		if !committed {
-			rollbackConn(ctx, conn)
-		}
-	}()
-
-	fresh := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		fresh[id] = true
-	}
-	for attempt := 0; ; attempt++ {
-		plan := planBatch(recs, maps.Clone(fresh))
-		inserted := make(map[event.Key]bool, len(plan.candidates))
-		b := &pgx.Batch{}
-		b.Queue(beginSQL)
-		plan.queueWrites(b, inserted)
-		err := conn.SendBatch(ctx, b).Close()
-		if err == nil {
-			b = &pgx.Batch{}
-			plan.queueCounts(b, inserted, s.shard())
-			b.Queue("COMMIT")
-			err = conn.SendBatch(ctx, b).Close()
-		}
-		if err == nil {
-			committed = true
-			return plan.res, nil
-		}
-		if !isRedelivery(err) || attempt > 0 {
-			return event.BatchResult{}, err
-		}
-		// Redelivered messages that an earlier batch committed: find
-		// them, and write only the others.
-		rollbackConn(ctx, conn)
-		done, err := s.committedMessages(ctx, conn, ids, recs)
-		if err != nil {
-			return event.BatchResult{}, err
-		}
-		for id := range done {
-			delete(fresh, id)
-		}
-	}
-}
-
-// committedMessages returns which of the messages an earlier batch
-// committed: those in the ledger, and those whose events are stored under
-// their own message ID.
-func (s *Store) committedMessages(ctx context.Context, conn *pgxpool.Conn, ids []string, recs []event.Record) (map[string]bool, error) {
-	var events []pendingEvent
-	for _, r := range recs {
-		for _, e := range r.Events {
-			events = append(events, pendingEvent{Event: e, messageID: r.MessageID})
-		}
-	}
-	ev := newEventRows(events)
-	rows, err := conn.Query(ctx, committedMessagesSQL, ids, ev.topics, ev.eventIDs, ev.messageIDs)
-	if err != nil {
-		return nil, err
-	}
-	done := map[string]bool{}
-	var id string
-	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
-		done[id] = true
-		return nil
-	})
-	return done, err
-}
-
-// rollback ends tx if it is still open. It runs even when ctx is done, so
-// that the connection goes back to the pool clean instead of being closed.
-func rollback(ctx context.Context, tx pgx.Tx) {
-	if tx == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_ = tx.Rollback(ctx) // ErrTxClosed after a commit; any other failure closes the connection
-}
-
 // rollbackConn ends the connection's transaction if one is open (ROLLBACK
 // outside a transaction only warns). It runs even when ctx is done, so that
 // the connection goes back to the pool clean; if it cannot, the connection
@@ -518,6 +508,8 @@ INSERT INTO dead_letters (message_id, body, reason, events)
 SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int[])
 RETURNING id, message_id, reason, events`
 
+// beginSQL opens the batch transaction; the README's "Guarantees, and how
+// they are kept" says why READ COMMITTED is enough.
 const beginSQL = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 // insertLedgerAllNewSQL records message IDs in the ledger and aborts the

@@ -643,3 +643,58 @@ func TestSumKeepsTheFirstNamedConflicts(t *testing.T) {
 	require.Equal(t, []event.DeadLetter{{ID: 1}, {ID: 2}}, total.DeadLetters)
 	require.Equal(t, conflicts("a", "b", "c", "d"), left.Conflicted, "the operands are left as they were")
 }
+
+// injectDeadlocks makes the first n inserts into processed_events fail as
+// deadlocks (SQLSTATE 40P01). It returns how many inserts were tried so
+// far: the sequence that counts them is not rolled back with the aborted
+// transactions.
+func injectDeadlocks(t *testing.T, s *Store, n int) (tries func() int64) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := s.pool.Exec(ctx, fmt.Sprintf(`
+		CREATE SEQUENCE insert_tries;
+		CREATE FUNCTION inject_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('insert_tries') <= %d THEN
+				RAISE EXCEPTION 'injected deadlock' USING ERRCODE = '40P01';
+			END IF;
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER inject_deadlock BEFORE INSERT ON processed_events
+			FOR EACH STATEMENT EXECUTE FUNCTION inject_deadlock();`, n))
+	require.NoError(t, err)
+	return func() int64 {
+		var tried int64
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM insert_tries`).Scan(&tried))
+		return tried
+	}
+}
+
+// A deadlock aborts the transaction and nothing of it stays: the batch is
+// run again, and counted once.
+func TestConsumeRunsTheBatchAgainAfterADeadlock(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	tries := injectDeadlocks(t, s, 2)
+
+	res, err := s.Consume(context.Background(), []event.Record{rec("m1", ev("t", "e1", `{}`))})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Unique)
+	require.Equal(t, int64(3), tries(), "two deadlocks, then the attempt that committed")
+	requireStats(t, s, event.Stats{Received: 1, UniqueProcessed: 1, Topics: 1})
+}
+
+// Deadlocks that do not let up make Consume give up after maxAttempts, as
+// the database being unavailable, with nothing committed.
+func TestConsumeGivesUpAfterMaxAttemptsOfDeadlock(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	tries := injectDeadlocks(t, s, 1000)
+
+	_, err := s.Consume(context.Background(), []event.Record{rec("m1", ev("t", "e1", `{}`))})
+	require.Equal(t, event.Unavailable, event.ErrorCode(err), "%v", err)
+	require.ErrorContains(t, err, "injected deadlock")
+	require.Equal(t, int64(maxAttempts), tries())
+	require.Zero(t, rowCount(t, s, "processed_events"))
+	requireStats(t, s, event.Stats{})
+}

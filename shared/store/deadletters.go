@@ -3,11 +3,28 @@ package store
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/logagg/logagg/shared/event"
 )
+
+// DeadLetters returns dead-lettered messages, newest first: at most limit
+// (100 when limit is 0 or less), and only those whose ID is below before
+// when before is above 0, so that the last ID of a page asks for the next.
+func (s *Store) DeadLetters(ctx context.Context, limit int, before int64) ([]event.DeadLetter, error) {
+	limit = pageSize(limit)
+	rows, err := s.pool.Query(ctx, listDeadLettersSQL, before, limit)
+	if err != nil {
+		return nil, s.classify(err, "listing dead letters")
+	}
+	letters, err := scanDeadLetters(rows, min(limit, event.MaxListLimit))
+	if err != nil {
+		return nil, s.classify(err, "listing dead letters")
+	}
+	return letters, nil
+}
 
 // replayChunk is how many dead letters one replay transaction takes.
 const replayChunk = 100
@@ -98,6 +115,14 @@ func (s *Store) replayOnce(ctx context.Context, query string, args []any, republ
 	return len(letters), slices.Max(ids), nil
 }
 
+// rollback ends tx if it is still open. It runs even when ctx is done, so
+// that the connection goes back to the pool clean instead of being closed.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = tx.Rollback(ctx) // ErrTxClosed after a commit; any other failure closes the connection
+}
+
 // scanDeadLetters reads rows of deadLetterColumns.
 func scanDeadLetters(rows pgx.Rows, capacity int) ([]event.DeadLetter, error) {
 	letters := make([]event.DeadLetter, 0, capacity)
@@ -119,6 +144,12 @@ func scanDeadLetters(rows pgx.Rows, capacity int) ([]event.DeadLetter, error) {
 }
 
 const deadLetterColumns = `id, message_id, body, reason, events, created_at, replayed_at`
+
+const listDeadLettersSQL = `
+SELECT ` + deadLetterColumns + ` FROM dead_letters
+WHERE $1::bigint <= 0 OR id < $1::bigint
+ORDER BY id DESC
+LIMIT $2`
 
 // Rows another replay holds are skipped: that replay takes them.
 const replayByIDSQL = `

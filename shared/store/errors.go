@@ -19,9 +19,10 @@ const (
 	failInternal                   // anything else: a fault in the schema or in this code
 )
 
-// classifyFailure sorts err by its SQLSTATE. Errors without one (network,
-// closed pool, cancelled context) mean the database is out of reach.
-func classifyFailure(err error) failure {
+// failureOf says what to do about err, by its SQLSTATE. Errors without one
+// (network, closed pool, cancelled context) mean the database is out of
+// reach.
+func failureOf(err error) failure {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return failUnavailable
@@ -77,14 +78,15 @@ func (s *Store) unavailable(err error) *event.Error {
 	return event.Wrap(event.Unavailable, err, "the database at "+s.host+" is unavailable")
 }
 
-// classify turns an error met while doing something into an *event.Error
-// whose message names what failed but carries no SQL.
+// classify turns an error met while doing something into an *event.Error,
+// its code chosen by failureOf, whose message names what failed but carries
+// no SQL.
 func (s *Store) classify(err error, doing string) *event.Error {
 	var e *event.Error
 	if errors.As(err, &e) {
 		return e
 	}
-	switch classifyFailure(err) {
+	switch failureOf(err) {
 	case failUnavailable, failRetry:
 		return s.unavailable(err)
 	case failData:

@@ -13,7 +13,7 @@ import (
 	"github.com/logagg/logagg/shared/event"
 )
 
-func TestClassifyFailure(t *testing.T) {
+func TestFailureOfAndClassify(t *testing.T) {
 	t.Parallel()
 	pg := func(code string) error { return fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: code, Message: "m"}) }
 	tests := []struct {
@@ -40,7 +40,7 @@ func TestClassifyFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tt.want, classifyFailure(tt.err))
+			require.Equal(t, tt.want, failureOf(tt.err))
 			err := s.classify(tt.err, "doing it")
 			require.Equal(t, tt.code, err.Code)
 			require.True(t, errors.Is(err, tt.err))

@@ -17,7 +17,7 @@ import (
 
 // Options tune a Store. Zero fields take their defaults.
 type Options struct {
-	// MaxConns bounds the connection pool (default 8).
+	// MaxConns bounds the connection pool (default DefaultMaxConns).
 	MaxConns int32
 	// Shards is how many rows each counter is spread over so that concurrent
 	// consumers rarely wait for one another (default 16). Replicas may use
@@ -25,8 +25,11 @@ type Options struct {
 	Shards int
 }
 
+// DefaultMaxConns is the connection pool's size when Options leave it 0
+// (DB_MAX_CONNS).
+const DefaultMaxConns = 8
+
 const (
-	defaultMaxConns       = 8
 	defaultShards         = 16
 	defaultConnectTimeout = 10 * time.Second
 )
@@ -47,7 +50,7 @@ type Store struct {
 // wrong credentials) is Invalid, with PostgreSQL's reason.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
 	if opts.MaxConns <= 0 {
-		opts.MaxConns = defaultMaxConns
+		opts.MaxConns = DefaultMaxConns
 	}
 	if opts.Shards <= 0 {
 		opts.Shards = defaultShards

@@ -10,9 +10,6 @@ import (
 	"github.com/logagg/logagg/shared/event"
 )
 
-// defaultLimit is the page size when none is asked for.
-const defaultLimit = 100
-
 // Events returns processed events matching f, newest processed first: by
 // processed_at, then by id among the rows of one transaction, so that the
 // order agrees with the processed_at returned. Only the conditions f sets
@@ -42,10 +39,7 @@ func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent
 	if f.After != nil {
 		where = append(where, "(processed_at, id) < ("+arg(f.After.ProcessedAt)+", "+arg(f.After.ID)+")")
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultLimit
-	}
+	limit := pageSize(f.Limit)
 
 	var sql strings.Builder
 	sql.WriteString(`SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events`)
@@ -59,7 +53,7 @@ func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent
 	if err != nil {
 		return nil, s.classify(err, "listing events")
 	}
-	events := make([]event.StoredEvent, 0, min(limit, 1000))
+	events := make([]event.StoredEvent, 0, min(limit, event.MaxListLimit))
 	var (
 		e       event.StoredEvent
 		payload []byte
@@ -116,10 +110,7 @@ func (s *Store) Stats(ctx context.Context) (event.Stats, error) {
 // Topics returns the topics' counters that f selects, in f's order, at
 // most f.Limit of them (100 when 0 or less).
 func (s *Store) Topics(ctx context.Context, f event.TopicFilter) ([]event.TopicStats, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultLimit
-	}
+	limit := pageSize(f.Limit)
 	var rows pgx.Rows
 	var err error
 	switch f.Order {
@@ -192,39 +183,10 @@ WHERE NOT $2::boolean
 ORDER BY sort_at DESC, topic
 LIMIT $5`
 
-// DeadLetters returns dead-lettered messages, newest first: at most limit
-// (100 when limit is 0 or less), and only those whose ID is below before
-// when before is above 0, so that the last ID of a page asks for the next.
-func (s *Store) DeadLetters(ctx context.Context, limit int, before int64) ([]event.DeadLetter, error) {
+// pageSize is the rows a listing asked for limit returns at most.
+func pageSize(limit int) int {
 	if limit <= 0 {
-		limit = defaultLimit
+		return event.DefaultListLimit
 	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT id, message_id, body, reason, events, created_at, replayed_at
-		FROM dead_letters
-		WHERE $1::bigint <= 0 OR id < $1::bigint
-		ORDER BY id DESC
-		LIMIT $2`, before, limit)
-	if err != nil {
-		return nil, s.classify(err, "listing dead letters")
-	}
-	letters := make([]event.DeadLetter, 0, min(limit, 1000))
-	var (
-		d    event.DeadLetter
-		body []byte
-	)
-	_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.MessageID, &body, &d.Reason, &d.Events, &d.CreatedAt, &d.ReplayedAt}, func() error {
-		d.Body = string(body)
-		d.CreatedAt = d.CreatedAt.UTC()
-		if d.ReplayedAt != nil {
-			r := d.ReplayedAt.UTC()
-			d.ReplayedAt = &r
-		}
-		letters = append(letters, d)
-		return nil
-	})
-	if err != nil {
-		return nil, s.classify(err, "listing dead letters")
-	}
-	return letters, nil
+	return limit
 }

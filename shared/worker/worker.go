@@ -174,9 +174,12 @@ func (w *Worker) sqsEvent(msgs []queue.Message) events.SQSEvent {
 	return ev
 }
 
+// DefaultBatchSize is BatchSize when it is 0 (BATCH_SIZE).
+const DefaultBatchSize = 500
+
 func (w *Worker) batchSize() int {
 	if w.BatchSize <= 0 {
-		return 500
+		return DefaultBatchSize
 	}
 	return w.BatchSize
 }

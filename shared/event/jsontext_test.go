@@ -102,3 +102,22 @@ func jsonDepth(t *testing.T, data []byte) int {
 		}
 	}
 }
+
+func TestUnescapeString(t *testing.T) {
+	t.Parallel()
+
+	tests := []string{
+		`plain`, `\"\\\/\b\f\n\r\t`, `\u0041\u00e9\u20ac\ud83d\ude00`, `a\u0000b`, `\\u0000`, `\uFFFF\uFEFF`,
+	}
+	for _, s := range tests {
+		got, problem := unescapeString(nil, []byte(s))
+		require.Empty(t, problem)
+		var want string
+		require.NoError(t, json.Unmarshal([]byte(`"`+s+`"`), &want))
+		require.Equal(t, want, string(got), s)
+	}
+	for _, s := range []string{`\ud800`, `\udfff`, `\ud800x`, `\ud800\n`, `\ud800\ud800`} {
+		_, problem := unescapeString(nil, []byte(s))
+		require.Contains(t, problem, "without its pair", s)
+	}
+}

@@ -1,24 +1,12 @@
 package event
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
-
-// nested returns a payload nested depth levels deep: objects, or a payload
-// object holding arrays when arrays is set.
-func nested(depth int, arrays bool) string {
-	if arrays {
-		return `{"a":` + strings.Repeat(`[`, depth-1) + strings.Repeat(`]`, depth-1) + `}`
-	}
-	return strings.Repeat(`{"a":`, depth-1) + `{}` + strings.Repeat(`}`, depth-1)
-}
 
 type fieldRejection struct {
 	name    string
@@ -172,163 +160,6 @@ func TestTextAccepts(t *testing.T) {
 	}
 }
 
-func TestTimestampAccepts(t *testing.T) {
-	t.Parallel()
-
-	tests := []struct {
-		raw     string
-		instant time.Time
-		offset  int // seconds east of UTC
-	}{
-		{"2026-11-25T10:00:00Z", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
-		{"2026-11-25T17:00:00+07:00", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 7 * 3600},
-		{"2026-11-25T04:30:00-05:30", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), -(5*3600 + 30*60)},
-		{"2026-11-25T10:00:00+00:00", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
-		{"2026-11-25T10:00:00.123456789Z", time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC), 0},
-		{"2026-11-25T10:00:00.5+23:59", time.Date(2026, 11, 24, 10, 1, 0, 500000000, time.UTC), 23*3600 + 59*60},
-		{"0001-01-01T00:00:00Z", time.Time{}, 0},
-		{"0000-01-01T00:00:00Z", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), 0},
-		{"0000-01-01T23:59:00+23:59", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), 23*3600 + 59*60},
-		{"9999-12-31T23:59:59.999999Z", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), 0},
-		{"9999-12-31T00:00:59-23:59", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), -(23*3600 + 59*60)},
-		// More than six fractional digits are cut to microseconds, never
-		// rounded up: what PostgreSQL stores is what was accepted.
-		{"2026-11-25T10:00:00.1234569Z", time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC), 0},
-		{"9999-12-31T23:59:59.9999995Z", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), 0},
-		{"9999-12-31T23:59:59.999999999Z", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), 0},
-		{"0000-01-01T00:00:00.0000009Z", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), 0},
-		// RFC 3339 §5.6 allows the T and the Z in lower case.
-		{"2026-11-25t10:00:00z", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
-		{"2026-11-25t17:00:00.5+07:00", time.Date(2026, 11, 25, 10, 0, 0, 500000000, time.UTC), 7 * 3600},
-		{"2026-11-25T10:00:00z", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.raw, func(t *testing.T) {
-			t.Parallel()
-			got, err := DecodeRequest("", []byte(withField(FieldTimestamp, `"`+tt.raw+`"`)), DefaultLimits())
-			require.NoError(t, err)
-			ts := got[0].Timestamp
-			require.True(t, ts.Equal(tt.instant), "got %s", ts)
-			require.Equal(t, tt.instant.Nanosecond(), ts.Nanosecond(), "exactly, not only Equal")
-			name, offset := ts.Zone()
-			require.Equal(t, tt.offset, offset)
-			if offset != 0 {
-				require.Empty(t, name, "no zone name borrowed from the local zone")
-			}
-		})
-	}
-}
-
-func TestPayloadAccepts(t *testing.T) {
-	t.Parallel()
-
-	tests := []struct {
-		name string
-		raw  string // "" means absent
-		want string
-	}{
-		{"absent", "", `{}`},
-		{"null", `null`, `{}`},
-		{"empty", `{}`, `{}`},
-		{"empty with space", `{ }`, `{}`},
-		{"compacted", "{ \"a\" : [ 1 , 2.5e-3 , true , false , null ] ,\n\t\"b\" : { \"c\" : \"x y\" } }", `{"a":[1,2.5e-3,true,false,null],"b":{"c":"x y"}}`},
-		{"escapes kept as sent", `{"q":"\"\\\/\b\f\n\r\t\u00e9\u0001"}`, `{"q":"\"\\\/\b\f\n\r\t\u00e9\u0001"}`},
-		{"escaped backslash then u0000 text", `{"a":"\\u0000","\\u0000":1}`, `{"a":"\\u0000","\\u0000":1}`},
-		{"surrogate pair", `{"a":"\ud83d\ude00","\uD83D\uDE00":1}`, `{"a":"\ud83d\ude00","\uD83D\uDE00":1}`},
-		{"UTF-8 as is", `{"a":"😀 ünïcödé"}`, `{"a":"😀 ünïcödé"}`},
-		{"64 levels of objects", nested(64, false), nested(64, false)},
-		{"64 levels with arrays", nested(64, true), nested(64, true)},
-		{"wide rather than deep", `{"a":[` + strings.Repeat(`{"b":[]},`, 100) + `{}]}`, `{"a":[` + strings.Repeat(`{"b":[]},`, 100) + `{}]}`},
-		{"numbers at numeric's edges", `{"a":1e131071,"b":9.99e131071,"c":1e-16383,"d":0e200000,"e":-0.1e131072}`, `{"a":1e131071,"b":9.99e131071,"c":1e-16383,"d":0e200000,"e":-0.1e131072}`},
-		{"duplicate keys kept", `{"a":1,"a":2}`, `{"a":1,"a":2}`},
-		{"format characters are prose", "{\"\u202e\":\"a\u200bb\u200d\ufe0f\"}", "{\"\u202e\":\"a\u200bb\u200d\ufe0f\"}"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := DecodeRequest("", []byte(withField(FieldPayload, tt.raw)), DefaultLimits())
-			require.NoError(t, err)
-			require.Equal(t, tt.want, string(got[0].Payload))
-
-			var compact bytes.Buffer
-			raw := tt.raw
-			if raw == "" || raw == "null" {
-				raw = "{}"
-			}
-			require.NoError(t, json.Compact(&compact, []byte(raw)))
-			require.Equal(t, compact.String(), string(got[0].Payload), "same as json.Compact")
-		})
-	}
-}
-
-// TestNumericFits pins numericFits to what PostgreSQL 15 answered for
-// SELECT '{"a":N}'::jsonb.
-func TestNumericFits(t *testing.T) {
-	t.Parallel()
-
-	tests := []struct {
-		num  string
-		fits bool
-	}{
-		{"0", true}, {"-0", true}, {"1", true}, {"-1.5", true}, {"1E5", true}, {"1e+5", true},
-		{"123456789012345678901234567890", true},
-		{"1e131071", true}, {"9.99e131071", true}, {"10e131070", true}, {"0.1e131072", true}, {"0.01e131073", true}, {"-1e131071", true},
-		{"1e131072", false}, {"1e200000", false}, {"10e131071", false}, {"0.1e131073", false},
-		{"1e-16383", true}, {"1000e-16383", true}, {"1.000e-16380", true}, {"0.00001e-16378", true}, {"0e-16383", true},
-		{"1e-16384", false}, {"1e-20000", false}, {"1.0000e-16380", false}, {"1000e-16386", false}, {"0.0e-16383", false}, {"0e-20000", false},
-		{"0e200000", true}, {"0.0000e131071", true}, {"0e500000000", true}, {"0e1000000000", true}, {"0e1073741822", true},
-		{"0e1073741823", false}, {"0e1073741824", false}, {"0e2000000000", false}, {"0e-1073741822", false}, {"1e-1073741824", false},
-		{"1e99999999999999999999999999", false}, {"0e99999999999999999999999999", false},
-		{"0." + strings.Repeat("1", 16383), true}, {"0." + strings.Repeat("1", 16384), false},
-	}
-	for _, tt := range tests {
-		name := tt.num
-		if len(name) > 30 {
-			name = name[:30]
-		}
-		require.Equal(t, tt.fits, numericFits([]byte(tt.num)), name)
-	}
-}
-
-func TestPayloadPath(t *testing.T) {
-	t.Parallel()
-
-	tests := []struct {
-		payload string
-		want    string
-	}{
-		{`{"a":"\u0000"}`, `payload.a`},
-		{`{"a":[{"b":1},{"c":["\u0000"]}]}`, `payload.a[1].c[0]`},
-		{`{"x":1,"y":{"z":2},"a":{"b":[[],[1,2,"\u0000"]]}}`, `payload.a.b[1][2]`},
-		{`{"with space":{"under_score-dash9":"\u0000"}}`, `payload["with space"].under_score-dash9`},
-		{`{"\u00e9":"\u0000"}`, `payload["\u00e9"]`},
-		{`{"":"\u0000"}`, `payload[""]`},
-	}
-	for _, tt := range tests {
-		_, problem := appendPayload(nil, []byte(tt.payload))
-		require.True(t, strings.HasPrefix(problem, tt.want+" contains"), "%s: %s", tt.payload, problem)
-	}
-}
-
-func TestUnescapeString(t *testing.T) {
-	t.Parallel()
-
-	tests := []string{
-		`plain`, `\"\\\/\b\f\n\r\t`, `\u0041\u00e9\u20ac\ud83d\ude00`, `a\u0000b`, `\\u0000`, `\uFFFF\uFEFF`,
-	}
-	for _, s := range tests {
-		got, problem := unescapeString(nil, []byte(s))
-		require.Empty(t, problem)
-		var want string
-		require.NoError(t, json.Unmarshal([]byte(`"`+s+`"`), &want))
-		require.Equal(t, want, string(got), s)
-	}
-	for _, s := range []string{`\ud800`, `\udfff`, `\ud800x`, `\ud800\n`, `\ud800\ud800`} {
-		_, problem := unescapeString(nil, []byte(s))
-		require.Contains(t, problem, "without its pair", s)
-	}
-}
-
 func TestCheckTextRuneCount(t *testing.T) {
 	t.Parallel()
 
@@ -336,27 +167,5 @@ func TestCheckTextRuneCount(t *testing.T) {
 		require.Empty(t, checkText(strings.Repeat(r, MaxTextLength)), r)
 		require.Equal(t, fmt.Sprintf("is %d characters long; the limit is %d", MaxTextLength+1, MaxTextLength),
 			checkText(strings.Repeat(r, MaxTextLength+1)), r)
-	}
-}
-
-// TestParseTimestamp checks the exported parser the query API uses for since
-// and until: the same rule as an event's timestamp, and an error worded to
-// follow the value's name.
-func TestParseTimestamp(t *testing.T) {
-	t.Parallel()
-
-	got, err := ParseTimestamp("2026-11-25t17:00:00.1234567+07:00")
-	require.NoError(t, err)
-	require.Equal(t, "2026-11-25T17:00:00.123456+07:00", got.Format(time.RFC3339Nano))
-
-	for s, want := range map[string]string{
-		"yesterday":                 `must be an RFC 3339 timestamp with a time-zone offset`,
-		"2026-11-25T10:00:00":       `"2026-11-25T10:00:00" has no time-zone offset`,
-		"9999-12-31T23:59:59-23:59": `"9999-12-31T23:59:59-23:59" is 10000-01-01T23:58:59Z in UTC, outside the range`,
-	} {
-		got, err := ParseTimestamp(s)
-		require.Error(t, err, s)
-		require.True(t, got.IsZero(), s)
-		require.True(t, strings.HasPrefix(err.Error(), want), "%s: %s", s, err)
 	}
 }
