@@ -55,8 +55,47 @@ func dial(t *testing.T, url string) (net.Conn, *bufio.Reader) {
 func TestSlowAndIdleClientsAreCutOff(t *testing.T) {
 	t.Parallel()
 	env := serviceEnv(t)
-	env["IDLE_TIMEOUT"], env["BODY_READ_TIMEOUT"], env["WORKER_COUNT"] = "1s", "1s", "1"
+	env["IDLE_TIMEOUT"], env["BODY_READ_TIMEOUT"], env["WRITE_TIMEOUT"], env["WORKER_COUNT"] = "1s", "1s", "2s", "1"
 	url := startInProcess(t, env)
+
+	// A page larger than the socket buffers hold, to a client that stops
+	// reading: the server gives up on it after WRITE_TIMEOUT instead of
+	// holding the page for as long as the client stalls.
+	t.Run("answer nobody reads", func(t *testing.T) {
+		t.Parallel()
+		payload := strings.Repeat("x", 200<<10)
+		const events = 150 // 30 MB, more than the sockets' buffers hold
+		for i := range events {
+			body := fmt.Sprintf(`{"topic":"big","event_id":"%d","timestamp":"2026-11-25T10:00:00Z","source":"s","payload":{"x":%q}}`, i, payload)
+			resp, err := http.Post(url+"/publish", "application/json", strings.NewReader(body))
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusAccepted, resp.StatusCode)
+		}
+		require.Eventually(t, func() bool {
+			var n struct{ Count int }
+			resp, err := http.Get(url + "/events/count?topic=big")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			return json.NewDecoder(resp.Body).Decode(&n) == nil && n.Count == events
+		}, 30*time.Second, 50*time.Millisecond)
+
+		conn, r := dial(t, url)
+		_, err := io.WriteString(conn, "GET /events?topic=big&limit=1000 HTTP/1.1\r\nHost: logagg\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(r, nil)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		// The client stalls for longer than WRITE_TIMEOUT (the stall is
+		// the behaviour under test), then reads what it can.
+		time.Sleep(4 * time.Second)
+		n, err := io.Copy(io.Discard, resp.Body)
+		require.Error(t, err, "the whole page arrived after the client stalled")
+		require.Less(t, n, int64(events*len(payload)))
+	})
 
 	t.Run("idle keep-alive connection", func(t *testing.T) {
 		t.Parallel()

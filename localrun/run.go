@@ -134,15 +134,17 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, args
 	return nil
 }
 
-// newHTTPServer is the server localrun listens with. Slow headers and idle
-// keep-alive connections are cut off by the configured timeouts (bodies by
-// the handler's own deadline). net/http's own messages (failed accepts, a
+// newHTTPServer is the server localrun listens with. Slow headers, idle
+// keep-alive connections and clients that do not read their answers are
+// cut off by the configured timeouts (bodies by the handler's own
+// deadline). net/http's own messages (failed accepts, a
 // handler writing its header twice) go to the JSON log as warnings.
 func newHTTPServer(cfg config.Config, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

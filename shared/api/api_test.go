@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -429,8 +430,18 @@ func TestEventsCursorCarriesItsQuery(t *testing.T) {
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	c := rec.Header().Get(NextCursorHeader)
 	require.NotEmpty(t, c)
+	// The Link is relative: resolved against the URL the client asked for,
+	// a path prefix a proxy added stays.
 	link := rec.Header().Get("Link")
-	require.True(t, strings.HasPrefix(link, "</events?"), link)
+	require.True(t, strings.HasPrefix(link, "<events?") && strings.HasSuffix(link, `>; rel="next"`), link)
+	asked, err := url.Parse("https://logs.example.com/prod/events?topic=a&limit=2")
+	require.NoError(t, err)
+	ref, err := url.Parse(strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`))
+	require.NoError(t, err)
+	next := asked.ResolveReference(ref)
+	require.Equal(t, "/prod/events", next.Path)
+	require.Equal(t, c, next.Query().Get("cursor"))
+	require.Equal(t, "a", next.Query().Get("topic"))
 
 	// Alone: the same topic, the same window, the same page size.
 	rec = h.do(t, "GET", "/events?cursor="+c, "", "")
@@ -490,7 +501,15 @@ func TestTopicsPages(t *testing.T) {
 	}
 	require.Equal(t, []string{"app.a", "app.b", "app.d", "app.e"}, seen)
 
-	rec := h.do(t, "GET", "/topics?order=recent&limit=1", "", "")
+	// The default order, written out or not, is the same query.
+	rec := h.do(t, "GET", "/topics?limit=1", "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	c := rec.Header().Get(NextCursorHeader)
+	require.NotEmpty(t, c)
+	rec = h.do(t, "GET", "/topics?order=name&cursor="+c, "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+
+	rec = h.do(t, "GET", "/topics?order=recent&limit=1", "", "")
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	require.Equal(t, event.ByRecent, h.reader.topicFilter.Order)
 	require.Equal(t, 1, h.reader.topicFilter.Limit)

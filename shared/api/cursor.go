@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -190,9 +191,10 @@ func (p pageRequest[F]) full(n int) bool { return n == p.limit }
 
 // setNext points to the page after this one, which ended at next (its
 // position fields set): the cursor in the X-Next-Cursor header, and the
-// next page's URL in a Link header. The Link's URL is relative, resolved
-// against the request's own URL: path and query, without scheme and host,
-// which a proxy in front may change.
+// next page's URL in a Link header. The Link's URL is a relative reference
+// — the path's last segment and the query — so that, resolved against the
+// URL the client asked for, it keeps the scheme, host and any path prefix
+// that a proxy or an API Gateway stage put in front.
 func (p pageRequest[F]) setNext(w http.ResponseWriter, r *http.Request, next cursor) {
 	next.Version, next.List, next.Query, next.Limit = cursorVersion, p.list, p.query, p.limit
 	c := next.encode()
@@ -200,7 +202,7 @@ func (p pageRequest[F]) setNext(w http.ResponseWriter, r *http.Request, next cur
 	q, _ := url.ParseQuery(p.query)
 	q.Set("limit", strconv.Itoa(p.limit))
 	q.Set("cursor", c)
-	w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+	w.Header().Set("Link", "<"+path.Base(r.URL.Path)+"?"+q.Encode()+`>; rel="next"`)
 }
 
 // noFilters is the filter parser of a listing that has none.

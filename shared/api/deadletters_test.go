@@ -104,7 +104,7 @@ func TestDeadLettersPagesWithCursor(t *testing.T) {
 			require.Empty(t, rec.Header().Get("Link"))
 			break
 		}
-		require.Contains(t, rec.Header().Get("Link"), "/deadletters?cursor="+next)
+		require.Contains(t, rec.Header().Get("Link"), "<deadletters?cursor="+next)
 		target = "/deadletters?limit=2&cursor=" + next
 	}
 	require.Equal(t, []string{"e", "d", "c", "b", "a"}, bodies, "newest first, each once")

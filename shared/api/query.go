@@ -149,7 +149,9 @@ func topicFilter(q url.Values) (event.TopicFilter, url.Values, error) {
 			return f, nil, event.Errorf(event.Malformed, "order must be name or recent, not %q", v)
 		}
 		f.Order = order
-		canon.Set("order", v)
+		if order != event.ByName { // the default, written or not, is one query
+			canon.Set("order", v)
+		}
 	}
 	if q.Has("contains") {
 		f.Contains = q.Get("contains")

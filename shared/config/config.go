@@ -49,6 +49,7 @@ type Config struct {
 	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT, default 10s
 	IdleTimeout       time.Duration // IDLE_TIMEOUT, default 30s
 	BodyReadTimeout   time.Duration // BODY_READ_TIMEOUT, default 30s
+	WriteTimeout      time.Duration // WRITE_TIMEOUT, default 1m; longer than BODY_READ_TIMEOUT
 	InflightBodyBytes int64         // INFLIGHT_BODY_BYTES, default 16 × MAX_BODY_BYTES
 	AllowedOrigins    []string      // ALLOWED_ORIGINS, comma-separated origins trusted for cross-site writes
 }
@@ -91,8 +92,12 @@ func load(getenv func(string) string) (Config, *reader) {
 		ReadHeaderTimeout: r.duration("READ_HEADER_TIMEOUT", "time a client has to send a request's headers", 10*time.Second),
 		IdleTimeout:       r.duration("IDLE_TIMEOUT", "time an idle keep-alive connection is kept open", 30*time.Second),
 		BodyReadTimeout:   r.duration("BODY_READ_TIMEOUT", "time a client has to send a whole request body (then 408)", 30*time.Second),
+		WriteTimeout:      r.duration("WRITE_TIMEOUT", "time a request has from its headers until its whole answer is written; a client that does not read its answer is cut off", 60*time.Second),
 		InflightBodyBytes: r.multiple("INFLIGHT_BODY_BYTES", "request body bytes held at once, decompressed (then 503)", inflightBodies, "MAX_BODY_BYTES"),
 		AllowedOrigins:    r.origins("ALLOWED_ORIGINS", "comma-separated origins (https://ops.example.com) whose pages may send state-changing requests"),
+	}
+	if c.WriteTimeout <= c.BodyReadTimeout {
+		r.fail("WRITE_TIMEOUT", formatDuration(c.WriteTimeout), "must be longer than BODY_READ_TIMEOUT ("+formatDuration(c.BodyReadTimeout)+"), or a body read in time could not be answered")
 	}
 	return c, r
 }

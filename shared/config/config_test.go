@@ -95,6 +95,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"READ_HEADER_TIMEOUT": "-1s",
 		"INFLIGHT_BODY_BYTES": "1024", // below MAX_BODY_BYTES: the largest body could never be read
 		"ALLOWED_ORIGINS":     "https://ops.example.com/dashboard",
+		"WRITE_TIMEOUT":       "30s", // not longer than BODY_READ_TIMEOUT: a body read in time could not be answered
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
