@@ -82,10 +82,12 @@ type statsBody struct {
 
 // stats reads the database's counters first and the queue's published
 // counter second, so that queued = published - received - dead_lettered is
-// not negative while the counters are whole: anything counted as consumed
-// was published before. It is reported as computed, negative when the
-// published counter lost events (a Redis without persistence restarted),
-// so that the inconsistency shows.
+// not negative while the counters are whole: on Redis, anything counted as
+// consumed was published before. It is reported as computed, negative when
+// the published counter lost events (a Redis without persistence
+// restarted), so that the inconsistency shows. (In the cloud, publish
+// counts after SQS accepted the messages, so it can be negative for a
+// moment; the README says so.)
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	st, err := s.deps.Reader.Stats(r.Context())
 	if err != nil {

@@ -392,9 +392,9 @@
         showBanner("bad", down.length ? "Unhealthy: " + down.join(" and ") + " " + (down.length > 1 ? "are" : "is") + " down."
                                : "The service answered with an error.",
                    failed.join(" · "));
-      } else if (stats.body.status === "degraded" || stats.body.status === "unhealthy") {
-        setStatus("warn", "degraded");
-        showBanner("warn", "Degraded: the queue's published counter cannot be read.", "Published and queued are unknown until it can.");
+      } else if (stats.body.status === "unhealthy") {
+        setStatus("warn", "unhealthy");
+        showBanner("warn", "Unhealthy: the queue's published counter cannot be read.", "Published and queued are unknown until it can.");
       } else {
         setStatus("ok", "healthy");
         hideBanner();

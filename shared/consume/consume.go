@@ -77,7 +77,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 }
 
 // logResult logs a committed batch's payload conflicts and dead letters: a
-// line with the counts, then a line for each one the Result names, as far
+// line with the counts, then a line for each one the BatchResult names, as far
 // as the detail limiter lets them through. A detail line printed after
 // some were held back (by the limiter, or because the batch named only the
 // first NamedConflicts conflicts) carries their number as "suppressed".

@@ -251,8 +251,8 @@ func (s *Server) statsLocked() Stats {
 	st := s.stats
 	st.Topics = int64(len(s.topics))
 	st.Queued = int64(len(s.queue))
-	st.UptimeSeconds = time.Since(s.started).Seconds()
-	st.Status = "running"
+	st.UptimeSeconds = time.Since(s.started).Truncate(time.Second).Seconds()
+	st.Status = "healthy"
 	return st
 }
 

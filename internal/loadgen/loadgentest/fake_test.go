@@ -79,14 +79,14 @@ func TestFakeCountsLikeTheService(t *testing.T) {
 	}, ",") + `]}`
 	status, _ = post(t, s, "k", body)
 	require.Equal(t, http.StatusAccepted, status)
-	require.Equal(t, Stats{Published: 4, Queued: 4, Status: "running"}, zeroUptime(s.Stats()))
+	require.Equal(t, Stats{Published: 4, Queued: 4, Status: "healthy"}, zeroUptime(s.Stats()))
 
 	first := stats(t, s, "k")
 	require.Equal(t, int64(2), first.Received, "each read consumes DrainPerPoll events")
 	require.Equal(t, int64(2), first.Queued)
 	second := stats(t, s, "k")
 	require.Equal(t, Stats{
-		Received: 4, UniqueProcessed: 2, DuplicateDropped: 2, Topics: 2, Status: "running",
+		Received: 4, UniqueProcessed: 2, DuplicateDropped: 2, Topics: 2, Status: "healthy",
 		Published: 4, PayloadConflicts: 1,
 	}, zeroUptime(second))
 	require.Equal(t, second.Received, second.UniqueProcessed+second.DuplicateDropped)
