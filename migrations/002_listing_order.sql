@@ -7,9 +7,13 @@
 -- These indexes replace (topic, id), (source, id) and the primary key on id,
 -- which nothing reads any more: the table keeps four indexes, as before.
 -- (topic, event_id) stays unique and is the key of a row.
-CREATE INDEX processed_events_processed_at_id_idx ON processed_events (processed_at, id);
-CREATE INDEX processed_events_topic_processed_at_id_idx ON processed_events (topic, processed_at, id);
-CREATE INDEX processed_events_source_processed_at_id_idx ON processed_events (source, processed_at, id);
+--
+-- IF NOT EXISTS lets an operator of a large table build the three indexes
+-- beforehand with CREATE INDEX CONCURRENTLY (same names), so that this
+-- migration, which runs in one transaction, holds its lock only briefly.
+CREATE INDEX IF NOT EXISTS processed_events_processed_at_id_idx ON processed_events (processed_at, id);
+CREATE INDEX IF NOT EXISTS processed_events_topic_processed_at_id_idx ON processed_events (topic, processed_at, id);
+CREATE INDEX IF NOT EXISTS processed_events_source_processed_at_id_idx ON processed_events (source, processed_at, id);
 DROP INDEX processed_events_topic_id_idx;
 DROP INDEX processed_events_source_id_idx;
 ALTER TABLE processed_events DROP CONSTRAINT processed_events_pkey;

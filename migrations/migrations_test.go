@@ -55,3 +55,37 @@ func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
 	// Migrating a current schema is a no-op.
 	require.NoError(t, m.Migrate(ctx))
 }
+
+// An operator of a large table may build 002's indexes beforehand, without
+// blocking inserts; the migration then takes them as they are.
+func TestListingOrderTakesIndexesBuiltBeforehand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testenv.NewDatabase(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	m, err := migrate.NewMigrator(ctx, conn, migrations.VersionTable)
+	require.NoError(t, err)
+	require.NoError(t, m.LoadMigrations(migrations.FS))
+
+	require.NoError(t, m.MigrateTo(ctx, 1))
+	for _, sql := range []string{
+		`CREATE INDEX CONCURRENTLY IF NOT EXISTS processed_events_processed_at_id_idx ON processed_events (processed_at, id)`,
+		`CREATE INDEX CONCURRENTLY IF NOT EXISTS processed_events_topic_processed_at_id_idx ON processed_events (topic, processed_at, id)`,
+		`CREATE INDEX CONCURRENTLY IF NOT EXISTS processed_events_source_processed_at_id_idx ON processed_events (source, processed_at, id)`,
+	} {
+		_, err := conn.Exec(ctx, sql)
+		require.NoError(t, err)
+	}
+	require.NoError(t, m.MigrateTo(ctx, 2))
+	rows, err := conn.Query(ctx, `SELECT indexname FROM pg_indexes WHERE tablename = 'processed_events' ORDER BY 1`)
+	require.NoError(t, err)
+	indexes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"processed_events_processed_at_id_idx",
+		"processed_events_source_processed_at_id_idx",
+		"processed_events_topic_event_id_key",
+		"processed_events_topic_processed_at_id_idx",
+	}, indexes)
+}
