@@ -81,3 +81,21 @@ func TestRedisQueueWithoutAWaitTriesOnce(t *testing.T) {
 	require.NotErrorIs(t, err, context.DeadlineExceeded, "it gave up on its own, not at the context's end")
 	require.NotContains(t, logs.String(), "retrying")
 }
+
+// A function that works on PostgreSQL cannot start without DATABASE_URL,
+// and starts with its store open and migrated when it has one.
+func TestInitWithStore(t *testing.T) {
+	t.Parallel()
+	_, _, st, err := InitWithStore(context.Background(), func(string) string { return "" }, &bytes.Buffer{})
+	require.Nil(t, st)
+	require.ErrorContains(t, err, "DATABASE_URL")
+
+	databaseURL := testenv.NewDatabase(t)
+	vars := map[string]string{"DATABASE_URL": databaseURL, "MAX_DELIVERIES": "7"}
+	cfg, logger, st, err := InitWithStore(context.Background(), func(k string) string { return vars[k] }, &bytes.Buffer{})
+	require.NoError(t, err)
+	defer st.Close()
+	require.NotNil(t, logger)
+	require.Equal(t, 7, cfg.MaxDeliveries)
+	require.NoError(t, st.Ping(context.Background()))
+}
