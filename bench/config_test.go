@@ -120,3 +120,21 @@ func TestExitCode(t *testing.T) {
 	require.Equal(t, 1, proc.ExitCode("bench", errTargetsMissed, &out), "a missed target is a failure, not a bad command line")
 	require.Equal(t, "bench: some targets were missed\n", out.String())
 }
+
+// A variable that does not parse leaves the default and is reported, saying
+// what it should be.
+func TestEnvDefaultsSayWhatAValueShouldBe(t *testing.T) {
+	t.Parallel()
+	e := &envDefaults{getenv: env(map[string]string{"I": "1_000", "F": "x", "B": "perhaps", "D": "10"})}
+	require.Equal(t, 1000, e.int("I", 7))
+	require.Equal(t, 2.5, e.float("F", 2.5))
+	require.True(t, e.bool("B", true))
+	require.Equal(t, time.Minute, e.duration("D", time.Minute))
+	require.Equal(t, 9, e.int("UNSET", 9))
+	err := e.err()
+	require.ErrorContains(t, err, `F="x": not a number`)
+	require.ErrorContains(t, err, `B="perhaps": not 0/1/true/false`)
+	require.ErrorContains(t, err, `D="10": not a duration such as 10m`)
+	var usage proc.UsageError
+	require.ErrorAs(t, err, &usage)
+}
