@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/envmap"
 	"github.com/logagg/logagg/internal/loadgen"
 	"github.com/logagg/logagg/internal/proc"
 	"github.com/logagg/logagg/internal/testenv"
@@ -48,7 +49,7 @@ func startInProcess(t *testing.T, env map[string]string) string {
 	logs := &bytes.Buffer{}
 	var mu sync.Mutex
 	go func() {
-		done <- run(ctx, func(k string) string { return env[k] }, writerFunc(func(p []byte) (int, error) {
+		done <- run(ctx, envmap.Env(env).Getenv, writerFunc(func(p []byte) (int, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			return logs.Write(p)
@@ -259,7 +260,7 @@ func TestBadConfigurationFailsAtStartNamingTheVariable(t *testing.T) {
 		"DATABASE_URL": {"REDIS_URL": "redis://127.0.0.1:6379"},
 		"REDIS_URL":    {"DATABASE_URL": "postgres://x@127.0.0.1/x"},
 	} {
-		err := run(context.Background(), func(k string) string { return env[k] }, io.Discard)
+		err := run(context.Background(), envmap.Env(env).Getenv, io.Discard)
 		require.ErrorContains(t, err, name)
 	}
 }

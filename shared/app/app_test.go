@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/envmap"
 	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/config"
 	"github.com/logagg/logagg/shared/event"
@@ -86,13 +87,12 @@ func TestRedisQueueWithoutAWaitTriesOnce(t *testing.T) {
 // and starts with its store open and migrated when it has one.
 func TestInitWithStore(t *testing.T) {
 	t.Parallel()
-	_, _, st, err := InitWithStore(context.Background(), func(string) string { return "" }, &bytes.Buffer{})
+	_, _, st, err := InitWithStore(context.Background(), envmap.Env{}.Getenv, &bytes.Buffer{})
 	require.Nil(t, st)
 	require.ErrorContains(t, err, "DATABASE_URL")
 
-	databaseURL := testenv.NewDatabase(t)
-	vars := map[string]string{"DATABASE_URL": databaseURL, "MAX_DELIVERIES": "7"}
-	cfg, logger, st, err := InitWithStore(context.Background(), func(k string) string { return vars[k] }, &bytes.Buffer{})
+	vars := envmap.Env{"DATABASE_URL": testenv.NewDatabase(t), "MAX_DELIVERIES": "7"}
+	cfg, logger, st, err := InitWithStore(context.Background(), vars.Getenv, &bytes.Buffer{})
 	require.NoError(t, err)
 	defer st.Close()
 	require.NotNil(t, logger)
