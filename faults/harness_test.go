@@ -5,7 +5,6 @@ package faults
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -380,21 +379,7 @@ func (s *system) committed(t *testing.T, ids []string) int64 {
 // metric sums a replica's counter samples whose labels contain match.
 func metric(t *testing.T, r *replica, name, match string) float64 {
 	t.Helper()
-	resp, err := http.Get(r.url + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	text, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var total float64
-	for _, line := range strings.Split(string(text), "\n") {
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, match) {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		require.NoError(t, err, line)
-		total += v
-	}
-	return total
+	return testenv.Metric(t, r.url, name, match)
 }
 
 // health reads a replica's /health: its status code and body.

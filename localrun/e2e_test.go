@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -225,21 +224,7 @@ func TestTwoProcessesShareOneDuplicateHeavyLoad(t *testing.T) {
 // consumedBy reads a replica's own consumed-events counter from /metrics.
 func consumedBy(t *testing.T, url string) float64 {
 	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	text, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var total float64
-	for _, line := range strings.Split(string(text), "\n") {
-		if strings.HasPrefix(line, "logagg_consumed_events_total{") {
-			var v float64
-			_, err := fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v)
-			require.NoError(t, err, line)
-			total += v
-		}
-	}
-	return total
+	return testenv.Metric(t, url, "logagg_consumed_events_total", "")
 }
 
 func pendingCount(t *testing.T, env map[string]string) int64 {
