@@ -43,25 +43,17 @@ func baseURL(env map[string]string) string { return "http://127.0.0.1:" + env["P
 // ends, and waits until it is healthy.
 func startInProcess(t *testing.T, env map[string]string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	logs := &bytes.Buffer{}
 	var mu sync.Mutex
-	go func() {
-		done <- run(ctx, envmap.Env(env).Getenv, writerFunc(func(p []byte) (int, error) {
+	stop := testenv.RunUntilStopped(t, 30*time.Second, func(ctx context.Context) error {
+		return run(ctx, envmap.Env(env).Getenv, writerFunc(func(p []byte) (int, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			return logs.Write(p)
 		}))
-	}()
+	})
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("localrun did not stop within 30s of cancellation")
-		}
+		stop()
 		if t.Failed() {
 			mu.Lock()
 			t.Logf("localrun logs:\n%s", logs.String())

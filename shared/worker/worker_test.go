@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/internal/memqueue"
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/queue"
 )
 
@@ -94,19 +95,10 @@ func backlog(t *testing.T, q *memqueue.Queue) int64 {
 	return n
 }
 
+// start runs w until stop is called, which fails the test unless w then
+// stops cleanly.
 func start(t *testing.T, w *Worker) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	return func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Fatal("worker did not stop")
-		}
-	}
+	return testenv.RunUntilStopped(t, 10*time.Second, w.Run)
 }
 
 // startRetrying starts a worker with quick retries on n messages, one
