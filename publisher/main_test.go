@@ -53,7 +53,7 @@ func TestRunJSON(t *testing.T) {
 		require.Contains(t, fields, k)
 	}
 
-	var res result
+	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.Equal(t, fake.URL, res.URL)
 	require.Equal(t, 3000, res.Events)
@@ -112,7 +112,7 @@ func TestRunCountsRetries(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"-url", fake.URL, "-events", "500", "-batch", "100", "-concurrency", "1", "-json", "-wait"}, envmap.Env{}.Getenv, &stdout, &stderr)
 	require.NoError(t, err)
-	var res result
+	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.Equal(t, 1, res.Retries)
 	require.Equal(t, 5, res.Requests)
@@ -126,7 +126,7 @@ func TestRunRateCap(t *testing.T) {
 	// At 2,000 events/s the third batch of 100 may start only 100ms in.
 	err := run(context.Background(), []string{"-url", fake.URL, "-events", "300", "-batch", "100", "-rate", "2000", "-json"}, envmap.Env{}.Getenv, &stdout, &stderr)
 	require.NoError(t, err)
-	var res result
+	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.GreaterOrEqual(t, res.PublishSeconds, 0.1)
 	require.Nil(t, res.E2ESeconds, "no end-to-end time without -wait")
@@ -139,7 +139,7 @@ func TestRunSentAt(t *testing.T) {
 	before := time.Now().Truncate(time.Microsecond)
 	err := run(context.Background(), []string{"-url", fake.URL, "-events", "400", "-batch", "100", "-sent-at", "-wait", "-json"}, envmap.Env{}.Getenv, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
-	var res result
+	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.Zero(t, res.StatsAfter.PayloadConflicts, "duplicates carry their original's stamp")
 
