@@ -53,7 +53,7 @@ func TestFillRun(t *testing.T) {
 	e2eSecs, e2eRate := 2.0, 5000.0
 	ended := time.Unix(2000, 0)
 	pub := publisherRun{
-		result: publisherResult{
+		result: loadgen.Report{
 			Events: 10000, Unique: 7000, Duplicates: 3000, Requests: 20, Retries: 1,
 			PublishSeconds: 0.5, PublishEventsPerSec: 20000, E2ESeconds: &e2eSecs, E2EEventsPerSec: &e2eRate,
 			LatencyP50Ms: 1, LatencyP95Ms: 2, LatencyP99Ms: 3,

@@ -87,10 +87,8 @@ func TestThroughputChartNeedsAPoint(t *testing.T) {
 func TestNiceTicks(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		top       float64
-		wantStep  float64
-		wantLast  float64
-		wantLabel string
+		top, wantStep, wantLast float64
+		wantLabel               string
 	}{
 		{top: 86000, wantStep: 20000, wantLast: 100000, wantLabel: "100k"},
 		{top: 700, wantStep: 200, wantLast: 800, wantLabel: "800"},

@@ -196,12 +196,7 @@ type envDefaults struct {
 	errs   []error
 }
 
-func (e *envDefaults) str(name, def string) string {
-	if v := strings.TrimSpace(e.getenv(name)); v != "" {
-		return v
-	}
-	return def
-}
+func (e *envDefaults) str(name, def string) string { return e.first(def, name) }
 
 func (e *envDefaults) first(def string, names ...string) string {
 	for _, n := range names {
@@ -213,55 +208,37 @@ func (e *envDefaults) first(def string, names ...string) string {
 }
 
 func (e *envDefaults) int(name string, def int) int {
-	v := e.str(name, "")
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(strings.ReplaceAll(v, "_", ""))
-	if err != nil {
-		e.errs = append(e.errs, proc.UsageError(fmt.Sprintf("%s=%q: not a whole number", name, v)))
-		return def
-	}
-	return n
+	return parsed(e, name, def, "a whole number", func(v string) (int, error) {
+		return strconv.Atoi(strings.ReplaceAll(v, "_", ""))
+	})
 }
 
 func (e *envDefaults) float(name string, def float64) float64 {
-	v := e.str(name, "")
-	if v == "" {
-		return def
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		e.errs = append(e.errs, proc.UsageError(fmt.Sprintf("%s=%q: not a number", name, v)))
-		return def
-	}
-	return f
+	return parsed(e, name, def, "a number", func(v string) (float64, error) { return strconv.ParseFloat(v, 64) })
 }
 
 func (e *envDefaults) bool(name string, def bool) bool {
-	v := e.str(name, "")
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		e.errs = append(e.errs, proc.UsageError(fmt.Sprintf("%s=%q: not 0/1/true/false", name, v)))
-		return def
-	}
-	return b
+	return parsed(e, name, def, "0/1/true/false", strconv.ParseBool)
 }
 
 func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
+	return parsed(e, name, def, "a duration such as 10m", time.ParseDuration)
+}
+
+// parsed is variable name read with parse, or def when it is unset or does
+// not parse; in that case the error, saying the value is not what, is
+// remembered.
+func parsed[T any](e *envDefaults, name string, def T, what string, parse func(string) (T, error)) T {
 	v := e.str(name, "")
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
+	x, err := parse(v)
 	if err != nil {
-		e.errs = append(e.errs, proc.UsageError(fmt.Sprintf("%s=%q: not a duration such as 10m", name, v)))
+		e.errs = append(e.errs, proc.UsageError(fmt.Sprintf("%s=%q: not %s", name, v, what)))
 		return def
 	}
-	return d
+	return x
 }
 
 func (e *envDefaults) err() error { return errors.Join(e.errs...) }

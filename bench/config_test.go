@@ -9,16 +9,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/envmap"
 	"github.com/logagg/logagg/internal/proc"
 )
 
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
-
 func TestParseConfigDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := parseConfig(nil, env(nil), &bytes.Buffer{})
+	c, err := parseConfig(nil, envmap.Env{}.Getenv, &bytes.Buffer{})
 	require.NoError(t, err)
 	require.Equal(t, 1_000_000, c.events)
 	require.Equal(t, 3, c.runs)
@@ -47,7 +44,7 @@ func TestParseConfigDefaults(t *testing.T) {
 
 func TestParseConfigFromEnvironmentAndFlags(t *testing.T) {
 	t.Parallel()
-	c, err := parseConfig([]string{"-runs", "5", "-out", "x/quick.json"}, env(map[string]string{
+	c, err := parseConfig([]string{"-runs", "5", "-out", "x/quick.json"}, envmap.Env{
 		"BENCH_EVENTS":          "200_000",
 		"BENCH_RUNS":            "2",
 		"BENCH_SWEEP":           "0",
@@ -58,7 +55,7 @@ func TestParseConfigFromEnvironmentAndFlags(t *testing.T) {
 		"BENCH_REDIS_URL":       "redis://bench:6379/2",
 		"BENCH_STRICT":          "true",
 		"BENCH_PROFILE_SECONDS": "7.5",
-	}), &bytes.Buffer{})
+	}.Getenv, &bytes.Buffer{})
 	require.NoError(t, err)
 	require.Equal(t, 200_000, c.events)
 	require.Equal(t, 5, c.runs, "a flag wins over the environment")
@@ -95,19 +92,19 @@ func TestParseConfigRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := parseConfig(tc.args, env(tc.env), &bytes.Buffer{})
+			_, err := parseConfig(tc.args, envmap.Env(tc.env).Getenv, &bytes.Buffer{})
 			var usage proc.UsageError
 			require.True(t, errors.As(err, &usage), "want a usage error, got %v", err)
 			require.Equal(t, 2, proc.ExitCode("bench", err, &bytes.Buffer{}))
 		})
 	}
 
-	_, err := parseConfig([]string{"-no-such-flag"}, env(nil), &bytes.Buffer{})
+	_, err := parseConfig([]string{"-no-such-flag"}, envmap.Env{}.Getenv, &bytes.Buffer{})
 	require.ErrorIs(t, err, proc.ErrFlagParse)
 	require.Equal(t, 2, proc.ExitCode("bench", err, &bytes.Buffer{}))
 
 	var help bytes.Buffer
-	_, err = parseConfig([]string{"-h"}, env(nil), &help)
+	_, err = parseConfig([]string{"-h"}, envmap.Env{}.Getenv, &help)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	require.Zero(t, proc.ExitCode("bench", err, &bytes.Buffer{}))
 	require.Contains(t, help.String(), "Usage: bench [flags]")
@@ -119,4 +116,22 @@ func TestExitCode(t *testing.T) {
 	var out bytes.Buffer
 	require.Equal(t, 1, proc.ExitCode("bench", errTargetsMissed, &out), "a missed target is a failure, not a bad command line")
 	require.Equal(t, "bench: some targets were missed\n", out.String())
+}
+
+// A variable that does not parse leaves the default and is reported, saying
+// what it should be.
+func TestEnvDefaultsSayWhatAValueShouldBe(t *testing.T) {
+	t.Parallel()
+	e := &envDefaults{getenv: envmap.Env{"I": "1_000", "F": "x", "B": "perhaps", "D": "10"}.Getenv}
+	require.Equal(t, 1000, e.int("I", 7))
+	require.Equal(t, 2.5, e.float("F", 2.5))
+	require.True(t, e.bool("B", true))
+	require.Equal(t, time.Minute, e.duration("D", time.Minute))
+	require.Equal(t, 9, e.int("UNSET", 9))
+	err := e.err()
+	require.ErrorContains(t, err, `F="x": not a number`)
+	require.ErrorContains(t, err, `B="perhaps": not 0/1/true/false`)
+	require.ErrorContains(t, err, `D="10": not a duration such as 10m`)
+	var usage proc.UsageError
+	require.ErrorAs(t, err, &usage)
 }

@@ -93,27 +93,10 @@ func logTail(path string) string {
 	return fmt.Sprintf("; end of %s:\n%s", path, strings.TrimSpace(string(b)))
 }
 
-// publisherResult is the part of `publisher -json` the harness reads.
-type publisherResult struct {
-	Events              int           `json:"events"`
-	Unique              int           `json:"unique"`
-	Duplicates          int           `json:"duplicates"`
-	Requests            int           `json:"requests"`
-	Retries             int           `json:"retries"`
-	PublishSeconds      float64       `json:"publish_seconds"`
-	PublishEventsPerSec float64       `json:"publish_events_per_sec"`
-	E2ESeconds          *float64      `json:"e2e_seconds"`
-	E2EEventsPerSec     *float64      `json:"e2e_events_per_sec"`
-	LatencyP50Ms        float64       `json:"latency_p50_ms"`
-	LatencyP95Ms        float64       `json:"latency_p95_ms"`
-	LatencyP99Ms        float64       `json:"latency_p99_ms"`
-	StatsAfter          loadgen.Stats `json:"stats_after"`
-}
-
 // parsePublisherJSON reads the publisher's -json output and checks that it
 // carries the end-to-end figures that -wait adds.
-func parsePublisherJSON(data []byte) (publisherResult, error) {
-	var r publisherResult
+func parsePublisherJSON(data []byte) (loadgen.Report, error) {
+	var r loadgen.Report
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&r); err != nil {
 		return r, fmt.Errorf("reading the publisher's JSON: %w", err)
@@ -129,7 +112,7 @@ func parsePublisherJSON(data []byte) (publisherResult, error) {
 
 // publisherRun is one publisher process: its result and its CPU time.
 type publisherRun struct {
-	result  publisherResult
+	result  loadgen.Report
 	cpu     time.Duration // user + system over the whole process
 	started time.Time
 	ended   time.Time

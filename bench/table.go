@@ -207,28 +207,20 @@ func ms(v float64) string {
 	return fmt.Sprintf("%.0f ms", v)
 }
 
-func mb(bytes float64) string {
-	if math.IsNaN(bytes) {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f MB", bytes/1e6)
-}
-
-func pct(v float64) string {
+// measured formats v with format, or is "-" when v was not measured (NaN).
+func measured(format string, v float64) string {
 	if math.IsNaN(v) {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f%%", v*100)
+	return fmt.Sprintf(format, v)
 }
 
-func cores(v float64) string {
-	if math.IsNaN(v) {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", v)
-}
+func mb(bytes float64) string  { return measured("%.0f MB", bytes/1e6) }
+func pct(v float64) string     { return measured("%.1f%%", v*100) }
+func cores(v float64) string   { return measured("%.2f", v) }
+func times(v float64) string   { return measured("%.1f×", v) }
+func seconds(v float64) string { return measured("%.0f s", v) }
 
-// stream writes a stream's peak length and size.
 // count is a number of things, or "-" when it was not measured.
 func count(n float64) string {
 	if math.IsNaN(n) {
@@ -237,6 +229,7 @@ func count(n float64) string {
 	return thousands(n)
 }
 
+// stream is a stream's peak length and, when known, its size.
 func stream(length, bytes float64) string {
 	if math.IsNaN(length) {
 		return "-"
@@ -245,20 +238,6 @@ func stream(length, bytes float64) string {
 		return thousands(length)
 	}
 	return fmt.Sprintf("%s (%s)", thousands(length), mb(bytes))
-}
-
-func times(v float64) string {
-	if math.IsNaN(v) {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f×", v)
-}
-
-func seconds(v float64) string {
-	if math.IsNaN(v) {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f s", v)
 }
 
 func orDash(s string) string {

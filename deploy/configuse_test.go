@@ -90,11 +90,17 @@ func appReads(t *testing.T, fields map[string]string) map[string]map[string]bool
 			})
 		}
 	}
-	// What a function reads includes what the functions it calls read
-	// (Init builds its logger with Logger).
-	for fn, callees := range calls {
-		for _, c := range callees {
-			maps.Copy(out[fn], out[c])
+	// What a function reads includes what the functions it calls read,
+	// however deep (InitWithStore calls Init, which builds its logger with
+	// Logger): copy until nothing more is added.
+	for grew := true; grew; {
+		grew = false
+		for fn, callees := range calls {
+			before := len(out[fn])
+			for _, c := range callees {
+				maps.Copy(out[fn], out[c])
+			}
+			grew = grew || len(out[fn]) > before
 		}
 	}
 	require.NotEmpty(t, out["OpenStore"], "shared/app.OpenStore reads no configuration: has its cfg parameter been renamed?")

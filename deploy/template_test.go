@@ -235,6 +235,31 @@ func functions(t *testing.T, tpl obj) map[string]obj {
 	return out
 }
 
+// eventSource is one event source of a function in the template.
+type eventSource struct {
+	function string // the function's logical ID
+	fn       obj    // the function's properties, Globals applied
+	name     string // the event's name
+	props    obj    // the event's properties
+}
+
+// eventSources lists the template's event sources of type typ.
+func eventSources(t *testing.T, tpl obj, typ string) []eventSource {
+	t.Helper()
+	var out []eventSource
+	for id, fn := range functions(t, tpl) {
+		events, _ := fn["Events"].(obj)
+		for name, ev := range events {
+			ev := ev.(obj)
+			if ev["Type"] == typ {
+				props, _ := ev["Properties"].(obj)
+				out = append(out, eventSource{function: id, fn: fn, name: name, props: props})
+			}
+		}
+	}
+	return out
+}
+
 // functionDir is the directory under functions/ that a function's build
 // target builds: PublishFunction → publish.
 func functionDir(id string) string {
@@ -326,54 +351,45 @@ func TestEveryFunctionIsBuiltByItsMakeTarget(t *testing.T) {
 func TestTheQueueFeedsTheConsumerSafely(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	var found int
-	for id, props := range functions(t, tpl) {
-		events, _ := props["Events"].(obj)
-		for name, ev := range events {
-			ev := ev.(obj)
-			if ev["Type"] != "SQS" {
-				continue
-			}
-			found++
-			p := ev["Properties"].(obj)
-			require.Contains(t, p["FunctionResponseTypes"], "ReportBatchItemFailures",
-				"%s.%s: without it one failed message makes SQS redeliver the whole batch", id, name)
-			batch := num(t, tpl, p["BatchSize"])
-			require.GreaterOrEqual(t, batch, 1.0)
-			require.LessOrEqual(t, batch, 10000.0)
-			window := num(t, tpl, p["MaximumBatchingWindowInSeconds"])
-			require.LessOrEqual(t, window, 300.0)
-			if batch > 10 {
-				require.Positive(t, window, "a BatchSize over 10 needs a batching window")
-			}
-			scaling, _ := p["ScalingConfig"].(obj)
-			require.NotNil(t, scaling, "%s.%s: MaximumConcurrency bounds the consumers, and so PostgreSQL's connections", id, name)
-			require.GreaterOrEqual(t, num(t, tpl, scaling["MaximumConcurrency"]), 2.0)
-
-			queueID, attr := getAtt(p["Queue"])
-			require.Equal(t, "Arn", attr)
-			queue := resource(t, tpl, queueID)
-			require.Equal(t, "AWS::SQS::Queue", queue["Type"])
-			qp := queue["Properties"].(obj)
-			timeout := num(t, tpl, props["Timeout"])
-			require.GreaterOrEqual(t, num(t, tpl, qp["VisibilityTimeout"]), 6*timeout+window,
-				"the queue's visibility timeout must be at least six times %s's Timeout (plus the batching window)", id)
-
-			redrive, _ := qp["RedrivePolicy"].(obj)
-			require.NotNil(t, redrive, "the queue needs a dead-letter queue")
-			receives := num(t, tpl, redrive["maxReceiveCount"])
-			require.GreaterOrEqual(t, receives, 5.0)
-			vars := envVars(props)
-			if md, ok := vars["MAX_DELIVERIES"]; ok {
-				require.Greater(t, receives, num(t, tpl, md),
-					"SQS must not take a message away before the function dead-letters it in PostgreSQL")
-			}
-			dlq, _ := getAtt(redrive["deadLetterTargetArn"])
-			require.NotEqual(t, queueID, dlq)
-			require.Equal(t, "AWS::SQS::Queue", resource(t, tpl, dlq)["Type"])
+	sources := eventSources(t, tpl, "SQS")
+	require.Len(t, sources, 1, "one SQS event source")
+	for _, src := range sources {
+		require.Contains(t, src.props["FunctionResponseTypes"], "ReportBatchItemFailures",
+			"%s.%s: without it one failed message makes SQS redeliver the whole batch", src.function, src.name)
+		batch := num(t, tpl, src.props["BatchSize"])
+		require.GreaterOrEqual(t, batch, 1.0)
+		require.LessOrEqual(t, batch, 10000.0)
+		window := num(t, tpl, src.props["MaximumBatchingWindowInSeconds"])
+		require.LessOrEqual(t, window, 300.0)
+		if batch > 10 {
+			require.Positive(t, window, "a BatchSize over 10 needs a batching window")
 		}
+		scaling, _ := src.props["ScalingConfig"].(obj)
+		require.NotNil(t, scaling, "%s.%s: MaximumConcurrency bounds the consumers, and so PostgreSQL's connections", src.function, src.name)
+		require.GreaterOrEqual(t, num(t, tpl, scaling["MaximumConcurrency"]), 2.0)
+
+		queueID, attr := getAtt(src.props["Queue"])
+		require.Equal(t, "Arn", attr)
+		queue := resource(t, tpl, queueID)
+		require.Equal(t, "AWS::SQS::Queue", queue["Type"])
+		qp := queue["Properties"].(obj)
+		timeout := num(t, tpl, src.fn["Timeout"])
+		require.GreaterOrEqual(t, num(t, tpl, qp["VisibilityTimeout"]), 6*timeout+window,
+			"the queue's visibility timeout must be at least six times %s's Timeout (plus the batching window)", src.function)
+
+		redrive, _ := qp["RedrivePolicy"].(obj)
+		require.NotNil(t, redrive, "the queue needs a dead-letter queue")
+		receives := num(t, tpl, redrive["maxReceiveCount"])
+		require.GreaterOrEqual(t, receives, 5.0)
+		vars := envVars(src.fn)
+		if md, ok := vars["MAX_DELIVERIES"]; ok {
+			require.Greater(t, receives, num(t, tpl, md),
+				"SQS must not take a message away before the function dead-letters it in PostgreSQL")
+		}
+		dlq, _ := getAtt(redrive["deadLetterTargetArn"])
+		require.NotEqual(t, queueID, dlq)
+		require.Equal(t, "AWS::SQS::Queue", resource(t, tpl, dlq)["Type"])
 	}
-	require.Equal(t, 1, found, "one SQS event source")
 }
 
 func envVars(props obj) obj {
@@ -418,24 +434,16 @@ func TestRoutesMatchTheHandlers(t *testing.T) {
 		"PublishFunction": routesOf(api.New(api.Deps{Publisher: (*sqsqueue.Queue)(nil), DeadLetters: st})),
 	}
 	routed := map[string]string{} // "METHOD /path" or "$default" → function
-	for id, props := range functions(t, tpl) {
-		events, _ := props["Events"].(obj)
-		for name, ev := range events {
-			ev := ev.(obj)
-			if ev["Type"] != "HttpApi" {
-				continue
-			}
-			p, _ := ev["Properties"].(obj)
-			require.Equal(t, obj{"Ref": "HttpApi"}, p["ApiId"], "%s.%s is on the template's HTTP API", id, name)
-			key := "$default"
-			if p["Path"] != nil || p["Method"] != nil {
-				key = strings.ToUpper(fmt.Sprint(p["Method"])) + " " + fmt.Sprint(p["Path"])
-				require.True(t, served[id][key], "%s routes %s, which it does not serve", id, key)
-			}
-			other, dup := routed[key]
-			require.False(t, dup, "%s is routed to both %s and %s", key, other, id)
-			routed[key] = id
+	for _, src := range eventSources(t, tpl, "HttpApi") {
+		require.Equal(t, obj{"Ref": "HttpApi"}, src.props["ApiId"], "%s.%s is on the template's HTTP API", src.function, src.name)
+		key := "$default"
+		if src.props["Path"] != nil || src.props["Method"] != nil {
+			key = strings.ToUpper(fmt.Sprint(src.props["Method"])) + " " + fmt.Sprint(src.props["Path"])
+			require.True(t, served[src.function][key], "%s routes %s, which it does not serve", src.function, key)
 		}
+		other, dup := routed[key]
+		require.False(t, dup, "%s is routed to both %s and %s", key, other, src.function)
+		routed[key] = src.function
 	}
 	for route := range served["QueryFunction"] {
 		require.Equal(t, "QueryFunction", routed[route], "%s is served by the query function", route)

@@ -84,13 +84,11 @@ func TestBackpressure(t *testing.T) {
 	refusals := metric(t, front, "logagg_http_requests_total", `code="429",route="/publish"`)
 	require.LessOrEqual(t, most.Load(), int64(backlog), "the events waiting never exceeded MAX_BACKLOG")
 	require.LessOrEqual(t, longest.Load(), int64(backlog), "the stream never outgrew MAX_BACKLOG")
-	front.stop(t, 30*time.Second)
-	drainer.stop(t, 30*time.Second)
+	stopAll(t, front, drainer)
 
 	t.Logf("backpressure: MAX_BACKLOG %d, %d events (%d unique); the first %d filled the queue of a replica without workers, the next request got 429 with Retry-After: 1",
 		backlog, events, unique, backlog)
 	t.Logf("  the other %d were published under backpressure in %s: %0.f answers 429 (%d requests retried), refused for %s until a replica with workers started; events waiting never above %d, stream length never above %d",
 		events-backlog, took.Round(time.Millisecond), refusals, res.Retries, refused.Round(time.Millisecond), most.Load(), longest.Load())
-	t.Logf("  end: published %d, received %d = unique %d + duplicates %d, dead_lettered %d, XPENDING 0",
-		st.Published, st.Received, st.UniqueProcessed, st.DuplicateDropped, st.DeadLettered)
+	logEnd(t, st)
 }

@@ -5,7 +5,6 @@ package faults
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -61,6 +60,15 @@ func newSystem(t *testing.T, env map[string]string) *system {
 	return s
 }
 
+// startTwo starts a system with env and two replicas, a and b, and
+// returns a client that balances between them.
+func startTwo(t *testing.T, env map[string]string) (s *system, a, b *replica, c *loadgen.Client) {
+	t.Helper()
+	s = newSystem(t, env)
+	a, b = s.start("a", nil), s.start("b", nil)
+	return s, a, b, client(a, b)
+}
+
 // replica is one localrun process.
 type replica struct {
 	name    string
@@ -99,6 +107,14 @@ func (r *replica) stop(t *testing.T, timeout time.Duration) time.Duration {
 	start := time.Now()
 	require.NoError(t, r.proc.Stop(timeout), "%s exits 0 on SIGTERM", r.name)
 	return time.Since(start)
+}
+
+// stopAll stops every replica as stop does, with 30 s each.
+func stopAll(t *testing.T, replicas ...*replica) {
+	t.Helper()
+	for _, r := range replicas {
+		r.stop(t, 30*time.Second)
+	}
 }
 
 // client publishes and reads through the replicas like a load balancer:
@@ -204,6 +220,22 @@ func (r *run) wait(t *testing.T) loadgen.PublishResult {
 	require.NoError(t, r.err)
 	require.Equal(t, len(r.events), r.res.Sent)
 	return r.res
+}
+
+// logHeadline logs a scenario's first line: what happened during the run,
+// and its events, duplicates and end-to-end rate over took.
+func (r *run) logHeadline(t *testing.T, what string, took time.Duration) {
+	t.Helper()
+	n := len(r.events)
+	t.Logf("%s: %d events (%d unique, %.0f%% duplicates) in %s, %.0f events/s end to end",
+		what, n, r.unique, 100*float64(n-r.unique)/float64(n), took.Round(time.Millisecond), rate(int64(n), took))
+}
+
+// logEnd logs a scenario's last line: the counts it ended with.
+func logEnd(t *testing.T, st loadgen.Stats) {
+	t.Helper()
+	t.Logf("  end: published %d, received %d = unique %d + duplicates %d, dead_lettered %d, XPENDING 0",
+		st.Published, st.Received, st.UniqueProcessed, st.DuplicateDropped, st.DeadLettered)
 }
 
 // eventually polls cond every 10ms until it holds or timeout passes.
@@ -380,21 +412,7 @@ func (s *system) committed(t *testing.T, ids []string) int64 {
 // metric sums a replica's counter samples whose labels contain match.
 func metric(t *testing.T, r *replica, name, match string) float64 {
 	t.Helper()
-	resp, err := http.Get(r.url + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	text, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var total float64
-	for _, line := range strings.Split(string(text), "\n") {
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, match) {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		require.NoError(t, err, line)
-		total += v
-	}
-	return total
+	return testenv.Metric(t, r.url, name, match)
 }
 
 // health reads a replica's /health: its status code and body.

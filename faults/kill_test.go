@@ -71,8 +71,7 @@ func TestKillOneOfTwoReplicasMidRun(t *testing.T) {
 	survivor.stop(t, 30*time.Second)
 	require.Zero(t, s.pendingTotal())
 
-	t.Logf("kill -9 of 1 of 2 replicas: %d events (%d unique, 30%% duplicates) in %s, %.0f events/s end to end",
-		events, r.unique, took.Round(time.Millisecond), rate(events, took))
+	r.logHeadline(t, "kill -9 of 1 of 2 replicas", took)
 	t.Logf("  killed %s after the start, at %d/%d published and %d received, holding %d messages, %d of them committed and not acknowledged",
 		killedAt.Sub(r.start).Round(time.Millisecond), sentAtKill, events, atKill.Received, held, committedUnacked)
 	t.Logf("  survivor reclaimed them %s after the kill (CLAIM_IDLE 2s); %d publish requests failed over to the survivor, %d retried after 429/503; failed batches on the survivor %.0f",

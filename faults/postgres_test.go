@@ -44,9 +44,7 @@ func healthy(code int, body map[string]string) bool {
 func TestPostgresRestartMidRun(t *testing.T) {
 	const events = 100_000
 	const outage = 6 * time.Second
-	s := newSystem(t, nil)
-	a, b := s.start("a", nil), s.start("b", nil)
-	c := client(a, b)
+	s, a, b, c := startTwo(t, nil)
 
 	r := publish(c, events, 0.3, 13, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 15_000})
 	eventually(t, 2*time.Minute, "a quarter of the events received", func() bool { return stats(c).Received >= events/4 })
@@ -71,17 +69,14 @@ func TestPostgresRestartMidRun(t *testing.T) {
 		metric(t, b, "logagg_consume_batches_total", `outcome="failed"`)
 	require.Positive(t, failed, "batches failed while the database was down")
 	require.Positive(t, sentInOutage, "/publish accepted events while the database was down")
-	a.stop(t, 30*time.Second)
-	b.stop(t, 30*time.Second)
+	stopAll(t, a, b)
 
-	t.Logf("PostgreSQL restart mid-run: %d events (%d unique, 30%% duplicates) at up to 15,000/s in %s, %.0f events/s end to end",
-		events, r.unique, took.Round(time.Millisecond), rate(events, took))
+	r.logHeadline(t, "PostgreSQL restart mid-run, publishing at up to 15,000 events/s", took)
 	t.Logf("  stopped (fast) at %d/%d received; /health said database disconnected after %s; down %s; healthy again %s after the start, drained %s after it",
 		atStop.Received, events, noticed.Round(time.Millisecond), outage, recovered.Round(time.Millisecond), resumed.Round(time.Millisecond))
 	t.Logf("  during the outage /publish accepted %d events; consumers held %d messages (highest delivery count %d); %.0f batches failed and were retried; %d publish retries",
 		sentInOutage, len(heldInOutage), maxDeliveries(heldInOutage), failed, res.Retries)
-	t.Logf("  end: published %d, received %d = unique %d + duplicates %d, dead_lettered %d, XPENDING 0",
-		st.Published, st.Received, st.UniqueProcessed, st.DuplicateDropped, st.DeadLettered)
+	logEnd(t, st)
 }
 
 // TestPostgresOutageWithIdleWorkers keeps PostgreSQL down for several
@@ -93,9 +88,7 @@ func TestPostgresRestartMidRun(t *testing.T) {
 func TestPostgresOutageWithIdleWorkers(t *testing.T) {
 	const claimIdle = 500 * time.Millisecond
 	const deliveryLimit = 3
-	s := newSystem(t, map[string]string{"CLAIM_IDLE": claimIdle.String(), "MAX_DELIVERIES": "3"})
-	a, b := s.start("a", nil), s.start("b", nil)
-	c := client(a, b)
+	s, a, b, c := startTwo(t, map[string]string{"CLAIM_IDLE": claimIdle.String(), "MAX_DELIVERIES": "3"})
 	all := append(a.consumers(), b.consumers()...)
 
 	s.pg.Stop()
@@ -120,11 +113,9 @@ func TestPostgresOutageWithIdleWorkers(t *testing.T) {
 
 	st := s.requireExact(t, c, want{sent: 200, unique: int64(unique), keys: keysOf(t, events)})
 	require.LessOrEqual(t, highest, int64(deliveryLimit), "delivery count while the holder was alive")
-	a.stop(t, 30*time.Second)
-	b.stop(t, 30*time.Second)
+	stopAll(t, a, b)
 
 	t.Logf("PostgreSQL down %s (CLAIM_IDLE %s, MAX_DELIVERIES %d) with 200 events in flight and 7 idle workers: highest delivery count %d",
 		outage, claimIdle, deliveryLimit, highest)
-	t.Logf("  end: published %d, received %d = unique %d + duplicates %d, dead_lettered %d, XPENDING 0",
-		st.Published, st.Received, st.UniqueProcessed, st.DuplicateDropped, st.DeadLettered)
+	logEnd(t, st)
 }

@@ -66,9 +66,7 @@ func lockWaiters(t *testing.T, s *system) int64 {
 func TestRedisRestartMidRun(t *testing.T) {
 	const events = 100_000
 	const outage = 3 * time.Second
-	s := newSystem(t, nil)
-	a, b := s.start("a", nil), s.start("b", nil)
-	c := client(a, b)
+	s, a, b, c := startTwo(t, nil)
 
 	r := publish(c, events, 0.3, 15, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 30_000})
 	eventually(t, 2*time.Minute, "a third of the events published", func() bool { return r.sent.Load() >= events/3 })
@@ -105,11 +103,9 @@ func TestRedisRestartMidRun(t *testing.T) {
 	}
 	require.Positive(t, unavailable, "/publish answered 503 while Redis was down")
 	require.Positive(t, failedAcks, "batches committed while Redis was frozen could not be acknowledged")
-	a.stop(t, 30*time.Second)
-	b.stop(t, 30*time.Second)
+	stopAll(t, a, b)
 
-	t.Logf("Redis SIGKILL and restart from AOF (appendfsync always) mid-run: %d events (%d unique, 30%% duplicates) at up to 30,000/s in %s, %.0f events/s end to end",
-		events, r.unique, took.Round(time.Millisecond), rate(events, took))
+	r.logHeadline(t, "Redis SIGKILL and restart from AOF (appendfsync always) mid-run, publishing at up to 30,000 events/s", took)
 	t.Logf("  frozen, then killed, at %d published, %d/%d received; /health said redis disconnected after %s; down %s; healthy %s after the restart, drained %s after it",
 		atKill.Published, atKill.Received, events, noticed.Round(time.Millisecond), outage, recovered.Round(time.Millisecond), resumed.Round(time.Millisecond))
 	t.Logf("  /publish answered 503 %0.f times, the publisher retried %d requests; %0.f acknowledgements and %0.f receives failed and were retried",

@@ -59,12 +59,10 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	staying.stop(t, 30*time.Second)
 	require.Zero(t, s.pendingTotal())
 
-	t.Logf("SIGTERM under load: %d events (%d unique, 30%% duplicates) in %s, %.0f events/s end to end",
-		events, r.unique, took.Round(time.Millisecond), rate(events, took))
+	r.logHeadline(t, "SIGTERM under load", took)
 	t.Logf("  SIGTERM at %d/%d received while holding %d messages; exit 0 after %s, 0 left pending",
 		atStop.Received, events, held, exitTook.Round(time.Millisecond))
 	t.Logf("  %d publish requests failed over to the other replica, %d retried after 429/503",
 		failovers(c), res.Retries)
-	t.Logf("  end: published %d, received %d = unique %d + duplicates %d, dead_lettered %d, XPENDING 0",
-		st.Published, st.Received, st.UniqueProcessed, st.DuplicateDropped, st.DeadLettered)
+	logEnd(t, st)
 }

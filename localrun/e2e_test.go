@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/envmap"
 	"github.com/logagg/logagg/internal/loadgen"
 	"github.com/logagg/logagg/internal/proc"
 	"github.com/logagg/logagg/internal/testenv"
@@ -43,25 +43,17 @@ func baseURL(env map[string]string) string { return "http://127.0.0.1:" + env["P
 // ends, and waits until it is healthy.
 func startInProcess(t *testing.T, env map[string]string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	logs := &bytes.Buffer{}
 	var mu sync.Mutex
-	go func() {
-		done <- run(ctx, func(k string) string { return env[k] }, writerFunc(func(p []byte) (int, error) {
+	stop := testenv.RunUntilStopped(t, 30*time.Second, func(ctx context.Context) error {
+		return run(ctx, envmap.Env(env).Getenv, writerFunc(func(p []byte) (int, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			return logs.Write(p)
 		}))
-	}()
+	})
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("localrun did not stop within 30s of cancellation")
-		}
+		stop()
 		if t.Failed() {
 			mu.Lock()
 			t.Logf("localrun logs:\n%s", logs.String())
@@ -224,21 +216,7 @@ func TestTwoProcessesShareOneDuplicateHeavyLoad(t *testing.T) {
 // consumedBy reads a replica's own consumed-events counter from /metrics.
 func consumedBy(t *testing.T, url string) float64 {
 	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	text, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var total float64
-	for _, line := range strings.Split(string(text), "\n") {
-		if strings.HasPrefix(line, "logagg_consumed_events_total{") {
-			var v float64
-			_, err := fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v)
-			require.NoError(t, err, line)
-			total += v
-		}
-	}
-	return total
+	return testenv.Metric(t, url, "logagg_consumed_events_total", "")
 }
 
 func pendingCount(t *testing.T, env map[string]string) int64 {
@@ -259,7 +237,7 @@ func TestBadConfigurationFailsAtStartNamingTheVariable(t *testing.T) {
 		"DATABASE_URL": {"REDIS_URL": "redis://127.0.0.1:6379"},
 		"REDIS_URL":    {"DATABASE_URL": "postgres://x@127.0.0.1/x"},
 	} {
-		err := run(context.Background(), func(k string) string { return env[k] }, io.Discard)
+		err := run(context.Background(), envmap.Env(env).Getenv, io.Discard)
 		require.ErrorContains(t, err, name)
 	}
 }

@@ -118,28 +118,6 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	return c, nil
 }
 
-// result is what -json prints.
-type result struct {
-	URL                 string        `json:"url"`
-	RunID               string        `json:"run_id"`
-	Events              int           `json:"events"`
-	Unique              int           `json:"unique"`
-	Duplicates          int           `json:"duplicates"`
-	BatchSize           int           `json:"batch_size"`
-	Concurrency         int           `json:"concurrency"`
-	Requests            int           `json:"requests"`
-	Retries             int           `json:"retries"`
-	PublishSeconds      float64       `json:"publish_seconds"`
-	PublishEventsPerSec float64       `json:"publish_events_per_sec"`
-	E2ESeconds          *float64      `json:"e2e_seconds"`        // null without -wait
-	E2EEventsPerSec     *float64      `json:"e2e_events_per_sec"` // null without -wait
-	LatencyP50Ms        float64       `json:"latency_p50_ms"`
-	LatencyP95Ms        float64       `json:"latency_p95_ms"`
-	LatencyP99Ms        float64       `json:"latency_p99_ms"`
-	StatsBefore         loadgen.Stats `json:"stats_before"`
-	StatsAfter          loadgen.Stats `json:"stats_after"`
-}
-
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, getenv, stderr)
 	if err != nil {
@@ -182,7 +160,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("publishing to %s: %w", cfg.url, withCause(ctx, err))
 	}
 
-	res := result{
+	res := loadgen.Report{
 		URL:                 cfg.url,
 		RunID:               runID,
 		Events:              len(events),
@@ -254,7 +232,7 @@ func withCause(ctx context.Context, err error) error {
 	return err
 }
 
-func printSummary(w io.Writer, r result) {
+func printSummary(w io.Writer, r loadgen.Report) {
 	fmt.Fprintf(w, "published %d events (%d unique, %d duplicates) to %s in %d requests, %d retries\n",
 		r.Events, r.Unique, r.Duplicates, r.URL, r.Requests, r.Retries)
 	fmt.Fprintf(w, "publish:    %.3fs, %.0f events/s; request latency p50 %.1fms, p95 %.1fms, p99 %.1fms\n",

@@ -11,16 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logagg/logagg/internal/envmap"
 	"github.com/logagg/logagg/internal/loadgen"
 	"github.com/logagg/logagg/internal/loadgen/loadgentest"
 	"github.com/logagg/logagg/internal/proc"
 	"github.com/stretchr/testify/require"
 )
-
-// env returns a getenv over vars.
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
 
 // preload publishes n events and lets the fake consume them, so that runs
 // start against a service that already holds events.
@@ -43,7 +39,7 @@ func TestRunJSON(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(),
 		[]string{"-events", "3000", "-dup-rate", "0.3", "-batch", "250", "-concurrency", "3", "-topics", "4", "-seed", "5", "-wait", "-json"},
-		env(map[string]string{"LOGAGG_URL": fake.URL, "API_KEY": "k"}), &stdout, &stderr)
+		envmap.Env{"LOGAGG_URL": fake.URL, "API_KEY": "k"}.Getenv, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	require.Empty(t, stderr.String(), "no progress bar when stderr is not a terminal")
 
@@ -57,7 +53,7 @@ func TestRunJSON(t *testing.T) {
 		require.Contains(t, fields, k)
 	}
 
-	var res result
+	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.Equal(t, fake.URL, res.URL)
 	require.Equal(t, 3000, res.Events)
@@ -94,7 +90,7 @@ func TestRunHumanSummary(t *testing.T) {
 			args = append(args, "-wait")
 		}
 		var stdout, stderr bytes.Buffer
-		require.NoError(t, run(context.Background(), args, env(nil), &stdout, &stderr), stderr.String())
+		require.NoError(t, run(context.Background(), args, envmap.Env{}.Getenv, &stdout, &stderr), stderr.String())
 		out := stdout.String()
 		require.Contains(t, out, "published 1000 events (700 unique, 300 duplicates) to "+fake.URL+" in 10 requests, 0 retries")
 		require.Contains(t, out, "events/s; request latency p50 ")
@@ -114,9 +110,9 @@ func TestRunCountsRetries(t *testing.T) {
 		return loadgentest.Reply{}
 	}})
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-url", fake.URL, "-events", "500", "-batch", "100", "-concurrency", "1", "-json", "-wait"}, env(nil), &stdout, &stderr)
+	err := run(context.Background(), []string{"-url", fake.URL, "-events", "500", "-batch", "100", "-concurrency", "1", "-json", "-wait"}, envmap.Env{}.Getenv, &stdout, &stderr)
 	require.NoError(t, err)
-	var res result
+	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.Equal(t, 1, res.Retries)
 	require.Equal(t, 5, res.Requests)
@@ -128,9 +124,9 @@ func TestRunRateCap(t *testing.T) {
 	fake := loadgentest.New(t, loadgentest.Options{})
 	var stdout, stderr bytes.Buffer
 	// At 2,000 events/s the third batch of 100 may start only 100ms in.
-	err := run(context.Background(), []string{"-url", fake.URL, "-events", "300", "-batch", "100", "-rate", "2000", "-json"}, env(nil), &stdout, &stderr)
+	err := run(context.Background(), []string{"-url", fake.URL, "-events", "300", "-batch", "100", "-rate", "2000", "-json"}, envmap.Env{}.Getenv, &stdout, &stderr)
 	require.NoError(t, err)
-	var res result
+	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.GreaterOrEqual(t, res.PublishSeconds, 0.1)
 	require.Nil(t, res.E2ESeconds, "no end-to-end time without -wait")
@@ -141,9 +137,9 @@ func TestRunSentAt(t *testing.T) {
 	fake := loadgentest.New(t, loadgentest.Options{})
 	var stdout, stderr bytes.Buffer
 	before := time.Now().Truncate(time.Microsecond)
-	err := run(context.Background(), []string{"-url", fake.URL, "-events", "400", "-batch", "100", "-sent-at", "-wait", "-json"}, env(nil), &stdout, &stderr)
+	err := run(context.Background(), []string{"-url", fake.URL, "-events", "400", "-batch", "100", "-sent-at", "-wait", "-json"}, envmap.Env{}.Getenv, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
-	var res result
+	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.Zero(t, res.StatsAfter.PayloadConflicts, "duplicates carry their original's stamp")
 
@@ -215,7 +211,7 @@ func TestRunFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), tc.args, env(tc.env), &stdout, &stderr)
+			err := run(context.Background(), tc.args, envmap.Env(tc.env).Getenv, &stdout, &stderr)
 			require.Error(t, err)
 			require.Empty(t, stdout.String())
 			var report bytes.Buffer
@@ -231,7 +227,7 @@ func TestRunFailures(t *testing.T) {
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-h"}, env(nil), &stdout, &stderr)
+	err := run(context.Background(), []string{"-h"}, envmap.Env{}.Getenv, &stdout, &stderr)
 	require.True(t, errors.Is(err, flag.ErrHelp))
 	require.Zero(t, proc.ExitCode("publisher", err, &bytes.Buffer{}))
 	require.Contains(t, stderr.String(), "Usage: publisher")
@@ -240,14 +236,14 @@ func TestRunHelp(t *testing.T) {
 
 func TestParseFlagsDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := parseFlags(nil, env(nil), &bytes.Buffer{})
+	c, err := parseFlags(nil, envmap.Env{}.Getenv, &bytes.Buffer{})
 	require.NoError(t, err)
 	require.Equal(t, config{
 		url: "http://127.0.0.1:8080", events: 20000, dupRate: 0.3, batch: 500, concurrency: 4,
 		topics: 10, payloadBytes: 120, seed: 1, timeout: 5 * time.Minute,
 	}, c)
 
-	c, err = parseFlags([]string{"-api-key", "flag"}, env(map[string]string{"LOGAGG_URL": "https://logs.example", "API_KEY": "env"}), &bytes.Buffer{})
+	c, err = parseFlags([]string{"-api-key", "flag"}, envmap.Env{"LOGAGG_URL": "https://logs.example", "API_KEY": "env"}.Getenv, &bytes.Buffer{})
 	require.NoError(t, err)
 	require.Equal(t, "https://logs.example", c.url)
 	require.Equal(t, "flag", c.apiKey, "a flag wins over the environment")
@@ -258,7 +254,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 func TestParseFlagsTakesTheFirstKeyOfAList(t *testing.T) {
 	t.Parallel()
 	for value, want := range map[string]string{"alpha,beta": "alpha", " alpha , beta": "alpha", ",beta": "beta", "solo": "solo", " , ": ""} {
-		c, err := parseFlags(nil, env(map[string]string{"API_KEY": value}), &bytes.Buffer{})
+		c, err := parseFlags(nil, envmap.Env{"API_KEY": value}.Getenv, &bytes.Buffer{})
 		require.NoError(t, err)
 		require.Equal(t, want, c.apiKey, "API_KEY=%q", value)
 	}

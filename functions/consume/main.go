@@ -4,30 +4,18 @@ package main
 
 import (
 	"context"
-	"log"
-	"os"
+	"io"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"github.com/logagg/logagg/functions/boot"
 	"github.com/logagg/logagg/shared/app"
 	"github.com/logagg/logagg/shared/consume"
 )
 
-func main() {
-	h, err := run(context.Background(), os.Getenv)
-	if err != nil {
-		log.Fatalf("consume: %v", err)
-	}
-	lambda.Start(h.Handle)
-}
+func main() { boot.SQS("consume", run) }
 
 // run opens the PostgreSQL pool once per execution environment.
-func run(ctx context.Context, getenv func(string) string) (*consume.Handler, error) {
-	cfg, logger, err := app.Init(getenv, os.Stderr, "DATABASE_URL")
-	if err != nil {
-		return nil, err
-	}
-	st, err := app.OpenStore(ctx, cfg, app.LambdaInitWait, logger)
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer) (*consume.Handler, error) {
+	cfg, logger, st, err := app.InitWithStore(ctx, getenv, stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -5,29 +5,20 @@ package main
 
 import (
 	"context"
-	"log"
-	"os"
+	"io"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
-
+	"github.com/logagg/logagg/functions/boot"
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/app"
 	"github.com/logagg/logagg/shared/sqsqueue"
 )
 
-func main() {
-	h, err := run(context.Background(), os.Getenv)
-	if err != nil {
-		log.Fatalf("publish: %v", err)
-	}
-	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
-}
+func main() { boot.HTTP("publish", run) }
 
 // run builds the handler once per execution environment; connections are
 // reused across invocations.
-func run(ctx context.Context, getenv func(string) string) (*api.Server, error) {
-	cfg, logger, err := app.Init(getenv, os.Stderr)
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer) (*api.Server, error) {
+	cfg, logger, err := app.Init(getenv, stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -4,31 +4,18 @@ package main
 
 import (
 	"context"
-	"log"
-	"os"
+	"io"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
-
+	"github.com/logagg/logagg/functions/boot"
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/app"
 )
 
-func main() {
-	h, err := run(context.Background(), os.Getenv)
-	if err != nil {
-		log.Fatalf("query: %v", err)
-	}
-	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
-}
+func main() { boot.HTTP("query", run) }
 
 // run opens the PostgreSQL pool once per execution environment.
-func run(ctx context.Context, getenv func(string) string) (*api.Server, error) {
-	cfg, logger, err := app.Init(getenv, os.Stderr, "DATABASE_URL")
-	if err != nil {
-		return nil, err
-	}
-	st, err := app.OpenStore(ctx, cfg, app.LambdaInitWait, logger)
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer) (*api.Server, error) {
+	cfg, logger, st, err := app.InitWithStore(ctx, getenv, stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -33,10 +33,8 @@ func TestStatsReadsEveryCounter(t *testing.T) {
 func TestStatsErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name    string
-		status  int
-		body    string
-		wantErr string
+		name, body, wantErr string
+		status              int
 	}{
 		{name: "json error", status: 401, body: `{"error":"missing API key"}`, wantErr: "GET /stats: 401 Unauthorized: missing API key"},
 		{name: "text error", status: 502, body: "bad gateway\n", wantErr: "GET /stats: 502 Bad Gateway: bad gateway"},

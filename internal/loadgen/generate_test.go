@@ -23,10 +23,8 @@ type decoded struct {
 func TestGenerateCounts(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		events      int
-		dupRate     float64
-		wantDups    int
-		wantUniques int
+		events, wantDups, wantUniques int
+		dupRate                       float64
 	}{
 		{events: 10000, dupRate: 0, wantDups: 0, wantUniques: 10000},
 		{events: 10000, dupRate: 0.1, wantDups: 1000, wantUniques: 9000},

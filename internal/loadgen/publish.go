@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 // PublishOptions shapes how Publish sends events.
@@ -147,40 +149,45 @@ func (e *networkError) Unwrap() error { return e.err }
 // retrying as Publish describes, and returns the latency of the accepted
 // attempt.
 func (c *Client) publishBatch(ctx context.Context, body []byte, n int) (latency time.Duration, retries int, err error) {
-	backoff := minBackoff
 	networkFailures := 0
-	for {
+	var last error // the failure a retry waits after
+	attempt := func() (time.Duration, error) {
 		began := time.Now()
 		err := c.postPublish(ctx, body, n)
 		if err == nil {
-			return time.Since(began), retries, nil
+			return time.Since(began), nil
 		}
-		var delay time.Duration
+		last = err
 		var se *StatusError
 		var ne *networkError
 		switch {
 		case errors.As(err, &se) && se.Temporary():
-			delay = se.RetryAfter
+			if se.RetryAfter > 0 {
+				return 0, &backoff.RetryAfterError{Duration: se.RetryAfter}
+			}
+			return 0, err
 		case ctx.Err() != nil:
-			return 0, retries, err
+			return 0, backoff.Permanent(err)
 		case errors.As(err, &ne) && networkFailures < maxNetworkRetries:
 			networkFailures++
+			return 0, err
 		default:
-			return 0, retries, err
-		}
-		if delay == 0 {
-			delay = backoff
-			backoff = min(2*backoff, maxBackoff)
-		}
-		retries++
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, retries, fmt.Errorf("%w (while waiting to retry after: %v)", context.Cause(ctx), err)
-		case <-t.C:
+			return 0, backoff.Permanent(err)
 		}
 	}
+	latency, err = backoff.Retry(ctx, attempt,
+		backoff.WithBackOff(&backoff.ExponentialBackOff{
+			InitialInterval: minBackoff, Multiplier: 2, MaxInterval: maxBackoff,
+		}),
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(error, time.Duration) { retries++ }),
+	)
+	if cause := context.Cause(ctx); err != nil && err == cause && last != nil {
+		// Retry answers with the context's cause alone; say what it was
+		// waiting out.
+		err = fmt.Errorf("%w (while waiting to retry after: %v)", cause, last)
+	}
+	return latency, retries, err
 }
 
 // postPublish sends one request and checks that the service queued every

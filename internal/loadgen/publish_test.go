@@ -169,11 +169,9 @@ func TestPublishStopsWaitingWhenContextEnds(t *testing.T) {
 func TestPublishFailsOnClientErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name    string
-		reply   loadgentest.Reply
-		apiKey  string
-		status  int
-		message string
+		name, apiKey, message string
+		reply                 loadgentest.Reply
+		status                int
 	}{
 		{name: "malformed", reply: loadgentest.Reply{Status: 400, Error: "malformed JSON at offset 3"}, status: 400, message: "malformed JSON at offset 3"},
 		{name: "too large", reply: loadgentest.Reply{Status: 413, Error: "more than 10000 events"}, status: 413, message: "more than 10000 events"},

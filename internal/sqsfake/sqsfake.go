@@ -203,28 +203,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	var (
-		resp any
-		err  *apiError
-	)
-	switch op {
-	case "SendMessage":
-		resp, err = s.sendMessage(req)
-	case "SendMessageBatch":
-		resp, err = s.sendMessageBatch(req)
-	case "ReceiveMessage":
-		resp, err = s.receiveMessage(r, req)
-	case "DeleteMessage":
-		resp, err = s.deleteMessage(req)
-	case "DeleteMessageBatch":
-		resp, err = s.deleteMessageBatch(req)
-	case "GetQueueAttributes":
-		resp, err = s.getQueueAttributes(req)
-	case "GetQueueUrl":
-		resp, err = s.getQueueURL(req)
-	default:
-		err = senderError("UnsupportedOperation", "the fake does not implement %s", op)
-	}
+	resp, err := s.serve(r, op, req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -232,6 +211,31 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.Header().Set("X-Amzn-RequestId", newID())
 	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// lockedActions are the actions that run holding s.mu: all but
+// ReceiveMessage, which waits for messages and locks as it goes.
+var lockedActions = map[string]func(s *Server, req map[string]json.RawMessage) (any, *apiError){
+	"SendMessage":        (*Server).sendMessage,
+	"SendMessageBatch":   (*Server).sendMessageBatch,
+	"DeleteMessage":      (*Server).deleteMessage,
+	"DeleteMessageBatch": (*Server).deleteMessageBatch,
+	"GetQueueAttributes": (*Server).getQueueAttributes,
+	"GetQueueUrl":        (*Server).getQueueURL,
+}
+
+// serve answers one action.
+func (s *Server) serve(r *http.Request, op string, req map[string]json.RawMessage) (any, *apiError) {
+	if op == "ReceiveMessage" {
+		return s.receiveMessage(r, req)
+	}
+	action, ok := lockedActions[op]
+	if !ok {
+		return nil, senderError("UnsupportedOperation", "the fake does not implement %s", op)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return action(s, req)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
@@ -312,8 +316,6 @@ func (s *Server) sendMessage(req map[string]json.RawMessage) (any, *apiError) {
 	if err := field(req, "MessageBody", &body); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.calls = append(s.calls, Call{Operation: "SendMessage", Entries: 1, Bytes: len(body)})
 	q, err := s.queueOf(req)
 	if err != nil {
@@ -324,6 +326,35 @@ func (s *Server) sendMessage(req map[string]json.RawMessage) (any, *apiError) {
 	}
 	m := s.enqueue(q, body)
 	return map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5}, nil
+}
+
+// The entries of the batch requests.
+type (
+	sendEntry struct {
+		ID          string `json:"Id"`
+		MessageBody string `json:"MessageBody"`
+	}
+	deleteEntry struct {
+		ID            string `json:"Id"`
+		ReceiptHandle string `json:"ReceiptHandle"`
+	}
+)
+
+// batchResponse is a batch action's answer: the entries that succeeded and
+// those that failed, both lists present even when empty, as the service
+// answers.
+type batchResponse[S any] struct {
+	Successful []S          `json:"Successful"`
+	Failed     []batchError `json:"Failed"`
+}
+
+func newBatchResponse[S any]() *batchResponse[S] {
+	return &batchResponse[S]{Successful: []S{}, Failed: []batchError{}}
+}
+
+// refuse records that the entry id failed through the sender's fault.
+func (b *batchResponse[S]) refuse(id string, err *apiError) {
+	b.Failed = append(b.Failed, batchError{ID: id, Code: err.typ, Message: err.message, SenderFault: true})
 }
 
 type batchError struct {
@@ -355,15 +386,10 @@ func checkEntryIDs(ids []string) *apiError {
 }
 
 func (s *Server) sendMessageBatch(req map[string]json.RawMessage) (any, *apiError) {
-	var entries []struct {
-		ID          string `json:"Id"`
-		MessageBody string `json:"MessageBody"`
-	}
+	var entries []sendEntry
 	if err := field(req, "Entries", &entries); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	total := 0
 	ids := make([]string, len(entries))
 	for i, e := range entries {
@@ -386,13 +412,10 @@ func (s *Server) sendMessageBatch(req map[string]json.RawMessage) (any, *apiErro
 		MessageID        string `json:"MessageId"`
 		MD5OfMessageBody string `json:"MD5OfMessageBody"`
 	}
-	resp := struct {
-		Successful []success    `json:"Successful"`
-		Failed     []batchError `json:"Failed"`
-	}{Successful: []success{}, Failed: []batchError{}}
+	resp := newBatchResponse[success]()
 	for _, e := range entries {
 		if err := validBody(e.MessageBody); err != nil {
-			resp.Failed = append(resp.Failed, batchError{ID: e.ID, Code: err.typ, Message: err.message, SenderFault: true})
+			resp.refuse(e.ID, err)
 			continue
 		}
 		if s.failEntries > 0 {
@@ -538,8 +561,6 @@ func (s *Server) deleteMessage(req map[string]json.RawMessage) (any, *apiError) 
 	if err := field(req, "ReceiptHandle", &handle); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.calls = append(s.calls, Call{Operation: "DeleteMessage", Entries: 1})
 	q, err := s.queueOf(req)
 	if err != nil {
@@ -552,15 +573,10 @@ func (s *Server) deleteMessage(req map[string]json.RawMessage) (any, *apiError) 
 }
 
 func (s *Server) deleteMessageBatch(req map[string]json.RawMessage) (any, *apiError) {
-	var entries []struct {
-		ID            string `json:"Id"`
-		ReceiptHandle string `json:"ReceiptHandle"`
-	}
+	var entries []deleteEntry
 	if err := field(req, "Entries", &entries); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.calls = append(s.calls, Call{Operation: "DeleteMessageBatch", Entries: len(entries)})
 	q, err := s.queueOf(req)
 	if err != nil {
@@ -576,13 +592,10 @@ func (s *Server) deleteMessageBatch(req map[string]json.RawMessage) (any, *apiEr
 	type success struct {
 		ID string `json:"Id"`
 	}
-	resp := struct {
-		Successful []success    `json:"Successful"`
-		Failed     []batchError `json:"Failed"`
-	}{Successful: []success{}, Failed: []batchError{}}
+	resp := newBatchResponse[success]()
 	for _, e := range entries {
 		if err := s.remove(q, e.ReceiptHandle); err != nil {
-			resp.Failed = append(resp.Failed, batchError{ID: e.ID, Code: err.typ, Message: err.message, SenderFault: true})
+			resp.refuse(e.ID, err)
 			continue
 		}
 		resp.Successful = append(resp.Successful, success{ID: e.ID})
@@ -595,8 +608,6 @@ func (s *Server) getQueueAttributes(req map[string]json.RawMessage) (any, *apiEr
 	if err := field(req, "AttributeNames", &names); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.calls = append(s.calls, Call{Operation: "GetQueueAttributes"})
 	q, err := s.queueOf(req)
 	if err != nil {
@@ -638,8 +649,6 @@ func (s *Server) getQueueURL(req map[string]json.RawMessage) (any, *apiError) {
 	if err := field(req, "QueueName", &name); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.calls = append(s.calls, Call{Operation: "GetQueueUrl"})
 	for _, q := range s.queues {
 		if q.name == name {

@@ -142,3 +142,15 @@ func Init(getenv func(string) string, stderr io.Writer, required ...string) (con
 	}
 	return cfg, Logger(cfg, stderr), nil
 }
+
+// InitWithStore is Init for a Lambda function that works on PostgreSQL:
+// DATABASE_URL is required as well, and the store is opened, waiting up to
+// LambdaInitWait for the database.
+func InitWithStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (config.Config, *slog.Logger, *store.Store, error) {
+	cfg, logger, err := Init(getenv, stderr, "DATABASE_URL")
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	st, err := OpenStore(ctx, cfg, LambdaInitWait, logger)
+	return cfg, logger, st, err
+}

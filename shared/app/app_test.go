@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logagg/logagg/internal/envmap"
 	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/config"
 	"github.com/logagg/logagg/shared/event"
@@ -80,4 +81,21 @@ func TestRedisQueueWithoutAWaitTriesOnce(t *testing.T) {
 	require.ErrorContains(t, err, "REDIS_URL: ")
 	require.NotErrorIs(t, err, context.DeadlineExceeded, "it gave up on its own, not at the context's end")
 	require.NotContains(t, logs.String(), "retrying")
+}
+
+// A function that works on PostgreSQL cannot start without DATABASE_URL,
+// and starts with its store open and migrated when it has one.
+func TestInitWithStore(t *testing.T) {
+	t.Parallel()
+	_, _, st, err := InitWithStore(context.Background(), envmap.Env{}.Getenv, &bytes.Buffer{})
+	require.Nil(t, st)
+	require.ErrorContains(t, err, "DATABASE_URL")
+
+	vars := envmap.Env{"DATABASE_URL": testenv.NewDatabase(t), "MAX_DELIVERIES": "7"}
+	cfg, logger, st, err := InitWithStore(context.Background(), vars.Getenv, &bytes.Buffer{})
+	require.NoError(t, err)
+	defer st.Close()
+	require.NotNil(t, logger)
+	require.Equal(t, 7, cfg.MaxDeliveries)
+	require.NoError(t, st.Ping(context.Background()))
 }

@@ -5,15 +5,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-)
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
+	"github.com/logagg/logagg/internal/envmap"
+)
 
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(nil))
+	c, err := Load(envmap.Env{}.Getenv)
 	require.NoError(t, err)
 	require.Equal(t, 8080, c.Port)
 	require.Equal(t, 4, c.WorkerCount)
@@ -32,40 +30,24 @@ func TestLoadDefaults(t *testing.T) {
 	require.Empty(t, c.AllowedOrigins)
 }
 
-func TestLoadEdgeSettings(t *testing.T) {
+func TestLoadValues(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(map[string]string{
+	c, err := Load(envmap.Env{
+		"DATABASE_URL":        "postgres://u:p@db:5432/x",
+		"REDIS_URL":           "redis://cache:6379/1",
+		"PORT":                "9090",
+		"WORKER_COUNT":        "0",
+		"BATCH_SIZE":          "1",
+		"API_KEYS":            " a, b ,,c ",
+		"CLAIM_IDLE":          "2s",
+		"LOG_LEVEL":           "DEBUG",
+		"PPROF_ADDR":          "127.0.0.1:6060",
 		"READ_HEADER_TIMEOUT": "2s",
 		"IDLE_TIMEOUT":        "1s",
 		"BODY_READ_TIMEOUT":   "500ms",
 		"MAX_BODY_BYTES":      "4096",
 		"ALLOWED_ORIGINS":     "https://ops.example.com, http://127.0.0.1:3000",
-	}))
-	require.NoError(t, err)
-	require.Equal(t, 2*time.Second, c.ReadHeaderTimeout)
-	require.Equal(t, time.Second, c.IdleTimeout)
-	require.Equal(t, 500*time.Millisecond, c.BodyReadTimeout)
-	require.Equal(t, int64(16*4096), c.InflightBodyBytes, "the default follows MAX_BODY_BYTES")
-	require.Equal(t, []string{"https://ops.example.com", "http://127.0.0.1:3000"}, c.AllowedOrigins)
-
-	c, err = Load(env(map[string]string{"MAX_BODY_BYTES": "4096", "INFLIGHT_BODY_BYTES": "4096"}))
-	require.NoError(t, err)
-	require.Equal(t, int64(4096), c.InflightBodyBytes)
-}
-
-func TestLoadValues(t *testing.T) {
-	t.Parallel()
-	c, err := Load(env(map[string]string{
-		"DATABASE_URL": "postgres://u:p@db:5432/x",
-		"REDIS_URL":    "redis://cache:6379/1",
-		"PORT":         "9090",
-		"WORKER_COUNT": "0",
-		"BATCH_SIZE":   "1",
-		"API_KEYS":     " a, b ,,c ",
-		"CLAIM_IDLE":   "2s",
-		"LOG_LEVEL":    "DEBUG",
-		"PPROF_ADDR":   "127.0.0.1:6060",
-	}))
+	}.Getenv)
 	require.NoError(t, err)
 	require.Equal(t, 9090, c.Port)
 	require.Equal(t, 0, c.WorkerCount)
@@ -75,6 +57,15 @@ func TestLoadValues(t *testing.T) {
 	require.Equal(t, "debug", c.LogLevel)
 	require.Equal(t, "127.0.0.1:6060", c.PprofAddr)
 	require.NoError(t, c.Require("DATABASE_URL", "REDIS_URL"))
+	require.Equal(t, 2*time.Second, c.ReadHeaderTimeout)
+	require.Equal(t, time.Second, c.IdleTimeout)
+	require.Equal(t, 500*time.Millisecond, c.BodyReadTimeout)
+	require.Equal(t, int64(16*4096), c.InflightBodyBytes, "the default follows MAX_BODY_BYTES")
+	require.Equal(t, []string{"https://ops.example.com", "http://127.0.0.1:3000"}, c.AllowedOrigins)
+
+	c, err = Load(envmap.Env{"MAX_BODY_BYTES": "4096", "INFLIGHT_BODY_BYTES": "4096"}.Getenv)
+	require.NoError(t, err)
+	require.Equal(t, int64(4096), c.InflightBodyBytes)
 }
 
 func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
@@ -100,7 +91,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load(env(map[string]string{name: value}))
+			_, err := Load(envmap.Env{name: value}.Getenv)
 			require.Error(t, err)
 			require.Contains(t, err.Error(), name)
 		})
@@ -109,14 +100,14 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 
 func TestErrorsNeverShowPasswords(t *testing.T) {
 	t.Parallel()
-	_, err := Load(env(map[string]string{"DATABASE_URL": "mysql://user:s3cret@db/x"}))
+	_, err := Load(envmap.Env{"DATABASE_URL": "mysql://user:s3cret@db/x"}.Getenv)
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "s3cret")
 }
 
 func TestRequire(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(nil))
+	c, err := Load(envmap.Env{}.Getenv)
 	require.NoError(t, err)
 	err = c.Require("DATABASE_URL", "REDIS_URL")
 	require.ErrorContains(t, err, "DATABASE_URL is required")

@@ -67,8 +67,10 @@ func (c *Consumer) Receive(ctx context.Context, maxMessages int) ([]queue.Messag
 	}
 	if len(out.Messages) == 0 {
 		if rest := wait - time.Since(start); rest > 0 {
-			if err := sleep(ctx, rest); err != nil {
-				return nil, event.Wrap(event.Unavailable, err, "receiving messages")
+			select {
+			case <-ctx.Done():
+				return nil, event.Wrap(event.Unavailable, ctx.Err(), "receiving messages")
+			case <-time.After(rest):
 			}
 		}
 		return nil, nil

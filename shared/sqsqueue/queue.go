@@ -9,6 +9,7 @@ package sqsqueue
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"time"
@@ -17,6 +18,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/logagg/logagg/shared/event"
 	"github.com/logagg/logagg/shared/queue"
@@ -161,9 +163,9 @@ func (q *Queue) sendChunk(ctx context.Context, chunk []queue.Outgoing) (int, err
 	for i, m := range chunk {
 		pending[strconv.Itoa(i)] = m
 	}
-	accepted := 0
-	delay := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	accepted, attempts := 0, 0
+	send := func() (struct{}, error) {
+		attempts++
 		entries := make([]types.SendMessageBatchRequestEntry, 0, len(pending))
 		for i := range chunk { // in the original order
 			id := strconv.Itoa(i)
@@ -173,7 +175,7 @@ func (q *Queue) sendChunk(ctx context.Context, chunk []queue.Outgoing) (int, err
 		}
 		out, err := q.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.opts.QueueURL), Entries: entries})
 		if err != nil {
-			return accepted, classify(err, "sending messages")
+			return struct{}{}, backoff.Permanent(classify(err, "sending messages"))
 		}
 		for _, s := range out.Successful {
 			if m, ok := pending[aws.ToString(s.Id)]; ok {
@@ -184,25 +186,41 @@ func (q *Queue) sendChunk(ctx context.Context, chunk []queue.Outgoing) (int, err
 		var last types.BatchResultErrorEntry
 		for _, f := range out.Failed {
 			if f.SenderFault {
-				return accepted, event.Errorf(event.Invalid, "SQS refused a message: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+				return struct{}{}, backoff.Permanent(event.Errorf(event.Invalid, "SQS refused a message: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message)))
 			}
 			last = f
 		}
 		if len(pending) == 0 {
-			return accepted, nil
+			return struct{}{}, nil
 		}
-		if attempt >= q.opts.SendAttempts {
-			return accepted, event.Errorf(event.Unavailable,
-				"SQS did not accept %d messages after %d attempts (%s); retry later", len(pending), attempt, aws.ToString(last.Code))
-		}
-		if err := sleep(ctx, delay); err != nil {
-			return accepted, event.Wrap(event.Unavailable, err, "sending messages to SQS")
-		}
-		delay = min(2*delay, time.Second)
+		return struct{}{}, event.Errorf(event.Unavailable,
+			"SQS did not accept %d messages after %d attempts (%s); retry later", len(pending), attempts, aws.ToString(last.Code))
 	}
+	_, err := retryBriefly(ctx, q.opts.SendAttempts, send)
+	return accepted, err
 }
 
-// count tells the Counter what SQS accepted, trying a few times: the
+// retryBriefly runs op up to tries times, 50 ms apart at first and twice as
+// long each time up to 1 s, until it succeeds or fails for good
+// (backoff.Permanent). A context that ends while it waits is Unavailable.
+func retryBriefly[T any](ctx context.Context, tries int, op backoff.Operation[T]) (T, error) {
+	v, err := backoff.Retry(ctx, op,
+		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 50 * time.Millisecond, Multiplier: 2, MaxInterval: time.Second}),
+		backoff.WithMaxTries(uint(tries)),
+		backoff.WithMaxElapsedTime(0),
+	)
+	// Retry hands a failure on the last try back still marked permanent
+	// (cenkalti/backoff#177, fixed after v5.0.3).
+	if permanent := (*backoff.PermanentError)(nil); errors.As(err, &permanent) {
+		err = permanent.Err
+	}
+	if cause := context.Cause(ctx); err != nil && err == cause {
+		err = event.Wrap(event.Unavailable, err, "sending messages to SQS")
+	}
+	return v, err
+}
+
+// count tells the Counter what SQS accepted, trying three times: the
 // messages are queued whatever happens here, so a failure is logged, not
 // returned.
 func (q *Queue) count(ctx context.Context, n int) {
@@ -210,16 +228,12 @@ func (q *Queue) count(ctx context.Context, n int) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	var err error
-	delay := 50 * time.Millisecond
-	for range 3 {
-		if err = q.opts.Counter.AddPublished(ctx, int64(n)); err == nil {
-			return
-		}
-		time.Sleep(delay)
-		delay *= 2
+	_, err := retryBriefly(ctx, 3, func() (struct{}, error) {
+		return struct{}{}, q.opts.Counter.AddPublished(ctx, int64(n))
+	})
+	if err != nil {
+		q.opts.Logger.Error("events queued but not counted; /stats undercounts published", "events", n, "error", err)
 	}
-	q.opts.Logger.Error("events queued but not counted; /stats undercounts published", "events", n, "error", err)
 }
 
 // Backlog returns SQS's approximate count of messages waiting, in flight
@@ -257,15 +271,4 @@ func (q *Queue) Ping(ctx context.Context) error {
 		return classify(err, "reaching the queue")
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

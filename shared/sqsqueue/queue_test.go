@@ -187,10 +187,37 @@ func TestPublishGivesUpOnEntriesThatKeepFailing(t *testing.T) {
 	err := f.q.Publish(context.Background(), queue.Singles(bodies))
 	require.Error(t, err)
 	require.Equal(t, event.Unavailable, event.ErrorCode(err), "%v", err)
+	require.ErrorContains(t, err, "SQS did not accept 2 messages after 2 attempts")
 	// What SQS accepted is queued and counted; the rest is not sent.
 	queued := len(f.fake.Bodies(f.url))
 	require.Equal(t, 8, queued)
 	queuetest.RequireCount(t, f.counter.Published, int64(queued))
+}
+
+// cancelAfterSend is an API that cancels the publisher's context once SQS
+// has answered the first SendMessageBatch.
+type cancelAfterSend struct {
+	sqsqueue.API
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterSend) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	defer c.cancel()
+	return c.API.SendMessageBatch(ctx, in, optFns...)
+}
+
+func TestPublishStopsRetryingWhenTheContextEnds(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqsqueue.Options{}, sqsfake.Attributes{})
+	f.fake.FailEntries(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := sqsqueue.New(cancelAfterSend{API: newClient(f.fake), cancel: cancel}, sqsqueue.Options{QueueURL: f.url, SendAttempts: 100})
+	err := q.Publish(ctx, queue.Singles(queuetest.Bodies("t", 3, 100)))
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, event.Unavailable, event.ErrorCode(err), "%v", err)
+	require.Len(t, sendCalls(f), 1, "the failed entry is not sent again")
+	require.Len(t, f.fake.Bodies(f.url), 2)
 }
 
 func TestPublishErrors(t *testing.T) {

@@ -92,18 +92,14 @@ func (s *Splitter) Run(ctx context.Context) {
 	hb := startHeartbeat(work, s.src, s.heartbeat, s.buffered, s.log)
 	defer hb.stop()
 	defer s.finish()
-	b := newBackoff(0)
 	for ctx.Err() == nil {
 		if !s.waitForRoom(ctx) {
 			return
 		}
-		msgs, err := s.src.Receive(work, s.chunk())
+		msgs, err := receiveRetrying(ctx, work, s.src, s.chunk(), 0, s.log)
 		if err != nil {
-			s.log.Warn("receive failed; retrying", "error", err, "in", b.peek())
-			b.wait(ctx)
-			continue
+			return // ctx ended
 		}
-		b.reset()
 		s.split(msgs)
 	}
 }

@@ -7,12 +7,14 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/logagg/logagg/shared/queue"
 )
 
@@ -48,20 +50,34 @@ func (w *Worker) Run(ctx context.Context) error {
 	work := context.WithoutCancel(ctx)
 	finish, stopFinish := w.finishContext(ctx, work)
 	defer stopFinish()
-	backoff := newBackoff(w.MaxBackoff)
 	for ctx.Err() == nil || w.draining() {
-		msgs, err := w.Consumer.Receive(work, w.batchSize())
-		if err != nil {
-			w.logger().Warn("receive failed; retrying", "error", err, "in", backoff.peek())
-			backoff.wait(ctx)
-			continue
+		msgs, err := receiveRetrying(ctx, work, w.Consumer, w.batchSize(), w.MaxBackoff, w.logger())
+		if err != nil || len(msgs) == 0 {
+			continue // err is ctx's: the loop's condition decides
 		}
-		if len(msgs) == 0 {
-			continue
-		}
-		w.process(lifetimes{stop: ctx, work: work, finish: finish}, msgs, backoff)
+		w.process(lifetimes{stop: ctx, work: work, finish: finish}, msgs)
 	}
 	return nil
+}
+
+// receiveRetrying receives up to limit messages from c under work, retrying
+// with backoff until a receive succeeds or stop ends; it then returns
+// stop's error. Each call starts the backoff afresh.
+func receiveRetrying(stop, work context.Context, c queue.Consumer, limit int, maxBackoff time.Duration, log *slog.Logger) ([]queue.Message, error) {
+	return backoff.Retry(stop, func() ([]queue.Message, error) { return c.Receive(work, limit) },
+		backoff.WithBackOff(backoffUpTo(maxBackoff)),
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, in time.Duration) { log.Warn("receive failed; retrying", "error", err, "in", in) }),
+	)
+}
+
+// backoffUpTo is the worker's backoff while a dependency is down: 50 ms at
+// first, ±50% at random, twice as long each time up to ceiling (default 5 s).
+func backoffUpTo(ceiling time.Duration) *backoff.ExponentialBackOff {
+	if ceiling <= 0 {
+		ceiling = 5 * time.Second
+	}
+	return &backoff.ExponentialBackOff{InitialInterval: 50 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: ceiling}
 }
 
 // draining reports whether a consumer that was told to stop still holds
@@ -83,38 +99,38 @@ type lifetimes struct {
 // report failed; failed ones are retried here, with backoff, until they
 // succeed or the worker is told to stop, in which case they stay pending and
 // any consumer reclaims them after the idle threshold.
-func (w *Worker) process(lt lifetimes, msgs []queue.Message, b *backoff) {
+func (w *Worker) process(lt lifetimes, msgs []queue.Message) {
 	var held holding
 	hb := startHeartbeat(lt.work, w.Consumer, w.Heartbeat, held.ids, w.logger())
 	defer hb.stop()
-	for len(msgs) > 0 {
+	attempt := func() (struct{}, error) {
 		held.set(msgs)
 		failed, err := w.handle(lt.finish, msgs)
-		done, retry := partition(msgs, failed)
-		var ackErr error
-		if len(done) > 0 {
-			ackErr = w.ack(lt.finish, done)
-		}
-		if err == nil && len(failed) == 0 && ackErr == nil {
-			b.reset()
-			return
-		}
 		if err != nil {
 			w.logger().Warn("consume handler failed; retrying the batch", "error", err, "messages", len(msgs))
 		}
-		if ackErr != nil {
-			// The batch committed; a redelivery will be recognised by the
-			// ledger and acknowledged without being counted again.
-			w.logger().Warn("acknowledge failed; messages will be redelivered", "error", ackErr)
-			return
-		}
-		if lt.stop.Err() != nil {
-			return
+		done, retry := partition(msgs, failed)
+		if len(done) > 0 {
+			if ackErr := w.ack(lt.finish, done); ackErr != nil {
+				// The batch committed; a redelivery will be recognised by
+				// the ledger and acknowledged without being counted again.
+				w.logger().Warn("acknowledge failed; messages will be redelivered", "error", ackErr)
+				return struct{}{}, backoff.Permanent(ackErr)
+			}
 		}
 		msgs = retry
-		b.wait(lt.stop)
+		if len(retry) > 0 {
+			return struct{}{}, errFailedItems
+		}
+		return struct{}{}, nil
 	}
+	// What still fails when the worker is told to stop stays pending.
+	_, _ = backoff.Retry(lt.stop, attempt, backoff.WithBackOff(backoffUpTo(w.MaxBackoff)), backoff.WithMaxElapsedTime(0))
 }
+
+// errFailedItems tells the retry in process that messages are left to
+// retry; the handler has already said why.
+var errFailedItems = errors.New("the consume handler failed messages")
 
 // finishContext is the context batches run under: not cancelled by a stop
 // request, but bounded by FinishTimeout once one arrives. It is one
@@ -205,34 +221,4 @@ func partition(msgs []queue.Message, failed map[string]bool) (done, retry []queu
 		}
 	}
 	return done, retry
-}
-
-// backoff is capped exponential backoff with full jitter.
-type backoff struct {
-	next, max time.Duration
-}
-
-const minBackoff = 50 * time.Millisecond
-
-func newBackoff(max time.Duration) *backoff {
-	if max <= 0 {
-		max = 5 * time.Second
-	}
-	return &backoff{next: minBackoff, max: max}
-}
-
-func (b *backoff) peek() time.Duration { return b.next }
-
-func (b *backoff) reset() { b.next = minBackoff }
-
-// wait sleeps for a random time up to the current step, or until ctx ends.
-func (b *backoff) wait(ctx context.Context) {
-	d := time.Duration(rand.Int64N(int64(b.next))) + minBackoff/2
-	b.next = min(2*b.next, b.max)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

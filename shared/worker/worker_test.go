@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/internal/memqueue"
+	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/queue"
 )
 
@@ -94,19 +95,10 @@ func backlog(t *testing.T, q *memqueue.Queue) int64 {
 	return n
 }
 
+// start runs w until stop is called, which fails the test unless w then
+// stops cleanly.
 func start(t *testing.T, w *Worker) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	return func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Fatal("worker did not stop")
-		}
-	}
+	return testenv.RunUntilStopped(t, 10*time.Second, w.Run)
 }
 
 // startRetrying starts a worker with quick retries on n messages, one
@@ -232,4 +224,88 @@ func TestWorkerStopBoundsAllBatchesStillToFinishTogether(t *testing.T) {
 	require.False(t, doneAtEntry[0])
 	require.Equal(t, []bool{true, true, true, true}, doneAtEntry[1:])
 	require.EqualValues(t, 5, backlog(t, q), "nothing acknowledged")
+}
+
+// flaky is a consumer whose first receives fail and whose
+// acknowledgements can be made to fail.
+type flaky struct {
+	*memqueue.Consumer
+	mu           sync.Mutex
+	failReceives int // receives still to fail
+	receives     int
+	failAcks     bool
+	acks         int
+}
+
+func (f *flaky) Receive(ctx context.Context, maxMessages int) ([]queue.Message, error) {
+	f.mu.Lock()
+	f.receives++
+	fail := f.failReceives > 0
+	if fail {
+		f.failReceives--
+	}
+	f.mu.Unlock()
+	if fail {
+		return nil, errors.New("queue down")
+	}
+	return f.Consumer.Receive(ctx, maxMessages)
+}
+
+func (f *flaky) Ack(ctx context.Context, ids []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.acks++
+	if f.failAcks {
+		return errors.New("ack lost")
+	}
+	return f.Consumer.Ack(ctx, ids)
+}
+
+func TestWorkerRetriesReceiveUntilTheQueueAnswers(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond})
+	c := &flaky{Consumer: q.Consumer("w"), failReceives: 3}
+	publish(t, q, 4)
+	rec := newRecorder()
+	t.Cleanup(start(t, &Worker{Consumer: c, Handle: rec.Handle, BatchSize: 4, MaxBackoff: 20 * time.Millisecond}))
+	eventually(t, func() bool { return rec.handled() == 4 && backlog(t, q) == 0 }, "handled once the queue answers")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.Greater(t, c.receives, 3, "the failed receives were retried")
+}
+
+func TestWorkerDoesNotRetryABatchWhoseAcknowledgementFailed(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
+	c := &flaky{Consumer: q.Consumer("w"), failAcks: true}
+	rec := newRecorder()
+	rec.failFirst = true // one message is left to retry after the failed ack
+	publish(t, q, 3)
+	t.Cleanup(start(t, &Worker{Consumer: c, Handle: rec.Handle, BatchSize: 3, MaxBackoff: 20 * time.Millisecond}))
+	eventually(t, func() bool { return rec.handled() == 3 }, "the batch is handled")
+
+	// The worker handles messages one batch at a time: once a later one
+	// is handled, it is done with the first.
+	publish(t, q, 1)
+	eventually(t, func() bool { return rec.handled() == 4 }, "the worker moved on to the next batch")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for id, n := range rec.seen {
+		require.Equal(t, 1, n, "%s: a batch that committed is not handled again after its ack failed", id)
+	}
+}
+
+func TestWorkerLeavesWhatStillFailsPendingOnStop(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.Options{Block: 20 * time.Millisecond, ClaimIdle: time.Hour})
+	publish(t, q, 3)
+	h := &failing{}
+	stop := start(t, &Worker{Consumer: q.Consumer("w"), Handle: h.Handle, BatchSize: 3, MaxBackoff: 20 * time.Millisecond})
+	eventually(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.calls >= 2
+	}, "the batch is retried")
+	stop()
+	require.EqualValues(t, 3, backlog(t, q), "the failed batch stays pending for a consumer to reclaim")
 }

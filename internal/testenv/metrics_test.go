@@ -1,0 +1,29 @@
+package testenv
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestMetricSumsTheMatchingSamples(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "/metrics", r.URL.Path)
+		_, _ = w.Write([]byte(`# HELP logagg_consume_batches_total Batches.
+# TYPE logagg_consume_batches_total counter
+logagg_consume_batches_total{outcome="committed"} 40
+logagg_consume_batches_total{outcome="failed"} 2
+logagg_consume_batches_total_other{outcome="failed"} 100
+logagg_consumed_events_total{worker="0"} 1.5e+06
+logagg_consumed_events_total{worker="1"} 7
+`))
+	}))
+	t.Cleanup(srv.Close)
+	require.Equal(t, 2.0, Metric(t, srv.URL, "logagg_consume_batches_total", `outcome="failed"`))
+	require.Equal(t, 42.0, Metric(t, srv.URL, "logagg_consume_batches_total", ""))
+	require.Equal(t, 1_500_007.0, Metric(t, srv.URL, "logagg_consumed_events_total", ""))
+	require.Zero(t, Metric(t, srv.URL, "logagg_missing_total", ""))
+}
