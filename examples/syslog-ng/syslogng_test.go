@@ -314,27 +314,21 @@ func TestSyslogNGStoresEveryLineOnceThroughRetriesAndRestarts(t *testing.T) {
 	server.start()
 	server.waitStored(len(file.lines), 0)
 
-	// A graceful restart of syslog-ng, lines written in between, and lines
-	// its disk buffer holds for a logagg that is down.
-	server.stop()
-	file.write(numbered("before syslog-ng's restart", 10)...)
-	shipper.waitQueued(10)
-	shipper.stop(syscall.SIGTERM)
-	file.write(numbered("while syslog-ng is stopped", 10)...)
-	shipper.start()
-	server.start()
-	server.waitStored(len(file.lines), 0)
-
-	// kill -9: the reliable disk buffer has what syslog-ng had read.
-	server.stop()
-	file.write(numbered("before kill -9", 10)...)
-	shipper.waitQueued(10)
-	shipper.stop(syscall.SIGKILL)
-	file.write(numbered("while syslog-ng is killed", 10)...)
-	shipper.start()
-	server.start()
-	file.write(numbered("after kill -9", 10)...)
-	server.waitStored(len(file.lines), 0)
+	// syslog-ng restarts, gracefully and with kill -9, while its disk buffer
+	// holds lines for a logagg that is down, and lines are written while it
+	// is stopped and after it is back: the reliable disk buffer has what it
+	// had read, and the file source resumes where it stopped.
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		server.stop()
+		file.write(numbered("before syslog-ng's "+sig.String(), 10)...)
+		shipper.waitQueued(10)
+		shipper.stop(sig)
+		file.write(numbered("while syslog-ng is stopped by "+sig.String(), 10)...)
+		shipper.start()
+		server.start()
+		file.write(numbered("after syslog-ng's "+sig.String(), 10)...)
+		server.waitStored(len(file.lines), 0)
+	}
 
 	// logagg queues batches whose answer never reaches syslog-ng, which
 	// sends them again: the same lines with the same event_ids. syslog-ng
