@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 14m
 
 # Each concern with several targets keeps them in its own file under mk/.
 include $(sort $(wildcard mk/*.mk))
-.PHONY: help services browser run build test test-short clean
+.PHONY: help services browser syslog-ng run build test test-short clean
 
 help: ## List the targets
 	@# Colour only on a terminal, so that `make help | less` and logs get plain text.
@@ -26,6 +26,9 @@ services: ## Make sure PostgreSQL and Redis answer on 127.0.0.1 (starts or insta
 
 browser: ## Make sure headless Chromium is installed, for the dashboard's browser test (installs it with apt)
 	@scripts/browser.sh
+
+syslog-ng: ## Make sure syslog-ng and its http() destination are installed, for the shipper's test (installs them with apt)
+	@scripts/syslog-ng.sh
 
 run: services build ## Run the whole service on :8080 (PORT), creating its database
 	@# The compose services create the database themselves; a local server may need it created.
@@ -40,7 +43,7 @@ build: ## Build bin/localrun and bin/publisher
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/localrun ./localrun
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/publisher ./publisher
 
-test: services browser ## Run every test (unit, integration and the dashboard in Chromium) against the real PostgreSQL and Redis
+test: services browser syslog-ng ## Run every test (unit, integration, the dashboard in Chromium and syslog-ng shipping to logagg) against the real PostgreSQL and Redis
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
