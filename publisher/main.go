@@ -325,7 +325,10 @@ func perSecond(n int, d time.Duration) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // bar is a progress bar on stderr, shown only when stderr is a terminal.
-type bar struct{ pb *progressbar.ProgressBar }
+type bar struct {
+	pb    *progressbar.ProgressBar
+	total int64 // -1 when unknown
+}
 
 // newBar counts events, or bytes when inBytes is set; a total of -1 (the
 // size of stdin) shows a spinner instead.
@@ -334,28 +337,32 @@ func newBar(stderr io.Writer, total int64, what string, inBytes bool) bar {
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return bar{}
 	}
+	return drawBar(stderr, total, what, inBytes)
+}
+
+// drawBar is newBar on any writer, terminal or not.
+func drawBar(w io.Writer, total int64, what string, inBytes bool) bar {
 	opts := []progressbar.Option{
-		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
 		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	}
 	if inBytes {
 		opts = append(opts, progressbar.OptionShowBytes(true))
 	} else {
-		opts = append(opts, progressbar.OptionSetItsString("events"))
+		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"))
 	}
-	return bar{progressbar.NewOptions64(total, opts...)}
+	return bar{progressbar.NewOptions64(total, opts...), total}
 }
 
 func (b bar) set(n int64) {
 	if b.pb == nil {
 		return
 	}
-	if total := b.pb.GetMax64(); total >= 0 {
-		n = min(n, total)
+	if b.total >= 0 { // the library's own max is the spinner's width when the total is unknown
+		n = min(n, b.total)
 	}
 	_ = b.pb.Set64(max(n, 0))
 }

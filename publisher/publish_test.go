@@ -221,3 +221,16 @@ func TestFileFlagErrors(t *testing.T) {
 		require.Equal(t, 2, proc.ExitCode("publisher", err, &bytes.Buffer{}))
 	}
 }
+
+// stdin has no size: the bar counts bytes with a spinner, with no total to
+// stop at.
+func TestProgressBarCountsBytesOfStdin(t *testing.T) {
+	t.Parallel()
+	b := drawBar(io.Discard, -1, "publishing stdin", true)
+	b.set(2_500_000)
+	require.Equal(t, 2_500_000.0, b.pb.State().CurrentBytes, "the bytes read, not the spinner's width")
+
+	b = drawBar(io.Discard, 1000, "publishing f", true)
+	b.set(5000)
+	require.Equal(t, 1000.0, b.pb.State().CurrentBytes, "never past the file's size")
+}
