@@ -5,6 +5,13 @@
 // it; -json prints one machine-readable result.
 //
 //	publisher -url http://127.0.0.1:8080 -events 100000 -dup-rate 0.3 -wait -json
+//
+// With -file it sends the events of an NDJSON file instead, and with -lines
+// the lines of a plain text file, each line an event whose event_id is
+// stable across runs, so that sending a file again stores nothing twice.
+//
+//	publisher -file events.ndjson
+//	publisher -lines app.log -lines-topic app -lines-source web-1
 package main
 
 import (
@@ -27,7 +34,11 @@ import (
 	"golang.org/x/term"
 )
 
-func main() { proc.Main("publisher", run) }
+func main() {
+	proc.Main("publisher", func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+		return run(ctx, args, getenv, os.Stdin, stdout, stderr)
+	})
+}
 
 // config is the command line, checked.
 type config struct {
@@ -46,7 +57,22 @@ type config struct {
 	sentAt       bool
 	timeout      time.Duration
 	json         bool
+
+	// Sending a file instead of generated events: file (NDJSON) or lines
+	// (plain text), "-" for stdin.
+	file, lines string
+	linesTopic  string
+	linesSource string
+	linesID     string
+	linesTime   time.Time
+	batchBytes  int
 }
+
+// inputPath is the file to send, "-" for stdin, or "" for generated load.
+func (c config) inputPath() string { return c.file + c.lines }
+
+// generatorFlags shape generated load only; they make no sense with a file.
+var generatorFlags = []string{"events", "dup-rate", "topics", "payload-bytes", "seed", "run-id", "sent-at"}
 
 // firstKey is the first key of a comma-separated list, as API_KEYS is
 // written (a key never holds a comma, since the server splits on them).
@@ -84,7 +110,17 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&c.sentAt, "sent-at", false, `put "sent_at", the time each event was first sent, in its payload, to measure publish-to-store latency from the stored rows`)
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up after this long, publishing and waiting included")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object of results on stdout")
+	fs.StringVar(&c.file, "file", "", "send the events of this NDJSON file (one event object a line; - reads stdin) instead of generated ones")
+	fs.StringVar(&c.lines, "lines", "", "send each line of this plain text file (- reads stdin) as an event with a stable event_id; needs -lines-topic and -lines-source")
+	fs.StringVar(&c.linesTopic, "lines-topic", "", "with -lines: the events' topic")
+	fs.StringVar(&c.linesSource, "lines-source", "", "with -lines: the events' source")
+	fs.StringVar(&c.linesID, "lines-id", "", "with -lines: the file's name in event_ids and payloads (default: its absolute path; required with -lines -)")
+	linesTime := fs.String("lines-time", "", "with -lines: the events' timestamp, RFC 3339 (default: the time each line is read)")
+	fs.IntVar(&c.batchBytes, "batch-bytes", 4<<20, "with -file or -lines: the most bytes of events per request, under the service's MAX_BODY_BYTES")
 	if err := proc.ParseFlags(fs, args, "Sends events with duplicates to logagg's POST /publish and reports throughput.", stderr); err != nil {
+		return c, err
+	}
+	if err := c.checkInput(fs, *linesTime); err != nil {
 		return c, err
 	}
 	u, err := url.Parse(c.url)
@@ -118,7 +154,51 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	return c, nil
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// checkInput checks the flags of -file and -lines.
+func (c *config) checkInput(fs *flag.FlagSet, linesTime string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if c.inputPath() == "" {
+		for _, name := range []string{"lines-topic", "lines-source", "lines-id", "lines-time", "batch-bytes"} {
+			if set[name] {
+				return proc.UsageError(fmt.Sprintf("-%s applies to -file or -lines only", name))
+			}
+		}
+		return nil
+	}
+	for _, name := range generatorFlags {
+		if set[name] {
+			return proc.UsageError(fmt.Sprintf("-%s shapes generated events; it does not apply to -file or -lines", name))
+		}
+	}
+	switch {
+	case set["file"] && set["lines"]:
+		return proc.UsageError("give -file or -lines, not both")
+	case c.batchBytes < 1024:
+		return proc.UsageError("-batch-bytes must be at least 1024")
+	case c.file != "":
+		for _, name := range []string{"lines-topic", "lines-source", "lines-id", "lines-time"} {
+			if set[name] {
+				return proc.UsageError(fmt.Sprintf("-%s applies to -lines only: -file's events carry their own fields", name))
+			}
+		}
+		return nil
+	case c.linesTopic == "" || c.linesSource == "":
+		return proc.UsageError("-lines needs -lines-topic and -lines-source: the topic and source of its events")
+	case c.lines == "-" && c.linesID == "":
+		return proc.UsageError("-lines - needs -lines-id: a name for the input, which goes into every event_id so that a resend deduplicates")
+	}
+	if linesTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, linesTime)
+		if err != nil {
+			return proc.UsageError(fmt.Sprintf("-lines-time %q is not an RFC 3339 time such as 2026-11-25T10:00:00Z", linesTime))
+		}
+		c.linesTime = t
+	}
+	return nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -132,40 +212,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("reading %s/stats before publishing: %w%s", cfg.url, withCause(ctx, err), hint(err))
 	}
 
-	runID := cfg.runID
-	if runID == "" {
-		runID = loadgen.NewRunID()
-	}
-	events, unique := loadgen.Generate(loadgen.Plan{
-		Events:       cfg.events,
-		DupRate:      cfg.dupRate,
-		Topics:       cfg.topics,
-		PayloadBytes: cfg.payloadBytes,
-		Seed:         cfg.seed,
-		RunID:        runID,
-		SentAtField:  cfg.sentAt,
-	})
-
-	bar := newBar(stderr, len(events), "publishing")
 	start := time.Now()
-	pub, err := client.Publish(ctx, events, loadgen.PublishOptions{
-		BatchSize:   cfg.batch,
-		Concurrency: cfg.concurrency,
-		Rate:        cfg.rate,
-		StampSentAt: cfg.sentAt,
-		Progress:    bar.set,
-	})
-	bar.finish()
+	var sent published
+	if cfg.inputPath() != "" {
+		sent, err = publishInput(ctx, client, cfg, stdin, stderr)
+	} else {
+		sent, err = publishGenerated(ctx, client, cfg, stderr)
+	}
 	if err != nil {
 		return fmt.Errorf("publishing to %s: %w", cfg.url, withCause(ctx, err))
 	}
+	pub := sent.result
 
 	res := loadgen.Report{
 		URL:                 cfg.url,
-		RunID:               runID,
-		Events:              len(events),
-		Unique:              unique,
-		Duplicates:          len(events) - unique,
+		RunID:               sent.runID,
+		Input:               sent.input,
+		Events:              pub.Sent,
+		Unique:              sent.unique,
+		Duplicates:          pub.Sent - sent.unique,
 		BatchSize:           cfg.batch,
 		Concurrency:         cfg.concurrency,
 		Requests:            pub.Requests,
@@ -182,9 +247,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// The run has drained once the service has taken every event sent
 		// off the queue, as stored, dropped as a duplicate or set aside.
 		target := before.Received + before.DeadLettered + int64(pub.Sent)
-		drain := newBar(stderr, pub.Sent, "consuming")
+		drain := newBar(stderr, int64(pub.Sent), "consuming", false)
 		after, _, err := client.WaitFor(ctx, func(s loadgen.Stats) bool {
-			drain.set(int(s.Received + s.DeadLettered - before.Received - before.DeadLettered))
+			drain.set(s.Received + s.DeadLettered - before.Received - before.DeadLettered)
 			return s.Received+s.DeadLettered >= target
 		})
 		drain.finish()
@@ -233,8 +298,12 @@ func withCause(ctx context.Context, err error) error {
 }
 
 func printSummary(w io.Writer, r loadgen.Report) {
-	fmt.Fprintf(w, "published %d events (%d unique, %d duplicates) to %s in %d requests, %d retries\n",
-		r.Events, r.Unique, r.Duplicates, r.URL, r.Requests, r.Retries)
+	from := ""
+	if r.Input != "" {
+		from = " from " + r.Input
+	}
+	fmt.Fprintf(w, "published %d events (%d unique, %d duplicates)%s to %s in %d requests, %d retries\n",
+		r.Events, r.Unique, r.Duplicates, from, r.URL, r.Requests, r.Retries)
 	fmt.Fprintf(w, "publish:    %.3fs, %.0f events/s; request latency p50 %.1fms, p95 %.1fms, p99 %.1fms\n",
 		r.PublishSeconds, r.PublishEventsPerSec, r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms)
 	if r.E2ESeconds != nil {
@@ -256,28 +325,46 @@ func perSecond(n int, d time.Duration) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // bar is a progress bar on stderr, shown only when stderr is a terminal.
-type bar struct{ pb *progressbar.ProgressBar }
+type bar struct {
+	pb    *progressbar.ProgressBar
+	total int64 // -1 when unknown
+}
 
-func newBar(stderr io.Writer, total int, what string) bar {
+// newBar counts events, or bytes when inBytes is set; a total of -1 (the
+// size of stdin) shows a spinner instead.
+func newBar(stderr io.Writer, total int64, what string, inBytes bool) bar {
 	f, ok := stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return bar{}
 	}
-	return bar{progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("events"),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)}
+	return drawBar(stderr, total, what, inBytes)
 }
 
-func (b bar) set(n int) {
-	if b.pb != nil {
-		_ = b.pb.Set(min(max(n, 0), b.pb.GetMax()))
+// drawBar is newBar on any writer, terminal or not.
+func drawBar(w io.Writer, total int64, what string, inBytes bool) bar {
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionThrottle(100 * time.Millisecond),
+		progressbar.OptionClearOnFinish(),
 	}
+	if inBytes {
+		opts = append(opts, progressbar.OptionShowBytes(true))
+	} else {
+		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"))
+	}
+	return bar{progressbar.NewOptions64(total, opts...), total}
+}
+
+func (b bar) set(n int64) {
+	if b.pb == nil {
+		return
+	}
+	if b.total >= 0 { // the library's own max is the spinner's width when the total is unknown
+		n = min(n, b.total)
+	}
+	_ = b.pb.Set64(max(n, 0))
 }
 
 func (b bar) finish() {

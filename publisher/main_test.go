@@ -39,7 +39,7 @@ func TestRunJSON(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(),
 		[]string{"-events", "3000", "-dup-rate", "0.3", "-batch", "250", "-concurrency", "3", "-topics", "4", "-seed", "5", "-wait", "-json"},
-		envmap.Env{"LOGAGG_URL": fake.URL, "API_KEY": "k"}.Getenv, &stdout, &stderr)
+		envmap.Env{"LOGAGG_URL": fake.URL, "API_KEY": "k"}.Getenv, nil, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	require.Empty(t, stderr.String(), "no progress bar when stderr is not a terminal")
 
@@ -90,7 +90,7 @@ func TestRunHumanSummary(t *testing.T) {
 			args = append(args, "-wait")
 		}
 		var stdout, stderr bytes.Buffer
-		require.NoError(t, run(context.Background(), args, envmap.Env{}.Getenv, &stdout, &stderr), stderr.String())
+		require.NoError(t, run(context.Background(), args, envmap.Env{}.Getenv, nil, &stdout, &stderr), stderr.String())
 		out := stdout.String()
 		require.Contains(t, out, "published 1000 events (700 unique, 300 duplicates) to "+fake.URL+" in 10 requests, 0 retries")
 		require.Contains(t, out, "events/s; request latency p50 ")
@@ -110,7 +110,7 @@ func TestRunCountsRetries(t *testing.T) {
 		return loadgentest.Reply{}
 	}})
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-url", fake.URL, "-events", "500", "-batch", "100", "-concurrency", "1", "-json", "-wait"}, envmap.Env{}.Getenv, &stdout, &stderr)
+	err := run(context.Background(), []string{"-url", fake.URL, "-events", "500", "-batch", "100", "-concurrency", "1", "-json", "-wait"}, envmap.Env{}.Getenv, nil, &stdout, &stderr)
 	require.NoError(t, err)
 	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
@@ -124,7 +124,7 @@ func TestRunRateCap(t *testing.T) {
 	fake := loadgentest.New(t, loadgentest.Options{})
 	var stdout, stderr bytes.Buffer
 	// At 2,000 events/s the third batch of 100 may start only 100ms in.
-	err := run(context.Background(), []string{"-url", fake.URL, "-events", "300", "-batch", "100", "-rate", "2000", "-json"}, envmap.Env{}.Getenv, &stdout, &stderr)
+	err := run(context.Background(), []string{"-url", fake.URL, "-events", "300", "-batch", "100", "-rate", "2000", "-json"}, envmap.Env{}.Getenv, nil, &stdout, &stderr)
 	require.NoError(t, err)
 	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
@@ -137,7 +137,7 @@ func TestRunSentAt(t *testing.T) {
 	fake := loadgentest.New(t, loadgentest.Options{})
 	var stdout, stderr bytes.Buffer
 	before := time.Now().Truncate(time.Microsecond)
-	err := run(context.Background(), []string{"-url", fake.URL, "-events", "400", "-batch", "100", "-sent-at", "-wait", "-json"}, envmap.Env{}.Getenv, &stdout, &stderr)
+	err := run(context.Background(), []string{"-url", fake.URL, "-events", "400", "-batch", "100", "-sent-at", "-wait", "-json"}, envmap.Env{}.Getenv, nil, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	var res loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
@@ -211,7 +211,7 @@ func TestRunFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), tc.args, envmap.Env(tc.env).Getenv, &stdout, &stderr)
+			err := run(context.Background(), tc.args, envmap.Env(tc.env).Getenv, nil, &stdout, &stderr)
 			require.Error(t, err)
 			require.Empty(t, stdout.String())
 			var report bytes.Buffer
@@ -227,7 +227,7 @@ func TestRunFailures(t *testing.T) {
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-h"}, envmap.Env{}.Getenv, &stdout, &stderr)
+	err := run(context.Background(), []string{"-h"}, envmap.Env{}.Getenv, nil, &stdout, &stderr)
 	require.True(t, errors.Is(err, flag.ErrHelp))
 	require.Zero(t, proc.ExitCode("publisher", err, &bytes.Buffer{}))
 	require.Contains(t, stderr.String(), "Usage: publisher")
@@ -240,7 +240,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, config{
 		url: "http://127.0.0.1:8080", events: 20000, dupRate: 0.3, batch: 500, concurrency: 4,
-		topics: 10, payloadBytes: 120, seed: 1, timeout: 5 * time.Minute,
+		topics: 10, payloadBytes: 120, seed: 1, timeout: 5 * time.Minute, batchBytes: 4 << 20,
 	}, c)
 
 	c, err = parseFlags([]string{"-api-key", "flag"}, envmap.Env{"LOGAGG_URL": "https://logs.example", "API_KEY": "env"}.Getenv, &bytes.Buffer{})

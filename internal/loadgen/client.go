@@ -88,7 +88,16 @@ type StatusError struct {
 	Method, Path string
 	Status       int
 	Message      string        // the body's "error", or the start of a non-JSON body
+	Details      []Detail      // the body's "details": which events of a 422 were refused, and why
 	RetryAfter   time.Duration // from the Retry-After header; 0 when absent
+}
+
+// Detail is one entry of an error's "details": the event at Index of the
+// request (counted from 0) was refused for Field.
+type Detail struct {
+	Index   int    `json:"index"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 func (e *StatusError) Error() string {
@@ -118,10 +127,11 @@ func readStatusError(req *http.Request, resp *http.Response, now time.Time) *Sta
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now),
 	}
 	var msg struct {
-		Error string `json:"error"`
+		Error   string   `json:"error"`
+		Details []Detail `json:"details"`
 	}
 	if json.Unmarshal(body, &msg) == nil && msg.Error != "" {
-		e.Message = msg.Error
+		e.Message, e.Details = msg.Error, msg.Details
 	} else {
 		e.Message = strings.TrimSpace(string(body))
 		if len(e.Message) > 200 {

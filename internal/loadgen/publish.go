@@ -23,9 +23,18 @@ type PublishOptions struct {
 	// the time its first copy was put in a request (UTC, nanoseconds), in
 	// the request body only: the events passed in are not modified.
 	StampSentAt bool
+	// MaxBatchBytes, when positive, also ends a request before its body
+	// would pass this many bytes, so that batches of large events stay under
+	// the service's MAX_BODY_BYTES. An event bigger than that on its own
+	// still goes, alone.
+	MaxBatchBytes int
 	// Progress, when set, is called after each accepted request with the
 	// number of events accepted so far. Calls never overlap.
 	Progress func(sent int)
+	// Accepted, when set, is called after each accepted request with the
+	// range [first, end) of events it carried. Calls never overlap, and
+	// come in order of acceptance, not of the events.
+	Accepted func(first, end int)
 }
 
 const (
@@ -73,7 +82,8 @@ type PublishResult struct {
 func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt PublishOptions) (PublishResult, error) {
 	opt = opt.withDefaults()
 	start := time.Now()
-	batches := (len(events) + opt.BatchSize - 1) / opt.BatchSize
+	spans := cutBatches(events, opt.BatchSize, opt.MaxBatchBytes)
+	batches := len(spans)
 	res := PublishResult{Latencies: make([]time.Duration, 0, batches)}
 	if batches == 0 {
 		return res, nil
@@ -99,7 +109,8 @@ func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt Publ
 				if b >= batches {
 					return
 				}
-				batch := events[b*opt.BatchSize : min((b+1)*opt.BatchSize, len(events))]
+				span := spans[b]
+				batch := events[span.first:span.end]
 				if pace.wait(ctx, len(batch)) != nil {
 					return
 				}
@@ -112,7 +123,7 @@ func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt Publ
 				res.Retries += retries
 				if err != nil {
 					if firstErr == nil {
-						firstErr = err
+						firstErr = &BatchError{First: span.first, End: span.end, Err: err}
 						cancel(err)
 					}
 					mu.Unlock()
@@ -123,6 +134,9 @@ func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt Publ
 				res.Latencies = append(res.Latencies, latency)
 				if opt.Progress != nil {
 					opt.Progress(res.Sent)
+				}
+				if opt.Accepted != nil {
+					opt.Accepted(span.first, span.end)
 				}
 				mu.Unlock()
 			}
@@ -137,6 +151,46 @@ func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt Publ
 		return res, fmt.Errorf("publish stopped after %d of %d events: %w", res.Sent, len(events), firstErr)
 	}
 	return res, nil
+}
+
+// BatchError is the failure of the request that carried events
+// [First, End) of a Publish call. The details of a 422 index the events of
+// that request, so event First+index is the one concerned.
+type BatchError struct {
+	First, End int
+	Err        error
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("the request of events %d to %d: %v", e.First, e.End-1, e.Err)
+}
+
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// span is the range [first, end) of the events one request carries.
+type span struct{ first, end int }
+
+// cutBatches splits events into requests of at most size events and, when
+// maxBytes is positive, of bodies of at most maxBytes as encodeBatch writes
+// them (an event larger than that goes alone).
+func cutBatches(events []json.RawMessage, size, maxBytes int) []span {
+	spans := make([]span, 0, (len(events)+size-1)/size)
+	first, body := 0, len(batchHead)+len(batchTail)
+	for i, e := range events {
+		grown := body + len(e)
+		if i > first {
+			grown++ // the comma
+		}
+		if i > first && (i-first == size || (maxBytes > 0 && grown > maxBytes)) {
+			spans = append(spans, span{first, i})
+			first, grown = i, len(batchHead)+len(batchTail)+len(e)
+		}
+		body = grown
+	}
+	if first < len(events) {
+		spans = append(spans, span{first, len(events)})
+	}
+	return spans
 }
 
 // networkError is a request that got no HTTP answer.
@@ -218,21 +272,24 @@ func (c *Client) postPublish(ctx context.Context, body []byte, events int) error
 // encodeBatch joins pre-encoded events into {"events":[...]} with one
 // allocation.
 func encodeBatch(batch []json.RawMessage) []byte {
-	const head, tail = `{"events":[`, `]}`
-	size := len(head) + len(tail) + max(len(batch)-1, 0)
+	size := len(batchHead) + len(batchTail) + max(len(batch)-1, 0)
 	for _, e := range batch {
 		size += len(e)
 	}
 	b := make([]byte, 0, size)
-	b = append(b, head...)
+	b = append(b, batchHead...)
 	for i, e := range batch {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, e...)
 	}
-	return append(b, tail...)
+	return append(b, batchTail...)
 }
+
+// The body of a request is batchHead, the events with commas between
+// them, and batchTail.
+const batchHead, batchTail = `{"events":[`, `]}`
 
 // pacer spaces requests so that events leave at no more than rate per
 // second on average: a request may start once all events reserved before it

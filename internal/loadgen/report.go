@@ -5,6 +5,7 @@ package loadgen
 type Report struct {
 	URL                 string   `json:"url"`
 	RunID               string   `json:"run_id"`
+	Input               string   `json:"input,omitempty"` // the file sent with -file or -lines; "stdin" for -`
 	Events              int      `json:"events"`
 	Unique              int      `json:"unique"`
 	Duplicates          int      `json:"duplicates"`

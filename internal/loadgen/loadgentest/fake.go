@@ -146,7 +146,12 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	for i, raw := range req.Events {
 		if err := decodeEvent(raw, &events[i]); err != nil {
 			s.record(arrived, len(req.Events), http.StatusUnprocessableEntity)
-			writeError(w, http.StatusUnprocessableEntity, "", fmt.Sprintf("event %d: %v", i, err))
+			// As logagg does: the message, and the event's index and field
+			// in details.
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+				"error":   fmt.Sprintf("event %d: %v", i, err),
+				"details": []map[string]any{{"index": i, "field": err.field, "message": err.message}},
+			})
 			return
 		}
 	}
@@ -183,32 +188,37 @@ func (s *Server) record(at time.Time, events, status int) {
 	s.attempts = append(s.attempts, Attempt{At: at, Events: events, Status: status})
 }
 
+// fieldError is an event refused for one of its fields.
+type fieldError struct{ field, message string }
+
+func (e *fieldError) Error() string { return e.message }
+
 // decodeEvent checks one event as SPEC.md's rules say.
-func decodeEvent(raw json.RawMessage, e *Event) error {
+func decodeEvent(raw json.RawMessage, e *Event) *fieldError {
 	if bytes.Contains(raw, []byte(`\u0000`)) {
-		return fmt.Errorf("contains a NUL character")
+		return &fieldError{"", "contains a NUL character"}
 	}
 	if err := json.Unmarshal(raw, e); err != nil {
-		return err
+		return &fieldError{"", err.Error()}
 	}
 	for _, f := range []struct{ name, v string }{{"topic", e.Topic}, {"event_id", e.EventID}, {"source", e.Source}} {
 		if n := utf8.RuneCountInString(f.v); n < 1 || n > 255 {
-			return fmt.Errorf("%s must be 1–255 characters, got %d", f.name, n)
+			return &fieldError{f.name, fmt.Sprintf("%s must be 1–255 characters, got %d", f.name, n)}
 		}
 		for _, r := range f.v {
 			if r < 0x20 || r == 0x7f {
-				return fmt.Errorf("%s contains a control character", f.name)
+				return &fieldError{f.name, fmt.Sprintf("%s contains a control character", f.name)}
 			}
 		}
 	}
 	if _, err := time.Parse(time.RFC3339Nano, e.Timestamp); err != nil {
-		return fmt.Errorf("timestamp: %v", err)
+		return &fieldError{"timestamp", fmt.Sprintf("timestamp: %v", err)}
 	}
 	p := bytes.TrimSpace(e.Payload)
 	if len(p) == 0 || string(p) == "null" {
 		e.Payload = json.RawMessage("{}")
 	} else if p[0] != '{' {
-		return fmt.Errorf("payload must be a JSON object")
+		return &fieldError{"payload", "payload must be a JSON object"}
 	}
 	return nil
 }

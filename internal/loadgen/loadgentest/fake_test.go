@@ -96,3 +96,23 @@ func zeroUptime(s Stats) Stats {
 	s.UptimeSeconds = 0
 	return s
 }
+
+// Clients map a 422 back to the event concerned through details, as they
+// do with logagg's answers.
+func TestFakeNamesTheRefusedEventInDetails(t *testing.T) {
+	t.Parallel()
+	s := New(t, Options{})
+	status, body := post(t, s, "", `{"events":[
+		{"topic":"t","event_id":"1","timestamp":"2026-01-01T00:00:00Z","source":"s"},
+		{"topic":"t","event_id":"2","timestamp":"yesterday","source":"s"}]}`)
+	require.Equal(t, http.StatusUnprocessableEntity, status)
+	require.JSONEq(t, `[{"index":1,"field":"timestamp","message":"timestamp: parsing time \"yesterday\" as \"2006-01-02T15:04:05.999999999Z07:00\": cannot parse \"yesterday\" as \"2006\""}]`,
+		detailsOf(t, body))
+}
+
+func detailsOf(t *testing.T, body string) string {
+	t.Helper()
+	var e struct{ Details json.RawMessage }
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	return string(e.Details)
+}
