@@ -55,7 +55,7 @@ func dial(t *testing.T, url string) (net.Conn, *bufio.Reader) {
 func TestSlowAndIdleClientsAreCutOff(t *testing.T) {
 	t.Parallel()
 	env := serviceEnv(t)
-	env["IDLE_TIMEOUT"], env["BODY_READ_TIMEOUT"], env["WRITE_TIMEOUT"], env["WORKER_COUNT"] = "1s", "1s", "2s", "1"
+	env["IDLE_TIMEOUT"], env["BODY_READ_TIMEOUT"], env["WRITE_TIMEOUT"], env["WORKER_COUNT"] = "1s", "1s", "3s", "1"
 	url := startInProcess(t, env)
 
 	// A page larger than the socket buffers hold, to a client that stops
@@ -86,12 +86,19 @@ func TestSlowAndIdleClientsAreCutOff(t *testing.T) {
 		_, err := io.WriteString(conn, "GET /events?topic=big&limit=1000 HTTP/1.1\r\nHost: logagg\r\n\r\n")
 		require.NoError(t, err)
 		resp, err := http.ReadResponse(r, nil)
-		require.NoError(t, err)
+		if err != nil {
+			// On a busy machine reading the page from PostgreSQL may
+			// itself outlast WRITE_TIMEOUT (it counts from the request's
+			// headers): cut off before the first byte, which is the
+			// bound too.
+			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+			return
+		}
 		defer resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		// The client stalls for longer than WRITE_TIMEOUT (the stall is
 		// the behaviour under test), then reads what it can.
-		time.Sleep(4 * time.Second)
+		time.Sleep(5 * time.Second)
 		n, err := io.Copy(io.Discard, resp.Body)
 		require.Error(t, err, "the whole page arrived after the client stalled")
 		require.Less(t, n, int64(events*len(payload)))
