@@ -115,7 +115,7 @@ func TestEventFallbacks(t *testing.T) {
 		{name: "no resource at all", rec: &logspb.LogRecord{Attributes: withUID},
 			topic: UnknownService, source: UnknownService, id: "uid-1", ts: "2026-11-25T10:00:00Z"},
 		{name: "host.name without an instance id", resource: []*commonpb.KeyValue{str("service.name", "svc"), str("host.name", "web-1")},
-			rec: &logspb.LogRecord{Attributes: withUID, ObservedTimeUnixNano: 1795600801000000000},
+			rec:   &logspb.LogRecord{Attributes: withUID, ObservedTimeUnixNano: 1795600801000000000},
 			topic: "svc", source: "web-1", id: "uid-1", ts: "2026-11-25T10:00:01Z"},
 		{name: "only service.name", resource: []*commonpb.KeyValue{str("service.name", "svc")},
 			rec:   &logspb.LogRecord{Attributes: withUID, TimeUnixNano: 1795600800000000000, ObservedTimeUnixNano: 1795600801000000000},
@@ -232,12 +232,16 @@ func TestDigestIsStableAndTellsRecordsApart(t *testing.T) {
 		"body": func(_ *logspb.ResourceLogs, _ *logspb.ScopeLogs, r *logspb.LogRecord) {
 			r.Body = &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "other"}}
 		},
-		"attribute":  func(_ *logspb.ResourceLogs, _ *logspb.ScopeLogs, r *logspb.LogRecord) { r.Attributes[0] = str("user", "bo") },
-		"trace ID":   func(_ *logspb.ResourceLogs, _ *logspb.ScopeLogs, r *logspb.LogRecord) { r.TraceId[0]++ },
-		"span ID":    func(_ *logspb.ResourceLogs, _ *logspb.ScopeLogs, r *logspb.LogRecord) { r.SpanId[0]++ },
-		"flags":      func(_ *logspb.ResourceLogs, _ *logspb.ScopeLogs, r *logspb.LogRecord) { r.Flags = 0 },
-		"scope":      func(_ *logspb.ResourceLogs, s *logspb.ScopeLogs, _ *logspb.LogRecord) { s.Scope.Version = "1.3" },
-		"resource":   func(l *logspb.ResourceLogs, _ *logspb.ScopeLogs, _ *logspb.LogRecord) { l.Resource.Attributes[1] = str("host.name", "web-2") },
+		"attribute": func(_ *logspb.ResourceLogs, _ *logspb.ScopeLogs, r *logspb.LogRecord) {
+			r.Attributes[0] = str("user", "bo")
+		},
+		"trace ID": func(_ *logspb.ResourceLogs, _ *logspb.ScopeLogs, r *logspb.LogRecord) { r.TraceId[0]++ },
+		"span ID":  func(_ *logspb.ResourceLogs, _ *logspb.ScopeLogs, r *logspb.LogRecord) { r.SpanId[0]++ },
+		"flags":    func(_ *logspb.ResourceLogs, _ *logspb.ScopeLogs, r *logspb.LogRecord) { r.Flags = 0 },
+		"scope":    func(_ *logspb.ResourceLogs, s *logspb.ScopeLogs, _ *logspb.LogRecord) { s.Scope.Version = "1.3" },
+		"resource": func(l *logspb.ResourceLogs, _ *logspb.ScopeLogs, _ *logspb.LogRecord) {
+			l.Resource.Attributes[1] = str("host.name", "web-2")
+		},
 		"schema URL": func(_ *logspb.ResourceLogs, s *logspb.ScopeLogs, _ *logspb.LogRecord) { s.SchemaUrl = "" },
 	}
 	for name, change := range changes {
