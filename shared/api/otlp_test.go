@@ -54,26 +54,27 @@ func protobufOf(t *testing.T, m proto.Message) string {
 // otlpStatus reads a google.rpc.Status answer in enc.
 func otlpStatus(t *testing.T, rec *httptest.ResponseRecorder, enc string) *status.Status {
 	t.Helper()
-	require.Equal(t, enc, rec.Header().Get("Content-Type"), rec.Body.String())
 	st := &status.Status{}
-	if enc == otlpProtobuf {
-		require.NoError(t, proto.Unmarshal(rec.Body.Bytes(), st))
-	} else {
-		require.NoError(t, protojson.Unmarshal(rec.Body.Bytes(), st), rec.Body.String())
-	}
+	decodeOTLP(t, rec, enc, st)
 	return st
+}
+
+// decodeOTLP reads the answer in enc into m.
+func decodeOTLP(t *testing.T, rec *httptest.ResponseRecorder, enc string, m proto.Message) {
+	t.Helper()
+	require.Equal(t, enc, rec.Header().Get("Content-Type"), rec.Body.String())
+	if enc == otlpProtobuf {
+		require.NoError(t, proto.Unmarshal(rec.Body.Bytes(), m))
+	} else {
+		require.NoError(t, protojson.Unmarshal(rec.Body.Bytes(), m), rec.Body.String())
+	}
 }
 
 func otlpResponse(t *testing.T, rec *httptest.ResponseRecorder, enc string) *collogspb.ExportLogsServiceResponse {
 	t.Helper()
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	require.Equal(t, enc, rec.Header().Get("Content-Type"))
 	resp := &collogspb.ExportLogsServiceResponse{}
-	if enc == otlpProtobuf {
-		require.NoError(t, proto.Unmarshal(rec.Body.Bytes(), resp))
-	} else {
-		require.NoError(t, protojson.Unmarshal(rec.Body.Bytes(), resp), rec.Body.String())
-	}
+	decodeOTLP(t, rec, enc, resp)
 	return resp
 }
 
