@@ -68,7 +68,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, args
 		Publisher: q, Reader: st, DeadLetters: st, Published: q, Checks: app.Checks(st, q, "redis"),
 		Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, MaxMessageEvents: app.MessageEvents(cfg),
 		InflightBodyBytes: cfg.InflightBodyBytes, BodyReadTimeout: cfg.BodyReadTimeout,
-		APIKeys: cfg.APIKeys, AllowedOrigins: cfg.AllowedOrigins,
+		APIKeys: cfg.APIKeys, AllowedOrigins: cfg.AllowedOrigins, OTLPTopicAttribute: cfg.OTLPTopicAttribute,
 		Version: app.Version, Logger: log, Observer: m, Metrics: m.Handler(),
 	}), log)
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))

@@ -24,7 +24,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) (*ap
 	}
 	deps := api.Deps{
 		Limits: app.Limits(cfg), MaxBodyBytes: cfg.MaxBodyBytes, MaxMessageEvents: app.MessageEvents(cfg),
-		APIKeys: cfg.APIKeys, AllowedOrigins: cfg.AllowedOrigins, Version: app.Version, Logger: logger,
+		APIKeys: cfg.APIKeys, AllowedOrigins: cfg.AllowedOrigins, OTLPTopicAttribute: cfg.OTLPTopicAttribute, Version: app.Version, Logger: logger,
 	}
 	if cfg.QueueURL == "" {
 		// Locally (make invoke, sam local) the queue is the Redis Stream,

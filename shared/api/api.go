@@ -35,7 +35,9 @@ type Check struct {
 // Observer records requests and publishes (metrics). It may be nil.
 type Observer interface {
 	ObserveRequest(route string, code int, took time.Duration)
-	ObservePublished(n int)
+	// ObservePublished counts n events queued, by the protocol they came
+	// in by: "json" (/publish), "otlp" (/v1/logs) or "replay".
+	ObservePublished(protocol string, n int)
 }
 
 // Deps are what the handlers need; a nil Publisher leaves out the publish
@@ -63,12 +65,16 @@ type Deps struct {
 	// MaxMessageEvents is how many events publish packs into one queue
 	// message at most; 0 or 1 queues each event as a message of its own.
 	MaxMessageEvents int
-	APIKeys          []string
-	Version          string
-	Started          time.Time
-	Logger           *slog.Logger
-	Observer         Observer
-	Metrics          http.Handler // served at /metrics when set
+	// OTLPTopicAttribute is the resource attribute whose value is the
+	// topic of an OTLP log record (OTLP_TOPIC_ATTRIBUTE); "" is
+	// otlp.DefaultTopicAttribute.
+	OTLPTopicAttribute string
+	APIKeys            []string
+	Version            string
+	Started            time.Time
+	Logger             *slog.Logger
+	Observer           Observer
+	Metrics            http.Handler // served at /metrics when set
 }
 
 // DefaultMaxBodyBytes is a request body's limit when Deps leave it 0: the
@@ -102,7 +108,8 @@ func New(deps Deps) *Server {
 	if deps.Started.IsZero() {
 		deps.Started = time.Now()
 	}
-	s := &Server{deps: deps, byPath: map[string]*route{}, crossOrigin: crossSiteProtection(deps.Logger, deps.AllowedOrigins)}
+	s := &Server{deps: deps, byPath: map[string]*route{}}
+	s.crossOrigin = crossSiteProtection(deps.Logger, deps.AllowedOrigins, s.writeErrorFor)
 	if deps.InflightBodyBytes > 0 {
 		s.inflight = semaphore.NewWeighted(deps.InflightBodyBytes)
 	}
@@ -111,6 +118,7 @@ func New(deps Deps) *Server {
 	s.handle("GET", "/openapi.json", s.openAPI)
 	if deps.Publisher != nil {
 		s.handle("POST", "/publish", s.publish)
+		s.handle("POST", otlpLogsPath, s.otlpLogs)
 	}
 	if deps.Reader != nil {
 		s.handle("GET", "/events", s.events)
@@ -171,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p := recover(); p != nil {
 			s.deps.Logger.Error("handler panicked", "path", r.URL.Path, "panic", p)
 			if !rw.wrote {
-				writeError(rw, event.Errorf(event.Internal, "internal error"))
+				s.writeErrorFor(rw, r, event.Errorf(event.Internal, "internal error"))
 			}
 		}
 		if s.deps.Observer != nil {
@@ -183,7 +191,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		path = strings.TrimSuffix(path, "/")
 	}
 	if path != "/health" && !s.isDashboardFile(r, path) && !s.authorized(r) {
-		writeError(rw, event.Errorf(unauthorized,
+		s.writeErrorFor(rw, r, event.Errorf(unauthorized,
 			"missing or wrong API key: send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'"))
 		return
 	}
@@ -200,7 +208,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			allowed = append(allowed, m)
 		}
 		rw.Header().Set("Allow", strings.Join(sortStrings(allowed), ", "))
-		writeError(rw, event.Errorf(methodNotAllowed, "%s does not allow %s", rt.path, r.Method))
+		s.writeErrorFor(rw, r, event.Errorf(methodNotAllowed, "%s does not allow %s", rt.path, r.Method))
 		return
 	}
 	h(rw, r)

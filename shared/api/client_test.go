@@ -30,7 +30,7 @@ func (o *codeRecorder) ObserveRequest(route string, code int, _ time.Duration) {
 	o.codes = append(o.codes, fmt.Sprintf("%s %d", route, code))
 }
 
-func (o *codeRecorder) ObservePublished(int) {}
+func (o *codeRecorder) ObservePublished(string, int) {}
 
 func (o *codeRecorder) all() []string {
 	o.mu.Lock()

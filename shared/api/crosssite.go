@@ -14,7 +14,8 @@ import (
 // where a request comes from (Sec-Fetch-Site, Origin); clients that are not
 // browsers (curl, SDKs, log shippers) send neither and are not affected.
 // Pages of the trusted origins may write; GET, HEAD and OPTIONS always pass.
-func crossSiteProtection(logger *slog.Logger, trusted []string) *http.CrossOriginProtection {
+// fail answers the refusal in the route's own error form.
+func crossSiteProtection(logger *slog.Logger, trusted []string, fail func(http.ResponseWriter, *http.Request, error)) *http.CrossOriginProtection {
 	p := http.NewCrossOriginProtection()
 	for _, o := range trusted {
 		if err := p.AddTrustedOrigin(o); err != nil {
@@ -30,7 +31,7 @@ func crossSiteProtection(logger *slog.Logger, trusted []string) *http.CrossOrigi
 		if origin == "" {
 			origin = "another site"
 		}
-		writeError(w, event.Errorf(forbidden,
+		fail(w, r, event.Errorf(forbidden,
 			"cross-site request refused: a page from %s may not send %s %s here; the operator can trust its origin with ALLOWED_ORIGINS",
 			origin, r.Method, r.URL.Path))
 	}))

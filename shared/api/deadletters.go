@@ -72,7 +72,7 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 			if s.deps.Observer != nil {
-				s.deps.Observer.ObservePublished(len(part))
+				s.deps.Observer.ObservePublished(protocolReplay, len(part))
 			}
 		}
 		return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/logagg/logagg/shared/api"
 	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/otlp"
 	"github.com/logagg/logagg/shared/redisqueue"
 	"github.com/logagg/logagg/shared/store"
 	"github.com/logagg/logagg/shared/worker"
@@ -52,6 +53,8 @@ type Config struct {
 	WriteTimeout      time.Duration // WRITE_TIMEOUT, default 1m; longer than BODY_READ_TIMEOUT
 	InflightBodyBytes int64         // INFLIGHT_BODY_BYTES, default 16 × MAX_BODY_BYTES
 	AllowedOrigins    []string      // ALLOWED_ORIGINS, comma-separated origins trusted for cross-site writes
+
+	OTLPTopicAttribute string // OTLP_TOPIC_ATTRIBUTE, the resource attribute that is an OTLP log record's topic, default service.name
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
@@ -95,6 +98,8 @@ func load(getenv func(string) string) (Config, *reader) {
 		WriteTimeout:      r.duration("WRITE_TIMEOUT", "time a request has from its headers until its whole answer is written; a client that does not read its answer is cut off", 60*time.Second),
 		InflightBodyBytes: r.multiple("INFLIGHT_BODY_BYTES", "request body bytes held at once, decompressed (then 503)", inflightBodies, "MAX_BODY_BYTES"),
 		AllowedOrigins:    r.origins("ALLOWED_ORIGINS", "comma-separated origins (https://ops.example.com) whose pages may send state-changing requests"),
+
+		OTLPTopicAttribute: r.str("OTLP_TOPIC_ATTRIBUTE", "the resource attribute whose value is an OTLP log record's topic (POST /v1/logs)", otlp.DefaultTopicAttribute),
 	}
 	if c.WriteTimeout <= c.BodyReadTimeout {
 		r.fail("WRITE_TIMEOUT", formatDuration(c.WriteTimeout), "must be longer than BODY_READ_TIMEOUT ("+formatDuration(c.BodyReadTimeout)+"), or a body read in time could not be answered")

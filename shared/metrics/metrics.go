@@ -20,7 +20,7 @@ type Metrics struct {
 
 	requests       *prometheus.CounterVec
 	requestSeconds *prometheus.HistogramVec
-	published      prometheus.Counter
+	published      *prometheus.CounterVec
 	batches        *prometheus.CounterVec
 	batchSeconds   prometheus.Histogram
 	batchEvents    prometheus.Histogram
@@ -39,9 +39,10 @@ func New() *Metrics {
 			Name: "logagg_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
-		published: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "logagg_published_events_total", Help: "Events accepted by /publish in this process.",
-		}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagg_published_events_total",
+			Help: "Events queued in this process, by ingest protocol: json (/publish), otlp (/v1/logs), replay (dead letters).",
+		}, []string{"protocol"}),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logagg_consume_batches_total", Help: "Consume transactions by outcome (committed, failed).",
 		}, []string{"outcome"}),
@@ -77,8 +78,10 @@ func (m *Metrics) ObserveRequest(route string, code int, took time.Duration) {
 	m.requestSeconds.WithLabelValues(route).Observe(took.Seconds())
 }
 
-// ObservePublished records events accepted by /publish.
-func (m *Metrics) ObservePublished(n int) { m.published.Add(float64(n)) }
+// ObservePublished records n events queued that came in by protocol.
+func (m *Metrics) ObservePublished(protocol string, n int) {
+	m.published.WithLabelValues(protocol).Add(float64(n))
+}
 
 // ObserveBatch records one consume batch (it implements consume.Observer).
 func (m *Metrics) ObserveBatch(res event.BatchResult, err error, took time.Duration) {

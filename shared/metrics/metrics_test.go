@@ -18,3 +18,16 @@ func TestSuppressedDetailsAreCounted(t *testing.T) {
 	require.Equal(t, 200, rec.Code)
 	require.Contains(t, rec.Body.String(), "\nlogagg_log_details_suppressed_total 5\n")
 }
+
+func TestPublishedEventsAreCountedByProtocol(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.ObservePublished("json", 3)
+	m.ObservePublished("otlp", 2)
+	m.ObservePublished("otlp", 5)
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	require.Contains(t, rec.Body.String(), "\nlogagg_published_events_total{protocol=\"json\"} 3\n")
+	require.Contains(t, rec.Body.String(), "\nlogagg_published_events_total{protocol=\"otlp\"} 7\n")
+}
