@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"google.golang.org/protobuf/proto"
 )
 
 // PublishOptions shapes how Publish sends events.
@@ -23,6 +24,9 @@ type PublishOptions struct {
 	// the time its first copy was put in a request (UTC, nanoseconds), in
 	// the request body only: the events passed in are not modified.
 	StampSentAt bool
+	// Protocol is how the events are sent: ProtocolJSON (the default) or
+	// ProtocolOTLP, which cannot stamp sent_at.
+	Protocol Protocol
 	// Progress, when set, is called after each accepted request with the
 	// number of events accepted so far. Calls never overlap.
 	Progress func(sent int)
@@ -48,6 +52,9 @@ func (o PublishOptions) withDefaults() PublishOptions {
 		o.Concurrency = defaultConcurrency
 	}
 	o.Rate = max(o.Rate, 0)
+	if o.Protocol == "" {
+		o.Protocol = ProtocolJSON
+	}
 	return o
 }
 
@@ -70,8 +77,26 @@ type PublishResult struct {
 //
 // Latencies has one entry per accepted request: the time of its successful
 // attempt. On error the result tells how far the run got.
+//
+// With ProtocolOTLP each request is instead an OTLP/HTTP protobuf export to
+// POST /v1/logs (see toOTLPRecords); the events are converted before the
+// clock starts, as generating them is not publishing them.
 func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt PublishOptions) (PublishResult, error) {
 	opt = opt.withDefaults()
+	var records []otlpRecord
+	switch opt.Protocol {
+	case ProtocolJSON:
+	case ProtocolOTLP:
+		if opt.StampSentAt {
+			return PublishResult{}, errors.New("publish: sent_at stamping works only with the JSON protocol")
+		}
+		var err error
+		if records, err = toOTLPRecords(events); err != nil {
+			return PublishResult{}, fmt.Errorf("publish: converting the events to OTLP: %w", err)
+		}
+	default:
+		return PublishResult{}, fmt.Errorf("publish: unknown protocol %q", opt.Protocol)
+	}
 	start := time.Now()
 	batches := (len(events) + opt.BatchSize - 1) / opt.BatchSize
 	res := PublishResult{Latencies: make([]time.Duration, 0, batches)}
@@ -103,11 +128,12 @@ func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt Publ
 				if pace.wait(ctx, len(batch)) != nil {
 					return
 				}
-				body := encodeBatch(batch)
-				if stamper != nil {
-					stamper.stamp(body, batch, time.Now())
+				send, err := c.batchSender(batch, records, b*opt.BatchSize, stamper)
+				var latency time.Duration
+				var retries int
+				if err == nil {
+					latency, retries, err = c.publishBatch(ctx, send)
 				}
-				latency, retries, err := c.publishBatch(ctx, body, len(batch))
 				mu.Lock()
 				res.Retries += retries
 				if err != nil {
@@ -145,15 +171,32 @@ type networkError struct{ err error }
 func (e *networkError) Error() string { return e.err.Error() }
 func (e *networkError) Unwrap() error { return e.err }
 
-// publishBatch sends one request body of n events until it is accepted,
-// retrying as Publish describes, and returns the latency of the accepted
-// attempt.
-func (c *Client) publishBatch(ctx context.Context, body []byte, n int) (latency time.Duration, retries int, err error) {
+// batchSender encodes the batch that starts at events[from] once and
+// returns what sends it: as JSON, or, when records is not nil, as an OTLP
+// export of the same events.
+func (c *Client) batchSender(batch []json.RawMessage, records []otlpRecord, from int, stamper *sentAtStamper) (func(context.Context) error, error) {
+	if records != nil {
+		body, err := proto.Marshal(otlpRequest(records[from : from+len(batch)]))
+		if err != nil {
+			return nil, fmt.Errorf("encoding an OTLP export: %w", err)
+		}
+		return func(ctx context.Context) error { return c.postOTLP(ctx, body, len(batch)) }, nil
+	}
+	body := encodeBatch(batch)
+	if stamper != nil {
+		stamper.stamp(body, batch, time.Now())
+	}
+	return func(ctx context.Context) error { return c.postPublish(ctx, body, len(batch)) }, nil
+}
+
+// publishBatch calls send until the request is accepted, retrying as
+// Publish describes, and returns the latency of the accepted attempt.
+func (c *Client) publishBatch(ctx context.Context, send func(context.Context) error) (latency time.Duration, retries int, err error) {
 	networkFailures := 0
 	var last error // the failure a retry waits after
 	attempt := func() (time.Duration, error) {
 		began := time.Now()
-		err := c.postPublish(ctx, body, n)
+		err := send(ctx)
 		if err == nil {
 			return time.Since(began), nil
 		}

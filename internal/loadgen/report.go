@@ -5,6 +5,7 @@ package loadgen
 type Report struct {
 	URL                 string   `json:"url"`
 	RunID               string   `json:"run_id"`
+	Protocol            Protocol `json:"protocol"` // json: POST /publish; otlp: POST /v1/logs, protobuf
 	Events              int      `json:"events"`
 	Unique              int      `json:"unique"`
 	Duplicates          int      `json:"duplicates"`
