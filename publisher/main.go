@@ -46,6 +46,7 @@ type config struct {
 	sentAt       bool
 	timeout      time.Duration
 	json         bool
+	protocol     loadgen.Protocol
 }
 
 // firstKey is the first key of a comma-separated list, as API_KEYS is
@@ -84,11 +85,19 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&c.sentAt, "sent-at", false, `put "sent_at", the time each event was first sent, in its payload, to measure publish-to-store latency from the stored rows`)
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up after this long, publishing and waiting included")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object of results on stdout")
-	if err := proc.ParseFlags(fs, args, "Sends events with duplicates to logagg's POST /publish and reports throughput.", stderr); err != nil {
+	protocol := fs.String("protocol", string(loadgen.ProtocolJSON),
+		"json: POST /publish; otlp: POST /v1/logs as OTLP/HTTP protobuf exports of -batch log records (service.name = topic, log.record.uid = event_id)")
+	if err := proc.ParseFlags(fs, args, "Sends events with duplicates to logagg's POST /publish (or, with -protocol otlp, POST /v1/logs) and reports throughput.", stderr); err != nil {
 		return c, err
 	}
+	p, perr := loadgen.ParseProtocol(*protocol)
+	c.protocol = p
 	u, err := url.Parse(c.url)
 	switch {
+	case perr != nil:
+		return c, proc.UsageError("-protocol: " + perr.Error())
+	case c.sentAt && c.protocol == loadgen.ProtocolOTLP:
+		return c, proc.UsageError("-sent-at works only with -protocol json")
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return c, proc.UsageError(fmt.Sprintf("-url %q is not an http(s) URL such as http://127.0.0.1:8080", c.url))
 	case c.events < 1:
@@ -153,6 +162,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Concurrency: cfg.concurrency,
 		Rate:        cfg.rate,
 		StampSentAt: cfg.sentAt,
+		Protocol:    cfg.protocol,
 		Progress:    bar.set,
 	})
 	bar.finish()
@@ -163,6 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	res := loadgen.Report{
 		URL:                 cfg.url,
 		RunID:               runID,
+		Protocol:            cfg.protocol,
 		Events:              len(events),
 		Unique:              unique,
 		Duplicates:          len(events) - unique,
@@ -233,8 +244,8 @@ func withCause(ctx context.Context, err error) error {
 }
 
 func printSummary(w io.Writer, r loadgen.Report) {
-	fmt.Fprintf(w, "published %d events (%d unique, %d duplicates) to %s in %d requests, %d retries\n",
-		r.Events, r.Unique, r.Duplicates, r.URL, r.Requests, r.Retries)
+	fmt.Fprintf(w, "published %d events (%d unique, %d duplicates) to %s%s in %d requests, %d retries\n",
+		r.Events, r.Unique, r.Duplicates, r.URL, publishPath(r.Protocol), r.Requests, r.Retries)
 	fmt.Fprintf(w, "publish:    %.3fs, %.0f events/s; request latency p50 %.1fms, p95 %.1fms, p99 %.1fms\n",
 		r.PublishSeconds, r.PublishEventsPerSec, r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms)
 	if r.E2ESeconds != nil {
@@ -244,6 +255,14 @@ func printSummary(w io.Writer, r loadgen.Report) {
 	fmt.Fprintf(w, "/stats:     received %+d, unique_processed %+d, duplicate_dropped %+d, dead_lettered %+d, payload_conflicts %+d; queued now %d\n",
 		a.Received-b.Received, a.UniqueProcessed-b.UniqueProcessed, a.DuplicateDropped-b.DuplicateDropped,
 		a.DeadLettered-b.DeadLettered, a.PayloadConflicts-b.PayloadConflicts, a.Queued)
+}
+
+// publishPath names OTLP's route after the URL; /publish goes unsaid.
+func publishPath(p loadgen.Protocol) string {
+	if p == loadgen.ProtocolOTLP {
+		return "/v1/logs (OTLP, protobuf)"
+	}
+	return ""
 }
 
 func perSecond(n int, d time.Duration) float64 {
