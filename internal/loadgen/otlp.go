@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"mime"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -172,23 +170,9 @@ func otlpRequest(batch []otlpRecord) *collogspb.ExportLogsServiceRequest {
 // the service took every one: rejected_log_records > 0 fails the run, as a
 // JSON request that was not wholly queued does.
 func (c *Client) postOTLP(ctx context.Context, body []byte, records int) error {
-	req, err := c.newRequest(ctx, http.MethodPost, otlpLogsPath, body)
+	data, err := c.post(ctx, otlpLogsPath, otlpContentType, body)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Content-Type", otlpContentType)
-	req.Header.Set("Accept", otlpContentType)
-	resp, err := c.httpClient().Do(req)
-	if err != nil {
-		return &networkError{err}
-	}
-	defer drainClose(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return readStatusError(req, resp, time.Now())
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
-	if err != nil {
-		return &networkError{err}
 	}
 	var ack collogspb.ExportLogsServiceResponse
 	if err := proto.Unmarshal(data, &ack); err != nil {

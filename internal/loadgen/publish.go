@@ -233,22 +233,37 @@ func (c *Client) publishBatch(ctx context.Context, send func(context.Context) er
 	return latency, retries, err
 }
 
-// postPublish sends one request and checks that the service queued every
-// event of it.
-func (c *Client) postPublish(ctx context.Context, body []byte, events int) error {
-	req, err := c.newRequest(ctx, http.MethodPost, "/publish", body)
+// post sends body of contentType to path and returns a 2xx answer's body;
+// any other answer is a *StatusError, no answer a *networkError.
+func (c *Client) post(ctx context.Context, path, contentType string, body []byte) ([]byte, error) {
+	req, err := c.newRequest(ctx, http.MethodPost, path, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", contentType)
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return &networkError{err}
+		return nil, &networkError{err}
 	}
 	defer drainClose(resp.Body)
 	if resp.StatusCode/100 != 2 {
-		return readStatusError(req, resp, time.Now())
+		return nil, readStatusError(req, resp, time.Now())
 	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
+	if err != nil {
+		return nil, &networkError{err}
+	}
+	return data, nil
+}
+
+// postPublish sends one request and checks that the service queued every
+// event of it.
+func (c *Client) postPublish(ctx context.Context, body []byte, events int) error {
+	data, err := c.post(ctx, "/publish", "application/json", body)
+	if err != nil {
+		return err
+	}
 	var ack struct {
 		Queued *int `json:"queued"`
 	}
