@@ -38,6 +38,7 @@ type runSpec struct {
 	seed   int64
 	rate   float64 // events/s cap for the publisher; 0 = as fast as it can
 	sentAt bool    // stamp payloads and read publish-to-commit latency
+	otlp   bool    // send the load to /v1/logs as OTLP protobuf exports
 	// profile, when set, is where localrun's CPU profile of the first
 	// profileSeconds of publishing is written.
 	profile        string
@@ -166,6 +167,9 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 	if spec.sentAt {
 		args = append(args, "-sent-at")
 	}
+	if spec.otlp {
+		args = append(args, "-protocol", "otlp")
+	}
 	pub, pubErr := runPublisher(ctx, b.publisher, args, srv.log, startSampling)
 	hwm, hwmErr := processMemory(srv.pid())
 	stopSampling()
@@ -246,29 +250,42 @@ func rateNote(rate float64) string {
 	return ""
 }
 
-// mainAndBaseline alternates runs of the two configurations, so that
-// whatever else the machine does at the time weighs on both alike.
+// mainAndBaseline alternates runs of the configurations (main, then the
+// main configuration over OTLP when asked for, then the baseline), so that
+// whatever else the machine does at the time weighs on all alike.
 func (b *bench) mainAndBaseline(ctx context.Context, rep *report) error {
 	rep.Main = phase{Pipeline: pipeline{b.cfg.batchSize, b.cfg.workers}, Events: b.cfg.events}
 	rep.Baseline = phase{Pipeline: pipeline{BatchSize: 1, WorkerCount: 4}, Events: b.cfg.baselineEvents}
+	type alternate struct {
+		name string
+		ph   *phase
+		otlp bool
+	}
+	phases := []alternate{{"main", &rep.Main, false}}
+	if b.cfg.otlp {
+		rep.OTLP = &phase{Pipeline: rep.Main.Pipeline, Events: b.cfg.events}
+		phases = append(phases, alternate{"otlp", rep.OTLP, true})
+	}
+	phases = append(phases, alternate{"baseline", &rep.Baseline, false})
 	for i := 1; i <= b.cfg.runs; i++ {
-		for _, p := range []*phase{&rep.Main, &rep.Baseline} {
-			name := "main"
-			if p == &rep.Baseline {
-				name = "baseline"
-			}
+		for _, p := range phases {
+			// The OTLP runs send the main runs' very load (same seed).
 			r, _, err := b.measure(ctx, runSpec{
-				label: fmt.Sprintf("%s-%d", name, i), pipe: p.Pipeline, events: p.Events, seed: int64(i),
+				label: fmt.Sprintf("%s-%d", p.name, i), pipe: p.ph.Pipeline, events: p.ph.Events, seed: int64(i), otlp: p.otlp,
 			})
-			p.Runs = append(p.Runs, r)
+			p.ph.Runs = append(p.ph.Runs, r)
 			if err != nil {
 				return err
 			}
 		}
 	}
-	rep.Main.Summary = summarize(rep.Main.Runs)
-	rep.Baseline.Summary = summarize(rep.Baseline.Runs)
+	for _, p := range phases {
+		p.ph.Summary = summarize(p.ph.Runs)
+	}
 	rep.Ratio = num(ratio(float64(rep.Main.Summary.E2EEventsPerSec), float64(rep.Baseline.Summary.E2EEventsPerSec)))
+	if rep.OTLP != nil {
+		rep.OTLPRatio = num(ratio(float64(rep.OTLP.Summary.E2EEventsPerSec), float64(rep.Main.Summary.E2EEventsPerSec)))
+	}
 	return nil
 }
 

@@ -29,6 +29,7 @@ type config struct {
 	maxBacklog     int64   // MAX_BACKLOG for every run
 	latencySeconds float64 // length of the latency run at half the maximum rate; 0 skips it
 	profileSeconds float64 // length of localrun's CPU profile, in a run of its own; 0 takes none
+	otlp           bool    // also run the main configuration loaded over OTLP/HTTP
 
 	sweep            bool
 	sweepEvents      int     // events per sweep point
@@ -69,6 +70,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	backlog := fs.Int64("max-backlog", int64(env.int("BENCH_MAX_BACKLOG", 1_000_000)), "MAX_BACKLOG of every run (BENCH_MAX_BACKLOG)")
 	fs.Float64Var(&c.latencySeconds, "latency-seconds", env.float("BENCH_LATENCY_SECONDS", 20), "seconds of load at half the maximum rate for latency; 0 skips it (BENCH_LATENCY_SECONDS)")
 	fs.Float64Var(&c.profileSeconds, "profile-seconds", env.float("BENCH_PROFILE_SECONDS", 0), "take a CPU profile of localrun over this many seconds of an extra main-configuration run, which no figure counts; 0 takes none (BENCH_PROFILE_SECONDS)")
+	fs.BoolVar(&c.otlp, "otlp", env.bool("BENCH_OTLP", true), "also run the main configuration with the load sent as OTLP/HTTP protobuf exports to /v1/logs, alternating with the main runs (BENCH_OTLP=0 turns it off)")
 	fs.BoolVar(&c.sweep, "sweep", env.bool("BENCH_SWEEP", true), "sweep BATCH_SIZE × WORKER_COUNT for the chart (BENCH_SWEEP=0 turns it off)")
 	fs.IntVar(&c.sweepEvents, "sweep-events", env.int("BENCH_SWEEP_EVENTS", 100_000), "events per sweep point (BENCH_SWEEP_EVENTS)")
 	fs.IntVar(&c.sweepSmallEvents, "sweep-small-events", env.int("BENCH_SWEEP_SMALL_EVENTS", 20_000), fmt.Sprintf("events per sweep point with BATCH_SIZE ≤ %d (BENCH_SWEEP_SMALL_EVENTS)", smallBatch))

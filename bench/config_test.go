@@ -27,6 +27,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	require.Equal(t, int64(1_000_000), c.maxBacklog)
 	require.Equal(t, 20.0, c.latencySeconds)
 	require.Zero(t, c.profileSeconds, "no profile unless asked for")
+	require.True(t, c.otlp, "the OTLP runs are on by default")
 	require.True(t, c.sweep)
 	require.Equal(t, 100_000, c.sweepEvents)
 	require.Equal(t, 20_000, c.sweepSmallEvents)
@@ -40,6 +41,22 @@ func TestParseConfigDefaults(t *testing.T) {
 	require.Equal(t, 10*time.Minute, c.runTimeout)
 	require.False(t, c.strict)
 	require.Empty(t, c.localrunEnv)
+}
+
+func TestParseConfigOTLPOff(t *testing.T) {
+	t.Parallel()
+	for _, in := range []struct {
+		args []string
+		env  envmap.Env
+	}{
+		{[]string{"-otlp=false"}, envmap.Env{}},
+		{nil, envmap.Env{"BENCH_OTLP": "0"}},
+		{[]string{"-otlp=false"}, envmap.Env{"BENCH_OTLP": "1"}},
+	} {
+		c, err := parseConfig(in.args, in.env.Getenv, &bytes.Buffer{})
+		require.NoError(t, err)
+		require.False(t, c.otlp, "%v %v", in.args, in.env)
+	}
 }
 
 func TestParseConfigFromEnvironmentAndFlags(t *testing.T) {

@@ -54,11 +54,16 @@ type report struct {
 	Baseline phase    `json:"baseline"`
 	// Ratio is the main configuration's median end-to-end events/s over the
 	// baseline's. The baseline sends fewer events; both are rates.
-	Ratio   num           `json:"e2e_ratio_main_to_baseline"`
-	Latency *latencyPhase `json:"latency"` // null when skipped
-	Sweep   *sweep        `json:"sweep"`   // null when skipped
-	Targets []target      `json:"targets"`
-	Chart   string        `json:"chart,omitempty"`
+	Ratio num `json:"e2e_ratio_main_to_baseline"`
+	// OTLP is the main configuration loaded with the same events as OTLP
+	// protobuf exports to /v1/logs; null when skipped (-otlp=false).
+	OTLP *phase `json:"otlp"`
+	// OTLPRatio is OTLP's median end-to-end events/s over main's.
+	OTLPRatio num           `json:"e2e_ratio_otlp_to_main"`
+	Latency   *latencyPhase `json:"latency"` // null when skipped
+	Sweep     *sweep        `json:"sweep"`   // null when skipped
+	Targets   []target      `json:"targets"`
+	Chart     string        `json:"chart,omitempty"`
 	// Profile is localrun's CPU profile (pprof format) from a run of its
 	// own, when one was asked for.
 	Profile string   `json:"profile,omitempty"`
@@ -84,6 +89,7 @@ type settings struct {
 	Concurrency    int      `json:"concurrency"`
 	MaxBacklog     int64    `json:"max_backlog"`
 	LatencySeconds float64  `json:"latency_seconds"`
+	OTLP           bool     `json:"otlp"`
 	LocalrunEnv    []string `json:"localrun_env"`
 }
 

@@ -43,6 +43,12 @@ func sampleReport() *report {
 	}
 	rep.Main.Summary, rep.Baseline.Summary = summarize(rep.Main.Runs), summarize(rep.Baseline.Runs)
 	rep.Ratio = num(ratio(float64(rep.Main.Summary.E2EEventsPerSec), float64(rep.Baseline.Summary.E2EEventsPerSec)))
+	rep.OTLP = &phase{Pipeline: pipeline{500, 4}, Events: 10000}
+	for _, e2e := range []float64{70000, 60000, 65000} {
+		rep.OTLP.Runs = append(rep.OTLP.Runs, sampleRun("otlp", 500, 4, e2e))
+	}
+	rep.OTLP.Summary = summarize(rep.OTLP.Runs)
+	rep.OTLPRatio = num(ratio(float64(rep.OTLP.Summary.E2EEventsPerSec), float64(rep.Main.Summary.E2EEventsPerSec)))
 	lat := sampleRun("latency", 500, 4, 42500)
 	rep.Latency = &latencyPhase{RateEventsPerSec: 42500, Run: lat, PublishLatencyMs: lat.PublishLatencyMs,
 		CommitLatencyMs: percentiles{40, 90, 150}, CommitMaxMs: 300, CommitRows: 7000, Method: latencyMethod}

@@ -55,9 +55,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Settings: settings{
 			Events: cfg.events, BaselineEvents: cfg.baselineEvents, Runs: cfg.runs, DupRate: cfg.dupRate,
 			RequestEvents: cfg.requestEvents, Concurrency: cfg.concurrency, MaxBacklog: cfg.maxBacklog,
-			LatencySeconds: cfg.latencySeconds, LocalrunEnv: append([]string{}, cfg.localrunEnv...),
+			LatencySeconds: cfg.latencySeconds, OTLP: cfg.otlp, LocalrunEnv: append([]string{}, cfg.localrunEnv...),
 		},
-		Ratio: nan(),
+		Ratio: nan(), OTLPRatio: nan(),
 		Notes: []string{
 			fmt.Sprintf("The baseline (BATCH_SIZE=1 WORKER_COUNT=4) sends %s events per run and the main configuration %s, so that the baseline finishes in reasonable time; both figures are events per second, so they compare.",
 				thousands(float64(cfg.baselineEvents)), thousands(float64(cfg.events))),

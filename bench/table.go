@@ -26,10 +26,16 @@ func printReport(w io.Writer, rep *report, jsonPath, docsChart string) {
 	if s.Runs == 1 {
 		of = "1 run"
 	}
-	phases := []struct {
+	type named struct {
 		name string
 		ph   phase
-	}{{"main", rep.Main}, {"baseline", rep.Baseline}}
+	}
+	phases := []named{{"main", rep.Main}}
+	if rep.OTLP != nil {
+		// The main configuration, the same load sent to /v1/logs.
+		phases = append(phases, named{"otlp", *rep.OTLP})
+	}
+	phases = append(phases, named{"baseline", rep.Baseline})
 	fmt.Fprintf(w, "\nThroughput, HTTP publish → Redis → consume → commit → ack (%s)\n", of)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tevents\tpublish events/s\tend-to-end events/s\tpublish p50\tpublish p99\tduplicates\t")
@@ -78,6 +84,11 @@ func printReport(w io.Writer, rep *report, jsonPath, docsChart string) {
 	fmt.Fprintf(w, "ratio main / baseline, end-to-end events/s: %s\n", times(float64(rep.Ratio)))
 	fmt.Fprintf(w, "  (the baseline sends %s events per run, the main runs %s: both are rates per second, so they compare)\n",
 		thousands(float64(s.BaselineEvents)), thousands(float64(s.Events)))
+	if rep.OTLP != nil {
+		fmt.Fprintf(w, "ratio otlp / main, end-to-end events/s: %s\n", measured("%.2f×", float64(rep.OTLPRatio)))
+		fmt.Fprintf(w, "  (otlp: the main runs' events, as OTLP/HTTP protobuf exports of %d log records to POST /v1/logs, log.record.uid = event_id, so the %.0f%% duplicates are resent records)\n",
+			s.RequestEvents, s.DupRate*100)
+	}
 
 	if l := rep.Latency; l != nil {
 		fmt.Fprintf(w, "\nLatency at half the maximum rate: %s events/s asked for %s events (BATCH_SIZE=%d WORKER_COUNT=%d)\n",

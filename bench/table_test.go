@@ -35,7 +35,11 @@ func TestPrintReport(t *testing.T) {
 		"median of 3 runs",
 		"main BATCH_SIZE=500 WORKER_COUNT=4",
 		"baseline BATCH_SIZE=1 WORKER_COUNT=4",
-		"85,000",                                             // main's median end-to-end rate
+		"otlp BATCH_SIZE=500 WORKER_COUNT=4",
+		"65,000", // otlp's median end-to-end rate
+		"ratio otlp / main, end-to-end events/s: 0.76×",
+		"as OTLP/HTTP protobuf exports of 500 log records to POST /v1/logs",
+		"85,000", // main's median end-to-end rate
 		"failed: localrun exited before it was healthy more", // on one line
 		"ratio main / baseline, end-to-end events/s: 27.4×",
 		"both are rates per second, so they compare",
@@ -53,4 +57,16 @@ func TestPrintReport(t *testing.T) {
 	}
 	require.NotContains(t, s, "NaN")
 	require.Equal(t, 7, strings.Count(s, "\n  PASS")+strings.Count(s, "\n  FAIL")+strings.Count(s, "\n  NOT MEASURED"))
+	main, otlp, baseline := strings.Index(s, "main BATCH_SIZE"), strings.Index(s, "otlp BATCH_SIZE"), strings.Index(s, "baseline BATCH_SIZE")
+	require.True(t, main < otlp && otlp < baseline, "otlp sits beside main")
+	require.Contains(t, s[strings.Index(s, "Resources over"):], "  otlp  ", "and has its resources row")
+}
+
+func TestPrintReportWithoutOTLP(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	rep.OTLP, rep.OTLPRatio = nil, nan()
+	var out bytes.Buffer
+	printReport(&out, rep, "bench/results/latest.json", "")
+	require.NotContains(t, out.String(), "otlp")
 }

@@ -39,6 +39,9 @@ func evaluateTargets(r *report) []target {
 	if r.Latency != nil {
 		targetRuns = append(targetRuns, r.Latency.Run)
 	}
+	if r.OTLP != nil {
+		targetRuns = append(targetRuns, r.OTLP.Runs...)
+	}
 	var rss []float64
 	for _, x := range targetRuns {
 		rss = append(rss, float64(x.PeakRSSBytes), float64(x.HWMBytes))

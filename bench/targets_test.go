@@ -64,6 +64,7 @@ func TestEvaluateTargetsNotMeasured(t *testing.T) {
 	rep := sampleReport()
 	rep.Latency = nil
 	rep.Sweep = nil
+	rep.OTLP = nil
 	rep.Ratio = nan()
 	failed := newRun(runSpec{label: "failed"})
 	failed.Error = "localrun exited before it was healthy"
@@ -76,6 +77,20 @@ func TestEvaluateTargetsNotMeasured(t *testing.T) {
 	for name, status := range got {
 		require.Equal(t, statusNotMeasured, status, name)
 	}
+}
+
+// The OTLP runs are the main configuration too: they count for memory and
+// for exactly once.
+func TestEvaluateTargetsCountTheOTLPRuns(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	rep.OTLP.Runs[1].ExactlyOnce = false
+	rep.OTLP.Runs[2].HWMBytes = 300e6
+	got := evaluateTargets(rep)
+	require.Equal(t, statusFail, got[4].Status, got[4].Name)
+	require.Equal(t, num(300), got[4].Value)
+	require.Equal(t, statusFail, got[6].Status, got[6].Name)
+	require.Equal(t, num(1), got[6].Value)
 }
 
 func TestEvaluateTargetsWithoutBacklogLimit(t *testing.T) {

@@ -66,13 +66,14 @@ type config struct {
 	linesID     string
 	linesTime   time.Time
 	batchBytes  int
+	protocol    loadgen.Protocol
 }
 
 // inputPath is the file to send, "-" for stdin, or "" for generated load.
 func (c config) inputPath() string { return c.file + c.lines }
 
 // generatorFlags shape generated load only; they make no sense with a file.
-var generatorFlags = []string{"events", "dup-rate", "topics", "payload-bytes", "seed", "run-id", "sent-at"}
+var generatorFlags = []string{"events", "dup-rate", "topics", "payload-bytes", "seed", "run-id", "sent-at", "protocol"}
 
 // firstKey is the first key of a comma-separated list, as API_KEYS is
 // written (a key never holds a comma, since the server splits on them).
@@ -117,14 +118,22 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.linesID, "lines-id", "", "with -lines: the file's name in event_ids and payloads (default: its absolute path; required with -lines -)")
 	linesTime := fs.String("lines-time", "", "with -lines: the events' timestamp, RFC 3339 (default: the time each line is read)")
 	fs.IntVar(&c.batchBytes, "batch-bytes", 4<<20, "with -file or -lines: the most bytes of events per request, under the service's MAX_BODY_BYTES")
-	if err := proc.ParseFlags(fs, args, "Sends events with duplicates to logagg's POST /publish and reports throughput.", stderr); err != nil {
+	protocol := fs.String("protocol", string(loadgen.ProtocolJSON),
+		"json: POST /publish; otlp: POST /v1/logs as OTLP/HTTP protobuf exports of -batch log records (service.name = topic, log.record.uid = event_id); generated load only")
+	if err := proc.ParseFlags(fs, args, "Sends events with duplicates to logagg's POST /publish (or, with -protocol otlp, POST /v1/logs) and reports throughput.", stderr); err != nil {
 		return c, err
 	}
 	if err := c.checkInput(fs, *linesTime); err != nil {
 		return c, err
 	}
+	p, perr := loadgen.ParseProtocol(*protocol)
+	c.protocol = p
 	u, err := url.Parse(c.url)
 	switch {
+	case perr != nil:
+		return c, proc.UsageError("-protocol: " + perr.Error())
+	case c.sentAt && c.protocol == loadgen.ProtocolOTLP:
+		return c, proc.UsageError("-sent-at works only with -protocol json")
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return c, proc.UsageError(fmt.Sprintf("-url %q is not an http(s) URL such as http://127.0.0.1:8080", c.url))
 	case c.events < 1:
@@ -228,6 +237,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		URL:                 cfg.url,
 		RunID:               sent.runID,
 		Input:               sent.input,
+		Protocol:            cfg.protocol,
 		Events:              pub.Sent,
 		Unique:              sent.unique,
 		Duplicates:          pub.Sent - sent.unique,
@@ -302,8 +312,8 @@ func printSummary(w io.Writer, r loadgen.Report) {
 	if r.Input != "" {
 		from = " from " + r.Input
 	}
-	fmt.Fprintf(w, "published %d events (%d unique, %d duplicates)%s to %s in %d requests, %d retries\n",
-		r.Events, r.Unique, r.Duplicates, from, r.URL, r.Requests, r.Retries)
+	fmt.Fprintf(w, "published %d events (%d unique, %d duplicates)%s to %s%s in %d requests, %d retries\n",
+		r.Events, r.Unique, r.Duplicates, from, r.URL, publishPath(r.Protocol), r.Requests, r.Retries)
 	fmt.Fprintf(w, "publish:    %.3fs, %.0f events/s; request latency p50 %.1fms, p95 %.1fms, p99 %.1fms\n",
 		r.PublishSeconds, r.PublishEventsPerSec, r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms)
 	if r.E2ESeconds != nil {
@@ -313,6 +323,14 @@ func printSummary(w io.Writer, r loadgen.Report) {
 	fmt.Fprintf(w, "/stats:     received %+d, unique_processed %+d, duplicate_dropped %+d, dead_lettered %+d, payload_conflicts %+d; queued now %d\n",
 		a.Received-b.Received, a.UniqueProcessed-b.UniqueProcessed, a.DuplicateDropped-b.DuplicateDropped,
 		a.DeadLettered-b.DeadLettered, a.PayloadConflicts-b.PayloadConflicts, a.Queued)
+}
+
+// publishPath names OTLP's route after the URL; /publish goes unsaid.
+func publishPath(p loadgen.Protocol) string {
+	if p == loadgen.ProtocolOTLP {
+		return "/v1/logs (OTLP, protobuf)"
+	}
+	return ""
 }
 
 func perSecond(n int, d time.Duration) float64 {

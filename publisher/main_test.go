@@ -241,6 +241,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	require.Equal(t, config{
 		url: "http://127.0.0.1:8080", events: 20000, dupRate: 0.3, batch: 500, concurrency: 4,
 		topics: 10, payloadBytes: 120, seed: 1, timeout: 5 * time.Minute, batchBytes: 4 << 20,
+		protocol: loadgen.ProtocolJSON,
 	}, c)
 
 	c, err = parseFlags([]string{"-api-key", "flag"}, envmap.Env{"LOGAGG_URL": "https://logs.example", "API_KEY": "env"}.Getenv, &bytes.Buffer{})

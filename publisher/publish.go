@@ -40,6 +40,7 @@ func publishGenerated(ctx context.Context, client *loadgen.Client, cfg config, s
 		Concurrency: cfg.concurrency,
 		Rate:        cfg.rate,
 		StampSentAt: cfg.sentAt,
+		Protocol:    cfg.protocol,
 		Progress:    func(sent int) { bar.set(int64(sent)) },
 	})
 	bar.finish()

@@ -87,7 +87,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 type StatusError struct {
 	Method, Path string
 	Status       int
-	Message      string        // the body's "error", or the start of a non-JSON body
+	Message      string        // the body's "error" (a google.rpc.Status's message for OTLP), or the start of another body
 	Details      []Detail      // the body's "details": which events of a 422 were refused, and why
 	RetryAfter   time.Duration // from the Retry-After header; 0 when absent
 }
@@ -130,7 +130,9 @@ func readStatusError(req *http.Request, resp *http.Response, now time.Time) *Sta
 		Error   string   `json:"error"`
 		Details []Detail `json:"details"`
 	}
-	if json.Unmarshal(body, &msg) == nil && msg.Error != "" {
+	if m, ok := protobufStatusMessage(resp.Header.Get("Content-Type"), body); ok {
+		e.Message = m
+	} else if json.Unmarshal(body, &msg) == nil && msg.Error != "" {
 		e.Message, e.Details = msg.Error, msg.Details
 	} else {
 		e.Message = strings.TrimSpace(string(body))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"google.golang.org/protobuf/proto"
 )
 
 // PublishOptions shapes how Publish sends events.
@@ -28,6 +29,9 @@ type PublishOptions struct {
 	// the service's MAX_BODY_BYTES. An event bigger than that on its own
 	// still goes, alone.
 	MaxBatchBytes int
+	// Protocol is how the events are sent: ProtocolJSON (the default) or
+	// ProtocolOTLP, which cannot stamp sent_at.
+	Protocol Protocol
 	// Progress, when set, is called after each accepted request with the
 	// number of events accepted so far. Calls never overlap.
 	Progress func(sent int)
@@ -57,6 +61,9 @@ func (o PublishOptions) withDefaults() PublishOptions {
 		o.Concurrency = defaultConcurrency
 	}
 	o.Rate = max(o.Rate, 0)
+	if o.Protocol == "" {
+		o.Protocol = ProtocolJSON
+	}
 	return o
 }
 
@@ -79,8 +86,26 @@ type PublishResult struct {
 //
 // Latencies has one entry per accepted request: the time of its successful
 // attempt. On error the result tells how far the run got.
+//
+// With ProtocolOTLP each request is instead an OTLP/HTTP protobuf export to
+// POST /v1/logs (see toOTLPRecords); the events are converted before the
+// clock starts, as generating them is not publishing them.
 func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt PublishOptions) (PublishResult, error) {
 	opt = opt.withDefaults()
+	var records []otlpRecord
+	switch opt.Protocol {
+	case ProtocolJSON:
+	case ProtocolOTLP:
+		if opt.StampSentAt {
+			return PublishResult{}, errors.New("publish: sent_at stamping works only with the JSON protocol")
+		}
+		var err error
+		if records, err = toOTLPRecords(events); err != nil {
+			return PublishResult{}, fmt.Errorf("publish: converting the events to OTLP: %w", err)
+		}
+	default:
+		return PublishResult{}, fmt.Errorf("publish: unknown protocol %q", opt.Protocol)
+	}
 	start := time.Now()
 	spans := cutBatches(events, opt.BatchSize, opt.MaxBatchBytes)
 	batches := len(spans)
@@ -114,11 +139,12 @@ func (c *Client) Publish(ctx context.Context, events []json.RawMessage, opt Publ
 				if pace.wait(ctx, len(batch)) != nil {
 					return
 				}
-				body := encodeBatch(batch)
-				if stamper != nil {
-					stamper.stamp(body, batch, time.Now())
+				send, err := c.batchSender(batch, records, span.first, stamper)
+				var latency time.Duration
+				var retries int
+				if err == nil {
+					latency, retries, err = c.publishBatch(ctx, send)
 				}
-				latency, retries, err := c.publishBatch(ctx, body, len(batch))
 				mu.Lock()
 				res.Retries += retries
 				if err != nil {
@@ -199,15 +225,32 @@ type networkError struct{ err error }
 func (e *networkError) Error() string { return e.err.Error() }
 func (e *networkError) Unwrap() error { return e.err }
 
-// publishBatch sends one request body of n events until it is accepted,
-// retrying as Publish describes, and returns the latency of the accepted
-// attempt.
-func (c *Client) publishBatch(ctx context.Context, body []byte, n int) (latency time.Duration, retries int, err error) {
+// batchSender encodes the batch that starts at events[from] once and
+// returns what sends it: as JSON, or, when records is not nil, as an OTLP
+// export of the same events.
+func (c *Client) batchSender(batch []json.RawMessage, records []otlpRecord, from int, stamper *sentAtStamper) (func(context.Context) error, error) {
+	if records != nil {
+		body, err := proto.Marshal(otlpRequest(records[from : from+len(batch)]))
+		if err != nil {
+			return nil, fmt.Errorf("encoding an OTLP export: %w", err)
+		}
+		return func(ctx context.Context) error { return c.postOTLP(ctx, body, len(batch)) }, nil
+	}
+	body := encodeBatch(batch)
+	if stamper != nil {
+		stamper.stamp(body, batch, time.Now())
+	}
+	return func(ctx context.Context) error { return c.postPublish(ctx, body, len(batch)) }, nil
+}
+
+// publishBatch calls send until the request is accepted, retrying as
+// Publish describes, and returns the latency of the accepted attempt.
+func (c *Client) publishBatch(ctx context.Context, send func(context.Context) error) (latency time.Duration, retries int, err error) {
 	networkFailures := 0
 	var last error // the failure a retry waits after
 	attempt := func() (time.Duration, error) {
 		began := time.Now()
-		err := c.postPublish(ctx, body, n)
+		err := send(ctx)
 		if err == nil {
 			return time.Since(began), nil
 		}
@@ -244,22 +287,37 @@ func (c *Client) publishBatch(ctx context.Context, body []byte, n int) (latency 
 	return latency, retries, err
 }
 
-// postPublish sends one request and checks that the service queued every
-// event of it.
-func (c *Client) postPublish(ctx context.Context, body []byte, events int) error {
-	req, err := c.newRequest(ctx, http.MethodPost, "/publish", body)
+// post sends body of contentType to path and returns a 2xx answer's body;
+// any other answer is a *StatusError, no answer a *networkError.
+func (c *Client) post(ctx context.Context, path, contentType string, body []byte) ([]byte, error) {
+	req, err := c.newRequest(ctx, http.MethodPost, path, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", contentType)
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return &networkError{err}
+		return nil, &networkError{err}
 	}
 	defer drainClose(resp.Body)
 	if resp.StatusCode/100 != 2 {
-		return readStatusError(req, resp, time.Now())
+		return nil, readStatusError(req, resp, time.Now())
 	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
+	if err != nil {
+		return nil, &networkError{err}
+	}
+	return data, nil
+}
+
+// postPublish sends one request and checks that the service queued every
+// event of it.
+func (c *Client) postPublish(ctx context.Context, body []byte, events int) error {
+	data, err := c.post(ctx, "/publish", "application/json", body)
+	if err != nil {
+		return err
+	}
 	var ack struct {
 		Queued *int `json:"queued"`
 	}

@@ -6,6 +6,7 @@ type Report struct {
 	URL                 string   `json:"url"`
 	RunID               string   `json:"run_id"`
 	Input               string   `json:"input,omitempty"` // the file sent with -file or -lines; "stdin" for -`
+	Protocol            Protocol `json:"protocol"`        // json: POST /publish; otlp: POST /v1/logs, protobuf
 	Events              int      `json:"events"`
 	Unique              int      `json:"unique"`
 	Duplicates          int      `json:"duplicates"`
