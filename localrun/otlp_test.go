@@ -6,12 +6,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
@@ -19,6 +21,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/logagg/logagg/internal/proc"
 	"github.com/logagg/logagg/internal/testenv"
 )
 
@@ -134,6 +137,58 @@ func TestOTLPSDKRetriesAnOverloadedExport(t *testing.T) {
 	startInProcess(t, consumer)
 	require.NoError(t, <-exported, "the SDK retried the 429 until it passed")
 	requireStoredOnce(t, url, "checkout")
+}
+
+// An export answered 503 (Redis down) is retried by the SDK and stored
+// once when Redis is back. The Redis is the test's own, so that stopping it
+// touches no other test; it keeps nothing, so the one started again is
+// empty and localrun must recreate the stream and its group.
+func TestOTLPSDKRetriesAnExportAnsweredUnavailable(t *testing.T) {
+	testenv.SkipShort(t, "PostgreSQL and redis-server")
+	t.Parallel()
+	redisPort := testenv.FreePort(t)
+	redisServer := startPrivateRedis(t, redisPort)
+	env := serviceEnv(t)
+	env["REDIS_URL"] = fmt.Sprintf("redis://127.0.0.1:%d/0", redisPort)
+	url := startInProcess(t, env)
+
+	// SIGTERM, not SIGSTOP: the port then refuses connections, which
+	// localrun answers with 503 at once rather than after its timeouts.
+	require.NoError(t, redisServer.Stop(10*time.Second))
+	exported := make(chan error, 1)
+	go func() { exported <- exportLogs(t, url, "checkout") }()
+	unavailable := func() float64 {
+		return testenv.Metric(t, url, "logagg_http_requests_total", `code="503",route="/v1/logs"`)
+	}
+	require.Eventually(t, func() bool { return unavailable() > 0 },
+		time.Minute, 50*time.Millisecond, "the export was refused with 503")
+	startPrivateRedis(t, redisPort)
+	require.NoError(t, <-exported, "the SDK retried the 503 until it passed")
+	requireStoredOnce(t, url, "checkout")
+	var stats struct {
+		UniqueProcessed  int64 `json:"unique_processed"`
+		DuplicateDropped int64 `json:"duplicate_dropped"`
+	}
+	getJSON(t, url+"/stats", &stats)
+	require.Equal(t, int64(otlpRecords), stats.UniqueProcessed)
+	require.Zero(t, stats.DuplicateDropped)
+	require.Positive(t, unavailable())
+}
+
+// startPrivateRedis starts a redis-server of the test's own on port, with
+// no persistence, and waits until it answers. It is killed, if still
+// running, when the test ends.
+func startPrivateRedis(t *testing.T, port int) *proc.Process {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	require.NoError(t, err, "redis-server is not installed (apt-get install redis-server)")
+	p := testenv.Start(t, bin, nil, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
+	defer client.Close()
+	answers := func(ctx context.Context) bool { return client.Ping(ctx).Err() == nil }
+	require.NoError(t, proc.Await(context.Background(), p, 30*time.Second, answers), p.Output())
+	return p
 }
 
 // An export that met a refused connection (localrun not up yet) is not
