@@ -209,6 +209,7 @@ func TestFileFlagErrors(t *testing.T) {
 	}{
 		{[]string{"-file", "a", "-lines", "b"}, "give -file or -lines, not both"},
 		{[]string{"-file", "a", "-events", "5"}, "-events shapes generated events; it does not apply to -file or -lines"},
+		{[]string{"-file", "a", "-protocol", "otlp"}, "-protocol shapes generated events; it does not apply to -file or -lines"},
 		{[]string{"-lines", "a", "-lines-topic", "t"}, "-lines needs -lines-topic and -lines-source"},
 		{[]string{"-lines", "-", "-lines-topic", "t", "-lines-source", "s"}, "-lines - needs -lines-id"},
 		{[]string{"-lines-topic", "t"}, "-lines-topic applies to -file or -lines only"},
