@@ -20,16 +20,24 @@ func TestMigrationsAreNumberedFromOne(t *testing.T) {
 	require.Equal(t, "001_initial.sql", names[0])
 }
 
-func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
-	t.Parallel()
+// newMigrator connects to a database of the test's own and loads the
+// migrations, applying none.
+func newMigrator(t *testing.T) (*pgx.Conn, *migrate.Migrator) {
+	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, testenv.NewDatabase(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close(context.Background()) })
-
 	m, err := migrate.NewMigrator(ctx, conn, migrations.VersionTable)
 	require.NoError(t, err)
 	require.NoError(t, m.LoadMigrations(migrations.FS))
+	return conn, m
+}
+
+func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, m := newMigrator(t)
 	latest := int32(len(m.Migrations))
 
 	tables := func() []string {
@@ -61,12 +69,7 @@ func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
 func TestListingOrderTakesIndexesBuiltBeforehand(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testenv.NewDatabase(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	m, err := migrate.NewMigrator(ctx, conn, migrations.VersionTable)
-	require.NoError(t, err)
-	require.NoError(t, m.LoadMigrations(migrations.FS))
+	conn, m := newMigrator(t)
 
 	require.NoError(t, m.MigrateTo(ctx, 1))
 	for _, sql := range []string{
