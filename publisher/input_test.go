@@ -46,6 +46,16 @@ func TestInputReadsNDJSONSkippingBlankLines(t *testing.T) {
 	require.Equal(t, 2, in.unique(), "the third event repeats the first")
 }
 
+// Editors on Windows start a UTF-8 file with a byte order mark; /publish
+// skips it, and so does the publisher.
+func TestInputSkipsAByteOrderMark(t *testing.T) {
+	t.Parallel()
+	const text = "\xEF\xBB\xBF" + `{"topic":"a","event_id":"1","timestamp":"2026-01-01T00:00:00Z","source":"s"}` + "\n"
+	c := readAll(t, newInput("e.ndjson", strings.NewReader(text), nil), 10)
+	require.Len(t, c.events, 1)
+	require.JSONEq(t, `{"topic":"a","event_id":"1","timestamp":"2026-01-01T00:00:00Z","source":"s"}`, string(c.events[0]))
+}
+
 func TestInputNamesTheLineThatIsNoEvent(t *testing.T) {
 	t.Parallel()
 	for text, want := range map[string]string{
