@@ -177,9 +177,13 @@ func refusal(err error) error {
 	}
 	parts := make([]string, len(e.Details))
 	for i, d := range e.Details {
-		if d.Field == "" {
+		switch {
+		case d.Field == "":
 			parts[i] = d.Message
-		} else {
+		case strings.HasPrefix(d.Message, d.Field+" "):
+			// /publish's messages mostly open with the field already.
+			parts[i] = "event " + d.Message
+		default:
 			parts[i] = "event " + d.Field + " " + d.Message
 		}
 	}

@@ -252,3 +252,14 @@ func TestDigestIsStableAndTellsRecordsApart(t *testing.T) {
 		require.NotEqual(t, d, other, "a different %s is a different record", name)
 	}
 }
+
+// A reason names the field once, as /publish's message already does.
+func TestRefusalNamesTheFieldOnce(t *testing.T) {
+	t.Parallel()
+	rl := &logspb.ResourceLogs{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+		str("service.name", "bad\x07name"), str("service.instance.id", "pod-7"),
+	}}}
+	_, err := Mapping{}.Event(rl, &logspb.ScopeLogs{}, &logspb.LogRecord{}, received)
+	require.Error(t, err)
+	require.Equal(t, "event topic must not contain control characters; found U+0007 at character 4", err.Error())
+}
