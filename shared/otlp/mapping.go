@@ -353,7 +353,10 @@ func value(v *commonpb.AnyValue) any {
 	return nil // an empty AnyValue
 }
 
-// lookup finds key among kvs, the last one when it repeats.
+// lookup finds key among kvs, the last one when it repeats. A value that
+// is empty (no value, or the empty string) counts as absent, so that the
+// mapping falls back as when the attribute is missing: an SDK sends
+// service.name "" for an unset name, and "" is no identifier.
 func lookup(kvs []*commonpb.KeyValue, key string) (*commonpb.AnyValue, bool) {
 	var found *commonpb.AnyValue
 	for _, kv := range kvs {
@@ -361,7 +364,13 @@ func lookup(kvs []*commonpb.KeyValue, key string) (*commonpb.AnyValue, bool) {
 			found = kv.GetValue()
 		}
 	}
-	return found, found != nil
+	switch v := found.GetValue().(type) {
+	case nil:
+		return nil, false
+	case *commonpb.AnyValue_StringValue:
+		return found, v.StringValue != ""
+	}
+	return found, true
 }
 
 // text is an attribute value as an identifier: a string as itself, any

@@ -102,16 +102,18 @@ func TestEventMapsEveryField(t *testing.T) {
 	}, p)
 }
 
+type fallbackCase struct {
+	name                  string
+	mapping               Mapping
+	resource              []*commonpb.KeyValue
+	rec                   *logspb.LogRecord
+	topic, source, id, ts string
+}
+
 func TestEventFallbacks(t *testing.T) {
 	t.Parallel()
 	withUID := []*commonpb.KeyValue{str(RecordUIDAttribute, "uid-1")}
-	cases := []struct {
-		name                  string
-		mapping               Mapping
-		resource              []*commonpb.KeyValue
-		rec                   *logspb.LogRecord
-		topic, source, id, ts string
-	}{
+	cases := []fallbackCase{
 		{name: "no resource at all", rec: &logspb.LogRecord{Attributes: withUID},
 			topic: UnknownService, source: UnknownService, id: "uid-1", ts: "2026-11-25T10:00:00Z"},
 		{name: "host.name without an instance id", resource: []*commonpb.KeyValue{str("service.name", "svc"), str("host.name", "web-1")},
@@ -128,6 +130,15 @@ func TestEventFallbacks(t *testing.T) {
 				Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 42}}}}},
 			topic: "svc", source: "svc", id: "42", ts: "2026-11-25T10:00:00Z"},
 	}
+	empty := &commonpb.AnyValue{}
+	cases = append(cases,
+		fallbackCase{name: "empty service.name and instance id fall back", resource: []*commonpb.KeyValue{
+			str("service.name", ""), str("service.instance.id", ""), str("host.name", "web-1")},
+			rec: &logspb.LogRecord{Attributes: withUID}, topic: UnknownService, source: "web-1", id: "uid-1", ts: "2026-11-25T10:00:00Z"},
+		fallbackCase{name: "valueless attributes are absent", resource: []*commonpb.KeyValue{
+			{Key: "service.name", Value: empty}, {Key: "service.instance.id"}, str("host.name", "")},
+			rec: &logspb.LogRecord{Attributes: withUID}, topic: UnknownService, source: UnknownService, id: "uid-1", ts: "2026-11-25T10:00:00Z"},
+	)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -157,8 +168,6 @@ func TestEventRefusesWhatPublishRefuses(t *testing.T) {
 	}{
 		{name: "topic with a control character", resource: []*commonpb.KeyValue{str("service.name", "bad\x07name")},
 			rec: &logspb.LogRecord{}, reason: "event topic"},
-		{name: "empty topic", resource: []*commonpb.KeyValue{str("service.name", "")},
-			rec: &logspb.LogRecord{}, reason: "event topic"},
 		{name: "event_id over 255 characters", rec: &logspb.LogRecord{Attributes: []*commonpb.KeyValue{str(RecordUIDAttribute, strings.Repeat("x", 256))}},
 			reason: "event event_id"},
 		{name: "invisible character in the source", resource: []*commonpb.KeyValue{str("service.instance.id", "pod\u200b7")},
@@ -183,7 +192,7 @@ func TestEventRefusesWhatPublishRefuses(t *testing.T) {
 func TestMapQueuesTheGoodAndCountsTheBad(t *testing.T) {
 	t.Parallel()
 	good := &logspb.LogRecord{Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "ok"}}}
-	bad := &logspb.LogRecord{Attributes: []*commonpb.KeyValue{str(RecordUIDAttribute, "")}}
+	bad := &logspb.LogRecord{Attributes: []*commonpb.KeyValue{str(RecordUIDAttribute, strings.Repeat("x", 256))}}
 	req := &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
 		ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{good, bad, good}}},
 	}}}
@@ -262,4 +271,22 @@ func TestRefusalNamesTheFieldOnce(t *testing.T) {
 	_, err := Mapping{}.Event(rl, &logspb.ScopeLogs{}, &logspb.LogRecord{}, received)
 	require.Error(t, err)
 	require.Equal(t, "event topic must not contain control characters; found U+0007 at character 4", err.Error())
+}
+
+// An empty or valueless log.record.uid is absent: the digest is the event_id.
+func TestEmptyRecordUIDFallsBackToTheDigest(t *testing.T) {
+	t.Parallel()
+	for name, uid := range map[string]*commonpb.KeyValue{
+		"empty string": str(RecordUIDAttribute, ""),
+		"no value":     {Key: RecordUIDAttribute, Value: &commonpb.AnyValue{}},
+		"nil value":    {Key: RecordUIDAttribute},
+	} {
+		rec := &logspb.LogRecord{Attributes: []*commonpb.KeyValue{uid}}
+		rl := &logspb.ResourceLogs{}
+		ev, err := Mapping{}.Event(rl, &logspb.ScopeLogs{}, rec, received)
+		require.NoError(t, err, name)
+		digest, err := Digest(rl, &logspb.ScopeLogs{}, rec)
+		require.NoError(t, err)
+		require.Equal(t, digest, ev.EventID, name)
+	}
 }
