@@ -290,3 +290,61 @@ func TestEmptyRecordUIDFallsBackToTheDigest(t *testing.T) {
 		require.Equal(t, digest, ev.EventID, name)
 	}
 }
+
+// exportOf is one resource with a resourceBytes-long attribute and scopes
+// ScopeLogs of records small records each.
+func exportOf(resourceBytes, scopes, records int) *collogspb.ExportLogsServiceRequest {
+	rl := &logspb.ResourceLogs{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+		str("service.name", "svc"), str("big", strings.Repeat("r", resourceBytes)),
+	}}}
+	for range scopes {
+		sl := &logspb.ScopeLogs{Scope: &commonpb.InstrumentationScope{Name: "lib"}}
+		for k := range records {
+			sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{TimeUnixNano: uint64(1795600800000000000 + k)})
+		}
+		rl.ScopeLogs = append(rl.ScopeLogs, sl)
+	}
+	return &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{rl}}
+}
+
+// A resource that alone is over MAX_EVENT_BYTES refuses its records with
+// one reason, without an event being built for each.
+func TestMapRefusesRecordsOfAResourceOverTheEventLimit(t *testing.T) {
+	t.Parallel()
+	req := exportOf(2048, 1, 1000)
+	res := Mapping{Limits: event.Limits{MaxEventBytes: 1024}}.Map(req, received)
+	require.Zero(t, len(res.Events), "no event")
+	require.Equal(t, 1000, res.Rejected)
+	require.Equal(t, []string{"resource_logs[0].scope_logs[0]: its resource and scope are 2108 bytes encoded, " +
+		"so none of its 1000 log records fits an event (the limit is 1024 bytes, MAX_EVENT_BYTES)"}, res.Reasons)
+}
+
+// The events of one request together are at most MaxTotalBytes: past it
+// the whole request is refused as too large and nothing is queued.
+func TestMapRefusesARequestOverTheTotalBytes(t *testing.T) {
+	t.Parallel()
+	req := exportOf(200<<10, 1, 100)
+	res := Mapping{Limits: event.DefaultLimits(), MaxTotalBytes: 1 << 20}.Map(req, received)
+	require.Zero(t, len(res.Events), "no event")
+	require.Equal(t, 100, res.Rejected)
+	require.Equal(t, event.TooLarge, event.ErrorCode(res.Err))
+	require.Contains(t, res.Err.Error(), "over 1048576 bytes")
+	require.Contains(t, res.ErrorMessage(), "over 1048576 bytes")
+
+	// Unset, the cap is DefaultMaxTotalBytes: 200 KiB × 100 is past it.
+	res = Mapping{Limits: event.DefaultLimits()}.Map(req, received)
+	require.Zero(t, len(res.Events), "no event")
+	require.Equal(t, event.TooLarge, event.ErrorCode(res.Err))
+}
+
+// Resource and scope are encoded once per ResourceLogs and ScopeLogs, not
+// once per record.
+func TestMapEncodesResourceAndScopeOncePerGroup(t *testing.T) {
+	t.Parallel()
+	req := exportOf(10, 3, 50)
+	encoded := map[string]int{}
+	m := Mapping{Limits: event.DefaultLimits(), countEncoding: func(part string) { encoded[part]++ }}
+	res := m.Map(req, received)
+	require.Len(t, res.Events, 150)
+	require.Equal(t, map[string]int{"resource": 1, "scope": 3}, encoded)
+}
