@@ -384,8 +384,10 @@ func timestamp(rec *logspb.LogRecord, received time.Time) (time.Time, error) {
 	return received.UTC(), nil
 }
 
-// payload is what an event keeps of its record: everything, so that
-// /events gives back the record. Empty fields are left out.
+// payload is what an event keeps of its record: every field, so that
+// /events gives back the record's content, though not always its exact
+// types (see value and attributes, and the README's list of what JSON
+// cannot tell apart). Empty fields are left out.
 type payload struct {
 	Body                   any            `json:"body,omitempty"`
 	SeverityNumber         int32          `json:"severity_number,omitempty"`
@@ -454,7 +456,8 @@ func nanos(ns uint64) string {
 	return strconv.FormatUint(ns, 10)
 }
 
-// attributes is kvs as a JSON object; when a key repeats, the last wins.
+// attributes is kvs as a JSON object; when a key repeats, the last wins
+// and the others are not kept (the digest still covers them).
 func attributes(kvs []*commonpb.KeyValue) map[string]any {
 	if len(kvs) == 0 {
 		return nil
@@ -469,6 +472,9 @@ func attributes(kvs []*commonpb.KeyValue) map[string]any {
 // value is an AnyValue as JSON: strings, booleans and numbers as
 // themselves, arrays and key-value lists as arrays and objects, bytes as
 // base64, and a double JSON cannot hold (NaN, ±Inf) as its name in a string.
+// JSON loses the type in these cases, untagged: bytes and NaN/±Inf read
+// back as strings, a whole double (3.0) as the integer 3, and an int64
+// past 2^53 as a number a JavaScript reader rounds.
 func value(v *commonpb.AnyValue) any {
 	switch x := v.GetValue().(type) {
 	case *commonpb.AnyValue_StringValue:
