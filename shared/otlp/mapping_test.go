@@ -102,16 +102,18 @@ func TestEventMapsEveryField(t *testing.T) {
 	}, p)
 }
 
+type fallbackCase struct {
+	name                  string
+	mapping               Mapping
+	resource              []*commonpb.KeyValue
+	rec                   *logspb.LogRecord
+	topic, source, id, ts string
+}
+
 func TestEventFallbacks(t *testing.T) {
 	t.Parallel()
 	withUID := []*commonpb.KeyValue{str(RecordUIDAttribute, "uid-1")}
-	cases := []struct {
-		name                  string
-		mapping               Mapping
-		resource              []*commonpb.KeyValue
-		rec                   *logspb.LogRecord
-		topic, source, id, ts string
-	}{
+	cases := []fallbackCase{
 		{name: "no resource at all", rec: &logspb.LogRecord{Attributes: withUID},
 			topic: UnknownService, source: UnknownService, id: "uid-1", ts: "2026-11-25T10:00:00Z"},
 		{name: "host.name without an instance id", resource: []*commonpb.KeyValue{str("service.name", "svc"), str("host.name", "web-1")},
@@ -128,6 +130,15 @@ func TestEventFallbacks(t *testing.T) {
 				Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 42}}}}},
 			topic: "svc", source: "svc", id: "42", ts: "2026-11-25T10:00:00Z"},
 	}
+	empty := &commonpb.AnyValue{}
+	cases = append(cases,
+		fallbackCase{name: "empty service.name and instance id fall back", resource: []*commonpb.KeyValue{
+			str("service.name", ""), str("service.instance.id", ""), str("host.name", "web-1")},
+			rec: &logspb.LogRecord{Attributes: withUID}, topic: UnknownService, source: "web-1", id: "uid-1", ts: "2026-11-25T10:00:00Z"},
+		fallbackCase{name: "valueless attributes are absent", resource: []*commonpb.KeyValue{
+			{Key: "service.name", Value: empty}, {Key: "service.instance.id"}, str("host.name", "")},
+			rec: &logspb.LogRecord{Attributes: withUID}, topic: UnknownService, source: UnknownService, id: "uid-1", ts: "2026-11-25T10:00:00Z"},
+	)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -157,8 +168,6 @@ func TestEventRefusesWhatPublishRefuses(t *testing.T) {
 	}{
 		{name: "topic with a control character", resource: []*commonpb.KeyValue{str("service.name", "bad\x07name")},
 			rec: &logspb.LogRecord{}, reason: "event topic"},
-		{name: "empty topic", resource: []*commonpb.KeyValue{str("service.name", "")},
-			rec: &logspb.LogRecord{}, reason: "event topic"},
 		{name: "event_id over 255 characters", rec: &logspb.LogRecord{Attributes: []*commonpb.KeyValue{str(RecordUIDAttribute, strings.Repeat("x", 256))}},
 			reason: "event event_id"},
 		{name: "invisible character in the source", resource: []*commonpb.KeyValue{str("service.instance.id", "pod\u200b7")},
@@ -183,7 +192,7 @@ func TestEventRefusesWhatPublishRefuses(t *testing.T) {
 func TestMapQueuesTheGoodAndCountsTheBad(t *testing.T) {
 	t.Parallel()
 	good := &logspb.LogRecord{Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "ok"}}}
-	bad := &logspb.LogRecord{Attributes: []*commonpb.KeyValue{str(RecordUIDAttribute, "")}}
+	bad := &logspb.LogRecord{Attributes: []*commonpb.KeyValue{str(RecordUIDAttribute, strings.Repeat("x", 256))}}
 	req := &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
 		ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{good, bad, good}}},
 	}}}
@@ -251,4 +260,91 @@ func TestDigestIsStableAndTellsRecordsApart(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEqual(t, d, other, "a different %s is a different record", name)
 	}
+}
+
+// A reason names the field once, as /publish's message already does.
+func TestRefusalNamesTheFieldOnce(t *testing.T) {
+	t.Parallel()
+	rl := &logspb.ResourceLogs{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+		str("service.name", "bad\x07name"), str("service.instance.id", "pod-7"),
+	}}}
+	_, err := Mapping{}.Event(rl, &logspb.ScopeLogs{}, &logspb.LogRecord{}, received)
+	require.Error(t, err)
+	require.Equal(t, "event topic must not contain control characters; found U+0007 at character 4", err.Error())
+}
+
+// An empty or valueless log.record.uid is absent: the digest is the event_id.
+func TestEmptyRecordUIDFallsBackToTheDigest(t *testing.T) {
+	t.Parallel()
+	for name, uid := range map[string]*commonpb.KeyValue{
+		"empty string": str(RecordUIDAttribute, ""),
+		"no value":     {Key: RecordUIDAttribute, Value: &commonpb.AnyValue{}},
+		"nil value":    {Key: RecordUIDAttribute},
+	} {
+		rec := &logspb.LogRecord{Attributes: []*commonpb.KeyValue{uid}}
+		rl := &logspb.ResourceLogs{}
+		ev, err := Mapping{}.Event(rl, &logspb.ScopeLogs{}, rec, received)
+		require.NoError(t, err, name)
+		digest, err := Digest(rl, &logspb.ScopeLogs{}, rec)
+		require.NoError(t, err)
+		require.Equal(t, digest, ev.EventID, name)
+	}
+}
+
+// exportOf is one resource with a resourceBytes-long attribute and scopes
+// ScopeLogs of records small records each.
+func exportOf(resourceBytes, scopes, records int) *collogspb.ExportLogsServiceRequest {
+	rl := &logspb.ResourceLogs{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+		str("service.name", "svc"), str("big", strings.Repeat("r", resourceBytes)),
+	}}}
+	for range scopes {
+		sl := &logspb.ScopeLogs{Scope: &commonpb.InstrumentationScope{Name: "lib"}}
+		for k := range records {
+			sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{TimeUnixNano: uint64(1795600800000000000 + k)})
+		}
+		rl.ScopeLogs = append(rl.ScopeLogs, sl)
+	}
+	return &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{rl}}
+}
+
+// A resource that alone is over MAX_EVENT_BYTES refuses its records with
+// one reason, without an event being built for each.
+func TestMapRefusesRecordsOfAResourceOverTheEventLimit(t *testing.T) {
+	t.Parallel()
+	req := exportOf(2048, 1, 1000)
+	res := Mapping{Limits: event.Limits{MaxEventBytes: 1024}}.Map(req, received)
+	require.Zero(t, len(res.Events), "no event")
+	require.Equal(t, 1000, res.Rejected)
+	require.Equal(t, []string{"resource_logs[0].scope_logs[0]: its resource and scope are 2108 bytes encoded, " +
+		"so none of its 1000 log records fits an event (the limit is 1024 bytes, MAX_EVENT_BYTES)"}, res.Reasons)
+}
+
+// The events of one request together are at most MaxTotalBytes: past it
+// the whole request is refused as too large and nothing is queued.
+func TestMapRefusesARequestOverTheTotalBytes(t *testing.T) {
+	t.Parallel()
+	req := exportOf(200<<10, 1, 100)
+	res := Mapping{Limits: event.DefaultLimits(), MaxTotalBytes: 1 << 20}.Map(req, received)
+	require.Zero(t, len(res.Events), "no event")
+	require.Equal(t, 100, res.Rejected)
+	require.Equal(t, event.TooLarge, event.ErrorCode(res.Err))
+	require.Contains(t, res.Err.Error(), "over 1048576 bytes")
+	require.Contains(t, res.ErrorMessage(), "over 1048576 bytes")
+
+	// Unset, the cap is DefaultMaxTotalBytes: 200 KiB × 100 is past it.
+	res = Mapping{Limits: event.DefaultLimits()}.Map(req, received)
+	require.Zero(t, len(res.Events), "no event")
+	require.Equal(t, event.TooLarge, event.ErrorCode(res.Err))
+}
+
+// Resource and scope are encoded once per ResourceLogs and ScopeLogs, not
+// once per record.
+func TestMapEncodesResourceAndScopeOncePerGroup(t *testing.T) {
+	t.Parallel()
+	req := exportOf(10, 3, 50)
+	encoded := map[string]int{}
+	m := Mapping{Limits: event.DefaultLimits(), countEncoding: func(part string) { encoded[part]++ }}
+	res := m.Map(req, received)
+	require.Len(t, res.Events, 150)
+	require.Equal(t, map[string]int{"resource": 1, "scope": 3}, encoded)
 }
