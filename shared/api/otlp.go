@@ -1,10 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -114,58 +110,6 @@ func unmarshalOTLP(enc string, body []byte, m proto.Message) error {
 		return event.Wrap(event.Malformed, err, fmt.Sprintf("the body is not an OTLP ExportLogsServiceRequest in %s: %v", enc, err))
 	}
 	return nil
-}
-
-// otlpIDFields are the LogRecord fields that OTLP's JSON encoding writes in
-// hex, where protobuf's JSON mapping (protojson) reads base64.
-var otlpIDFields = map[string]bool{"traceId": true, "trace_id": true, "spanId": true, "span_id": true}
-
-// hexIDsToBase64 rewrites the trace and span IDs of an OTLP JSON logs
-// request from hex to base64, so that protojson reads them as OTLP means.
-func hexIDsToBase64(body []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, err
-	}
-	changed := false
-	for _, rl := range objects(doc, "resourceLogs", "resource_logs") {
-		for _, sl := range objects(rl, "scopeLogs", "scope_logs") {
-			for _, rec := range objects(sl, "logRecords", "log_records") {
-				for k, v := range rec {
-					h, ok := v.(string)
-					if !otlpIDFields[k] || !ok {
-						continue
-					}
-					b, err := hex.DecodeString(h)
-					if err != nil {
-						return nil, fmt.Errorf("%s %q is not hex", k, h)
-					}
-					rec[k] = base64.StdEncoding.EncodeToString(b)
-					changed = true
-				}
-			}
-		}
-	}
-	if !changed {
-		return body, nil
-	}
-	return json.Marshal(doc)
-}
-
-// objects lists the objects in the array obj holds under either name.
-func objects(obj map[string]any, names ...string) []map[string]any {
-	var out []map[string]any
-	for _, n := range names {
-		arr, _ := obj[n].([]any)
-		for _, e := range arr {
-			if o, ok := e.(map[string]any); ok {
-				out = append(out, o)
-			}
-		}
-	}
-	return out
 }
 
 // grpcCodeOf is the google.rpc.Code of a status, for the Status body OTLP

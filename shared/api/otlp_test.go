@@ -267,3 +267,27 @@ func TestOTLPErrorsStayOnTheirRoute(t *testing.T) {
 	require.Equal(t, 401, rec.Code)
 	require.Contains(t, decodeBody(t, rec)["error"], "X-API-Key")
 }
+
+// Rewriting the hex IDs must not loosen what protojson accepts: what is
+// refused without a traceId is refused with one.
+func TestOTLPJSONHexRewriteKeepsItStrict(t *testing.T) {
+	t.Parallel()
+	const rec = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{%s"body":{"stringValue":"%s"}}]}]}]}%s`
+	cases := map[string][2]string{ // name: body, trailing
+		"trailing garbage": {"a", " trailing"},
+		"second value":     {"a", " {}"},
+		"invalid UTF-8":    {"a\xff", ""},
+		"duplicate keys":   {`a"},"body":{"stringValue":"b`, ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, id := range []string{"", `"traceId":"5b8efff798038103d269b633813fc60c",`} {
+				h := newHarness(t, nil)
+				rec := h.do(t, "POST", "/v1/logs", otlpJSON, fmt.Sprintf(rec, id, c[0], c[1]))
+				require.Equal(t, http.StatusBadRequest, rec.Code, "with %q: %s", id, rec.Body.String())
+				require.Zero(t, h.queue.count())
+			}
+		})
+	}
+}
