@@ -48,13 +48,9 @@ func (s *Server) otlpLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &collogspb.ExportLogsServiceRequest{}
-	if err := unmarshalOTLP(enc, body, req); err != nil {
+	shape := newOTLPShape(s.deps.Limits.MaxEvents, s.deps.MaxBodyBytes)
+	if err := unmarshalOTLP(enc, body, req, shape); err != nil {
 		writeOTLPError(w, enc, err)
-		return
-	}
-	if n := otlp.Records(req); n > s.deps.Limits.MaxEvents {
-		writeOTLPError(w, enc, event.Errorf(event.TooLarge,
-			"%d log records in one export; the limit is %d (MAX_BATCH), so export smaller batches", n, s.deps.Limits.MaxEvents))
 		return
 	}
 	res := s.otlpMapping().Map(req, time.Now())
@@ -94,14 +90,20 @@ func otlpEncodingOf(r *http.Request) string {
 	return ""
 }
 
-// unmarshalOTLP decodes body in enc into m; what does not decode is bad
-// data (400).
-func unmarshalOTLP(enc string, body []byte, m proto.Message) error {
+// unmarshalOTLP decodes body in enc into m once shape has counted it
+// within its limits (413); what does not decode is bad data (400).
+func unmarshalOTLP(enc string, body []byte, m proto.Message, shape *otlpShape) error {
 	var err error
 	if enc == otlpProtobuf {
+		if err := shape.protobuf(body, m.ProtoReflect().Descriptor(), 0); err != nil {
+			return err
+		}
 		err = proto.Unmarshal(body, m)
 	} else {
-		body, err = hexIDsToBase64(body)
+		body, err = hexIDsToBase64(body, shape)
+		if event.ErrorCode(err) == event.TooLarge {
+			return err
+		}
 		if err == nil {
 			err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, m)
 		}

@@ -29,14 +29,16 @@ type jsonFrame struct {
 // It splices the new strings into the body and leaves every other byte as
 // it was, so protojson is as strict with the result as with the body
 // (duplicate keys, trailing data); the scan itself refuses invalid UTF-8
-// and more than one value, which the splice could otherwise hide.
-func hexIDsToBase64(body []byte) ([]byte, error) {
+// and more than one value, which the splice could otherwise hide. shape
+// counts the objects as they open, so that an export over its limits is
+// refused before protojson builds it.
+func hexIDsToBase64(body []byte, shape *otlpShape) ([]byte, error) {
 	if !utf8.Valid(body) {
 		return nil, errors.New("the body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var stack []*jsonFrame
+	var stack []jsonFrame
 	var out []byte
 	last, values := 0, 0
 	for {
@@ -58,7 +60,7 @@ func hexIDsToBase64(body []byte) ([]byte, error) {
 		}
 		var top *jsonFrame
 		if len(stack) > 0 {
-			top = stack[len(stack)-1]
+			top = &stack[len(stack)-1]
 		}
 		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
 			stack = stack[:len(stack)-1]
@@ -74,7 +76,10 @@ func hexIDsToBase64(body []byte) ([]byte, error) {
 		}
 		switch tok := tok.(type) {
 		case json.Delim:
-			stack = append(stack, &jsonFrame{array: tok == '[', name: name, expectKey: tok == '{'})
+			if err := countJSON(shape, tok, stack); err != nil {
+				return nil, err
+			}
+			stack = append(stack, jsonFrame{array: tok == '[', name: name, expectKey: tok == '{'})
 		case string:
 			if !otlpIDFields[name] || !inLogRecord(stack) {
 				continue
@@ -97,10 +102,22 @@ func hexIDsToBase64(body []byte) ([]byte, error) {
 
 // inLogRecord reports whether stack is open at a LogRecord object:
 // {"resourceLogs":[{"scopeLogs":[{"logRecords":[{ here.
-func inLogRecord(stack []*jsonFrame) bool {
-	return len(stack) == 7 &&
+func inLogRecord(stack []jsonFrame) bool {
+	return len(stack) == 7 && inLogRecords(stack[:6]) && !stack[6].array
+}
+
+// inLogRecords reports whether stack is open at a logRecords array.
+func inLogRecords(stack []jsonFrame) bool {
+	return len(stack) == 6 &&
 		stack[1].array && (stack[1].name == "resourceLogs" || stack[1].name == "resource_logs") &&
 		stack[3].array && (stack[3].name == "scopeLogs" || stack[3].name == "scope_logs") &&
-		stack[5].array && (stack[5].name == "logRecords" || stack[5].name == "log_records") &&
-		!stack[6].array
+		stack[5].array && (stack[5].name == "logRecords" || stack[5].name == "log_records")
+}
+
+// countJSON counts in shape an object that d opens under stack.
+func countJSON(shape *otlpShape, d json.Delim, stack []jsonFrame) error {
+	if d != '{' {
+		return nil
+	}
+	return shape.count(inLogRecords(stack))
 }
