@@ -54,6 +54,7 @@ func (s *Server) otlpLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := s.otlpMapping().Map(req, time.Now())
+	s.observeOTLPRejected(res)
 	if len(res.Events) == 0 && res.Rejected > 0 {
 		writeOTLPError(w, enc, event.Errorf(event.Malformed, "every log record was refused: %s", res.ErrorMessage()))
 		return
@@ -71,6 +72,20 @@ func (s *Server) otlpLogs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeOTLP(w, enc, http.StatusOK, resp)
+}
+
+// observeOTLPRejected counts and logs the records res refused: the
+// exporter is told in partial_success, the operator here. One line per
+// request, the reasons capped as in error_message.
+func (s *Server) observeOTLPRejected(res otlp.Result) {
+	if res.Rejected == 0 {
+		return
+	}
+	if s.deps.Observer != nil {
+		s.deps.Observer.ObserveOTLPRejected(res.Rejected)
+	}
+	s.deps.Logger.Info("OTLP log records refused", "rejected", res.Rejected, "queued", len(res.Events),
+		"reasons", res.ErrorMessage())
 }
 
 func (s *Server) otlpMapping() otlp.Mapping {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -162,7 +163,12 @@ func TestOTLPPartialSuccess(t *testing.T) {
 	bad := textRecord("bad")
 	bad.Attributes = []*commonpb.KeyValue{{Key: "log.record.uid", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "a\tb"}}}}
 	for _, enc := range []string{otlpProtobuf, otlpJSON} {
-		h := newHarness(t, nil)
+		obs := &codeRecorder{}
+		var logs bytes.Buffer
+		h := newHarness(t, func(d *Deps) {
+			d.Observer = obs
+			d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
 		req := logsRequest(textRecord("one"), bad, textRecord("two"))
 		var body string
 		if enc == otlpProtobuf {
@@ -176,6 +182,9 @@ func TestOTLPPartialSuccess(t *testing.T) {
 		require.Equal(t, int64(1), resp.GetPartialSuccess().GetRejectedLogRecords())
 		require.Contains(t, resp.GetPartialSuccess().GetErrorMessage(), "log_records[1]: event event_id")
 		require.Equal(t, 2, h.queue.count(), "the good records are queued")
+		require.Equal(t, 1, obs.rejected(), "the refused record is counted")
+		require.Contains(t, logs.String(), "OTLP log records refused")
+		require.Contains(t, logs.String(), "rejected=1")
 	}
 }
 

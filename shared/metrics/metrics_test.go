@@ -31,3 +31,14 @@ func TestPublishedEventsAreCountedByProtocol(t *testing.T) {
 	require.Contains(t, rec.Body.String(), "\nlogagg_published_events_total{protocol=\"json\"} 3\n")
 	require.Contains(t, rec.Body.String(), "\nlogagg_published_events_total{protocol=\"otlp\"} 7\n")
 }
+
+func TestOTLPRejectedRecordsAreCounted(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.ObserveOTLPRejected(2)
+	m.ObserveOTLPRejected(3)
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	require.Contains(t, rec.Body.String(), "\nlogagg_otlp_rejected_log_records_total 5\n")
+}
