@@ -38,6 +38,9 @@ type Observer interface {
 	// ObservePublished counts n events queued, by the protocol they came
 	// in by: "json" (/publish), "otlp" (/v1/logs) or "replay".
 	ObservePublished(protocol string, n int)
+	// ObserveOTLPRejected counts n OTLP log records refused (partial
+	// success, or every record of a 400).
+	ObserveOTLPRejected(n int)
 }
 
 // Deps are what the handlers need; a nil Publisher leaves out the publish

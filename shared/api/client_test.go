@@ -20,8 +20,9 @@ import (
 
 // codeRecorder records the status of every request, as the metrics see it.
 type codeRecorder struct {
-	mu    sync.Mutex
-	codes []string // "route code"
+	mu         sync.Mutex
+	codes      []string // "route code"
+	rejections int      // OTLP log records refused
 }
 
 func (o *codeRecorder) ObserveRequest(route string, code int, _ time.Duration) {
@@ -31,6 +32,18 @@ func (o *codeRecorder) ObserveRequest(route string, code int, _ time.Duration) {
 }
 
 func (o *codeRecorder) ObservePublished(string, int) {}
+
+func (o *codeRecorder) ObserveOTLPRejected(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.rejections += n
+}
+
+func (o *codeRecorder) rejected() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rejections
+}
 
 func (o *codeRecorder) all() []string {
 	o.mu.Lock()

@@ -1,10 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -52,16 +48,13 @@ func (s *Server) otlpLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &collogspb.ExportLogsServiceRequest{}
-	if err := unmarshalOTLP(enc, body, req); err != nil {
+	shape := newOTLPShape(s.deps.Limits.MaxEvents, s.deps.MaxBodyBytes)
+	if err := unmarshalOTLP(enc, body, req, shape); err != nil {
 		writeOTLPError(w, enc, err)
 		return
 	}
-	if n := otlp.Records(req); n > s.deps.Limits.MaxEvents {
-		writeOTLPError(w, enc, event.Errorf(event.TooLarge,
-			"%d log records in one export; the limit is %d (MAX_BATCH), so export smaller batches", n, s.deps.Limits.MaxEvents))
-		return
-	}
 	res := s.otlpMapping().Map(req, time.Now())
+	s.observeOTLPRejected(res)
 	if len(res.Events) == 0 && res.Rejected > 0 {
 		writeOTLPError(w, enc, event.Errorf(event.Malformed, "every log record was refused: %s", res.ErrorMessage()))
 		return
@@ -81,6 +74,20 @@ func (s *Server) otlpLogs(w http.ResponseWriter, r *http.Request) {
 	writeOTLP(w, enc, http.StatusOK, resp)
 }
 
+// observeOTLPRejected counts and logs the records res refused: the
+// exporter is told in partial_success, the operator here. One line per
+// request, the reasons capped as in error_message.
+func (s *Server) observeOTLPRejected(res otlp.Result) {
+	if res.Rejected == 0 {
+		return
+	}
+	if s.deps.Observer != nil {
+		s.deps.Observer.ObserveOTLPRejected(res.Rejected)
+	}
+	s.deps.Logger.Info("OTLP log records refused", "rejected", res.Rejected, "queued", len(res.Events),
+		"reasons", res.ErrorMessage())
+}
+
 func (s *Server) otlpMapping() otlp.Mapping {
 	return otlp.Mapping{TopicAttribute: s.deps.OTLPTopicAttribute, Limits: s.deps.Limits}
 }
@@ -98,14 +105,20 @@ func otlpEncodingOf(r *http.Request) string {
 	return ""
 }
 
-// unmarshalOTLP decodes body in enc into m; what does not decode is bad
-// data (400).
-func unmarshalOTLP(enc string, body []byte, m proto.Message) error {
+// unmarshalOTLP decodes body in enc into m once shape has counted it
+// within its limits (413); what does not decode is bad data (400).
+func unmarshalOTLP(enc string, body []byte, m proto.Message, shape *otlpShape) error {
 	var err error
 	if enc == otlpProtobuf {
+		if err := shape.protobuf(body, m.ProtoReflect().Descriptor(), 0); err != nil {
+			return err
+		}
 		err = proto.Unmarshal(body, m)
 	} else {
-		body, err = hexIDsToBase64(body)
+		body, err = hexIDsToBase64(body, shape)
+		if event.ErrorCode(err) == event.TooLarge {
+			return err
+		}
 		if err == nil {
 			err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, m)
 		}
@@ -114,58 +127,6 @@ func unmarshalOTLP(enc string, body []byte, m proto.Message) error {
 		return event.Wrap(event.Malformed, err, fmt.Sprintf("the body is not an OTLP ExportLogsServiceRequest in %s: %v", enc, err))
 	}
 	return nil
-}
-
-// otlpIDFields are the LogRecord fields that OTLP's JSON encoding writes in
-// hex, where protobuf's JSON mapping (protojson) reads base64.
-var otlpIDFields = map[string]bool{"traceId": true, "trace_id": true, "spanId": true, "span_id": true}
-
-// hexIDsToBase64 rewrites the trace and span IDs of an OTLP JSON logs
-// request from hex to base64, so that protojson reads them as OTLP means.
-func hexIDsToBase64(body []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, err
-	}
-	changed := false
-	for _, rl := range objects(doc, "resourceLogs", "resource_logs") {
-		for _, sl := range objects(rl, "scopeLogs", "scope_logs") {
-			for _, rec := range objects(sl, "logRecords", "log_records") {
-				for k, v := range rec {
-					h, ok := v.(string)
-					if !otlpIDFields[k] || !ok {
-						continue
-					}
-					b, err := hex.DecodeString(h)
-					if err != nil {
-						return nil, fmt.Errorf("%s %q is not hex", k, h)
-					}
-					rec[k] = base64.StdEncoding.EncodeToString(b)
-					changed = true
-				}
-			}
-		}
-	}
-	if !changed {
-		return body, nil
-	}
-	return json.Marshal(doc)
-}
-
-// objects lists the objects in the array obj holds under either name.
-func objects(obj map[string]any, names ...string) []map[string]any {
-	var out []map[string]any
-	for _, n := range names {
-		arr, _ := obj[n].([]any)
-		for _, e := range arr {
-			if o, ok := e.(map[string]any); ok {
-				out = append(out, o)
-			}
-		}
-	}
-	return out
 }
 
 // grpcCodeOf is the google.rpc.Code of a status, for the Status body OTLP

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -18,6 +20,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/logagg/logagg/shared/event"
@@ -117,7 +120,7 @@ func TestOTLPProtobufAndJSONMakeTheSameEvent(t *testing.T) {
 	otlpResponse(t, fromJSON.do(t, "POST", "/v1/logs", "application/json", otlpJSONBody), otlpJSON)
 
 	req := &collogspb.ExportLogsServiceRequest{}
-	body, err := hexIDsToBase64([]byte(otlpJSONBody))
+	body, err := hexIDsToBase64([]byte(otlpJSONBody), newOTLPShape(10, 1<<20))
 	require.NoError(t, err)
 	require.NoError(t, protojson.Unmarshal(body, req))
 	fromProtobuf := newHarness(t, nil)
@@ -160,7 +163,12 @@ func TestOTLPPartialSuccess(t *testing.T) {
 	bad := textRecord("bad")
 	bad.Attributes = []*commonpb.KeyValue{{Key: "log.record.uid", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "a\tb"}}}}
 	for _, enc := range []string{otlpProtobuf, otlpJSON} {
-		h := newHarness(t, nil)
+		obs := &codeRecorder{}
+		var logs bytes.Buffer
+		h := newHarness(t, func(d *Deps) {
+			d.Observer = obs
+			d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
 		req := logsRequest(textRecord("one"), bad, textRecord("two"))
 		var body string
 		if enc == otlpProtobuf {
@@ -174,6 +182,9 @@ func TestOTLPPartialSuccess(t *testing.T) {
 		require.Equal(t, int64(1), resp.GetPartialSuccess().GetRejectedLogRecords())
 		require.Contains(t, resp.GetPartialSuccess().GetErrorMessage(), "log_records[1]: event event_id")
 		require.Equal(t, 2, h.queue.count(), "the good records are queued")
+		require.Equal(t, 1, obs.rejected(), "the refused record is counted")
+		require.Contains(t, logs.String(), "OTLP log records refused")
+		require.Contains(t, logs.String(), "rejected=1")
 	}
 }
 
@@ -266,4 +277,99 @@ func TestOTLPErrorsStayOnTheirRoute(t *testing.T) {
 	rec := h.do(t, "POST", "/publish", otlpProtobuf, "x")
 	require.Equal(t, 401, rec.Code)
 	require.Contains(t, decodeBody(t, rec)["error"], "X-API-Key")
+}
+
+// Rewriting the hex IDs must not loosen what protojson accepts: what is
+// refused without a traceId is refused with one.
+func TestOTLPJSONHexRewriteKeepsItStrict(t *testing.T) {
+	t.Parallel()
+	const rec = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{%s"body":{"stringValue":"%s"}}]}]}]}%s`
+	cases := map[string][2]string{ // name: body, trailing
+		"trailing garbage": {"a", " trailing"},
+		"second value":     {"a", " {}"},
+		"invalid UTF-8":    {"a\xff", ""},
+		"duplicate keys":   {`a"},"body":{"stringValue":"b`, ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, id := range []string{"", `"traceId":"5b8efff798038103d269b633813fc60c",`} {
+				h := newHarness(t, nil)
+				rec := h.do(t, "POST", "/v1/logs", otlpJSON, fmt.Sprintf(rec, id, c[0], c[1]))
+				require.Equal(t, http.StatusBadRequest, rec.Code, "with %q: %s", id, rec.Body.String())
+				require.Zero(t, h.queue.count())
+			}
+		})
+	}
+}
+
+// wrapped is b as field num of a message: tag, length, bytes.
+func wrapped(num protowire.Number, b []byte) []byte {
+	out := protowire.AppendTag(nil, num, protowire.BytesType)
+	return protowire.AppendBytes(out, b)
+}
+
+// emptyRecordsExport is an export of n empty log records, two bytes each
+// on the wire, in enc.
+func emptyRecordsExport(enc string, n int) []byte {
+	if enc == otlpJSON {
+		recs := strings.TrimSuffix(strings.Repeat("{},", n), ",")
+		return []byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[` + recs + `]}]}]}`)
+	}
+	recs := bytes.Repeat(wrapped(2, nil), n)
+	return wrapped(1, wrapped(2, recs))
+}
+
+// emptyValuesExport is an export of one record whose body is an array of
+// n empty values, in enc.
+func emptyValuesExport(enc string, n int) []byte {
+	if enc == otlpJSON {
+		vals := strings.TrimSuffix(strings.Repeat("{},", n), ",")
+		return []byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"arrayValue":{"values":[` + vals + `]}}}]}]}]}`)
+	}
+	vals := bytes.Repeat(wrapped(1, nil), n) // ArrayValue.values
+	body := wrapped(5, wrapped(5, vals))     // LogRecord.body → AnyValue.array_value
+	return wrapped(1, wrapped(2, wrapped(2, body)))
+}
+
+// A small gzip body that decodes to millions of empty messages is refused
+// from its wire bytes, before it is decoded into millions of objects.
+// Not parallel: it reads the process's allocation counter.
+func TestOTLPMillionsOfEmptyMessagesAreRefusedUndecoded(t *testing.T) {
+	h := newHarness(t, func(d *Deps) { d.MaxBodyBytes, d.Limits.MaxEvents = DefaultMaxBodyBytes, event.DefaultMaxEvents })
+	cases := []struct {
+		name    string
+		enc     string
+		body    []byte
+		message string
+	}{
+		{"records protobuf", otlpProtobuf, emptyRecordsExport(otlpProtobuf, 3_000_000), "log records in one export"},
+		{"records JSON", otlpJSON, emptyRecordsExport(otlpJSON, 2_000_000), "log records in one export"},
+		{"values protobuf", otlpProtobuf, emptyValuesExport(otlpProtobuf, 3_000_000), "messages in one export"},
+		{"values JSON", otlpJSON, emptyValuesExport(otlpJSON, 2_000_000), "messages in one export"},
+	}
+	for _, tc := range cases {
+		require.Less(t, len(tc.body), DefaultMaxBodyBytes, tc.name)
+		body := string(gzipped(t, tc.body))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		rec := h.do(t, "POST", "/v1/logs", tc.enc, body, "Content-Encoding", "gzip")
+		runtime.ReadMemStats(&after)
+		require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, tc.name)
+		require.Contains(t, otlpStatus(t, rec, tc.enc).Message, tc.message, tc.name)
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "%s: bytes allocated", tc.name)
+	}
+	require.Zero(t, h.queue.count())
+}
+
+func TestOTLPRecordsUpToMaxBatch(t *testing.T) {
+	t.Parallel()
+	for _, enc := range []string{otlpProtobuf, otlpJSON} {
+		h := newHarness(t, nil) // MaxEvents 5
+		otlpResponse(t, h.do(t, "POST", "/v1/logs", enc, string(emptyRecordsExport(enc, 5))), enc)
+		rec := h.do(t, "POST", "/v1/logs", enc, string(emptyRecordsExport(enc, 6)))
+		require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, enc)
+		require.Contains(t, otlpStatus(t, rec, enc).Message, "more than 5 log records in one export", enc)
+	}
 }

@@ -26,6 +26,7 @@ type Metrics struct {
 	batchEvents    prometheus.Histogram
 	consumed       *prometheus.CounterVec
 	suppressed     prometheus.Counter
+	otlpRejected   prometheus.Counter
 }
 
 // New registers logagg's metrics and the Go runtime's on a fresh registry.
@@ -61,9 +62,13 @@ func New() *Metrics {
 			Name: "logagg_log_details_suppressed_total",
 			Help: "Log lines naming one payload conflict or dead letter that were not printed (over the rate limit, or past the first conflicts of a batch).",
 		}),
+		otlpRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logagg_otlp_rejected_log_records_total",
+			Help: "OTLP log records refused by /v1/logs (partial success, or every record of a 400).",
+		}),
 	}
 	m.Registry.MustRegister(m.requests, m.requestSeconds, m.published, m.batches, m.batchSeconds,
-		m.batchEvents, m.consumed, m.suppressed, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.batchEvents, m.consumed, m.suppressed, m.otlpRejected, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -82,6 +87,9 @@ func (m *Metrics) ObserveRequest(route string, code int, took time.Duration) {
 func (m *Metrics) ObservePublished(protocol string, n int) {
 	m.published.WithLabelValues(protocol).Add(float64(n))
 }
+
+// ObserveOTLPRejected counts n OTLP log records refused.
+func (m *Metrics) ObserveOTLPRejected(n int) { m.otlpRejected.Add(float64(n)) }
 
 // ObserveBatch records one consume batch (it implements consume.Observer).
 func (m *Metrics) ObserveBatch(res event.BatchResult, err error, took time.Duration) {
