@@ -55,6 +55,10 @@ func (s *Server) otlpLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	res := s.otlpMapping().Map(req, time.Now())
 	s.observeOTLPRejected(res)
+	if res.Err != nil { // the events together would be over MAX_BODY_BYTES
+		writeOTLPError(w, enc, res.Err)
+		return
+	}
 	if len(res.Events) == 0 && res.Rejected > 0 {
 		writeOTLPError(w, enc, event.Errorf(event.Malformed, "every log record was refused: %s", res.ErrorMessage()))
 		return
@@ -89,7 +93,7 @@ func (s *Server) observeOTLPRejected(res otlp.Result) {
 }
 
 func (s *Server) otlpMapping() otlp.Mapping {
-	return otlp.Mapping{TopicAttribute: s.deps.OTLPTopicAttribute, Limits: s.deps.Limits}
+	return otlp.Mapping{TopicAttribute: s.deps.OTLPTopicAttribute, Limits: s.deps.Limits, MaxTotalBytes: int(s.deps.MaxBodyBytes)}
 }
 
 // otlpEncodingOf is the OTLP encoding r's Content-Type names, or "".

@@ -373,3 +373,19 @@ func TestOTLPRecordsUpToMaxBatch(t *testing.T) {
 		require.Contains(t, otlpStatus(t, rec, enc).Message, "more than 5 log records in one export", enc)
 	}
 }
+
+// A resource is copied into every event: a small export of records sharing
+// a large resource must not become events larger, together, than a body
+// may be. Over MAX_BODY_BYTES of events it is a 413, and nothing is queued.
+func TestOTLPEventsOverTheBodyLimitTogetherAre413(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil) // MaxBodyBytes 4096, MaxEventBytes 1024, MaxBatch 5
+	req := logsRequest(textRecord("a"), textRecord("b"), textRecord("c"), textRecord("d"), textRecord("e"))
+	req.ResourceLogs[0].Resource.Attributes = append(req.ResourceLogs[0].Resource.Attributes, &commonpb.KeyValue{
+		Key: "k8s.pod.labels", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: strings.Repeat("l", 700)}}})
+	body := protobufOf(t, req)
+	require.Less(t, len(body), 4096)
+	rec := h.do(t, "POST", "/v1/logs", otlpProtobuf, body)
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, rec.Body.String())
+	require.Zero(t, h.queue.count())
+}
