@@ -16,13 +16,19 @@ func scrape(t *testing.T, m *Metrics) string {
 	return rec.Body.String()
 }
 
-func TestSuppressedDetailsAreCounted(t *testing.T) {
+// Counters that add up what they are told: the detail log lines held back,
+// and the OTLP records refused.
+func TestCountersAddUp(t *testing.T) {
 	t.Parallel()
-	m := New()
-	m.ObserveSuppressedDetails(3)
-	m.ObserveSuppressedDetails(2)
-
-	require.Contains(t, scrape(t, m), "\nlogagg_log_details_suppressed_total 5\n")
+	for name, observe := range map[string]func(*Metrics, int){
+		"logagg_log_details_suppressed_total":    (*Metrics).ObserveSuppressedDetails,
+		"logagg_otlp_rejected_log_records_total": (*Metrics).ObserveOTLPRejected,
+	} {
+		m := New()
+		observe(m, 3)
+		observe(m, 2)
+		require.Contains(t, scrape(t, m), "\n"+name+" 5\n")
+	}
 }
 
 func TestPublishedEventsAreCountedByProtocol(t *testing.T) {
@@ -35,13 +41,4 @@ func TestPublishedEventsAreCountedByProtocol(t *testing.T) {
 	body := scrape(t, m)
 	require.Contains(t, body, "\nlogagg_published_events_total{protocol=\"json\"} 3\n")
 	require.Contains(t, body, "\nlogagg_published_events_total{protocol=\"otlp\"} 7\n")
-}
-
-func TestOTLPRejectedRecordsAreCounted(t *testing.T) {
-	t.Parallel()
-	m := New()
-	m.ObserveOTLPRejected(2)
-	m.ObserveOTLPRejected(3)
-
-	require.Contains(t, scrape(t, m), "\nlogagg_otlp_rejected_log_records_total 5\n")
 }
