@@ -47,7 +47,7 @@ func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
 		require.NoError(t, err)
 		return names
 	}
-	want := []string{"consumed_messages", "dead_letters", "duplicate_events", "processed_events", "published_counts", "stats_shards", "topic_stats"}
+	want := []string{"consumed_messages", "dead_letters", "duplicate_events", "event_keys", "processed_events", "published_counts", "stats_shards", "topic_stats"}
 
 	require.NoError(t, m.Migrate(ctx))
 	v, err := m.GetCurrentVersion(ctx)

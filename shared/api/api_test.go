@@ -109,8 +109,8 @@ func (r *fakeReader) Events(_ context.Context, f event.Filter) ([]event.StoredEv
 	// r.list is newest processed first, as the store lists.
 	out := []event.StoredEvent{}
 	for _, e := range r.list {
-		after := f.After == nil || e.ProcessedAt.Before(f.After.ProcessedAt) ||
-			e.ProcessedAt.Equal(f.After.ProcessedAt) && e.ID < f.After.ID
+		after := f.After == nil || e.ProcessedAt.Before(f.After.At) ||
+			e.ProcessedAt.Equal(f.After.At) && e.ID < f.After.ID
 		if after && (f.Topic == "" || e.Topic == f.Topic) && len(out) < f.Limit {
 			out = append(out, e)
 		}

@@ -16,24 +16,42 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		f := p.filter
 		f.Limit = p.limit
 		if p.after != nil {
-			f.After = &event.Position{ProcessedAt: fromMicros(*p.after.At), ID: p.after.ID}
+			f.After = &event.Position{At: fromMicros(*p.after.At), ID: p.after.ID}
 		}
 		return s.deps.Reader.Events(ctx, f)
 	}
-	next := func(_ event.Filter, last event.StoredEvent) cursor {
-		return cursor{At: micros(last.ProcessedAt), ID: last.ID}
+	next := func(f event.Filter, last event.StoredEvent) cursor {
+		p := last.Position(f.Order)
+		return cursor{At: micros(p.At), ID: p.ID}
 	}
 	serveList(s, w, r, "events", eventFilter, fetch, next)
 }
 
-// eventFilter reads /events' filters: topic, source, and the since/until
-// window on the event's timestamp.
+// eventOrders are the event listing's orders by their names in the API.
+var eventOrders = map[string]event.Order{
+	event.ByProcessed.String(): event.ByProcessed,
+	event.ByTimestamp.String(): event.ByTimestamp,
+}
+
+// eventFilter reads /events' filters: topic, source, the since/until
+// window on the event's timestamp, and the order.
 func eventFilter(q url.Values) (event.Filter, url.Values, error) {
 	f := event.Filter{Topic: q.Get("topic"), Source: q.Get("source")}
 	canon := url.Values{}
 	for _, name := range []string{"topic", "source"} {
 		if q.Has(name) {
 			canon.Set(name, q.Get(name))
+		}
+	}
+	if q.Has("order") {
+		v := q.Get("order")
+		order, ok := eventOrders[v]
+		if !ok {
+			return event.Filter{}, nil, event.Errorf(event.Malformed, "order must be processed (newest processed first, the default) or timestamp (newest event timestamp first), not %q", v)
+		}
+		f.Order = order
+		if order != event.ByProcessed { // the default, written or not, is one query
+			canon.Set("order", v)
 		}
 	}
 	var err error

@@ -16,15 +16,36 @@ type Filter struct {
 	Source string
 	Since  *time.Time // event timestamp >= Since
 	Until  *time.Time // event timestamp < Until
-	Limit  int        // page size; 0 or less means DefaultListLimit
-	After  *Position  // keyset cursor: only rows listed after this one
+	Order  Order
+	Limit  int       // page size; 0 or less means DefaultListLimit
+	After  *Position // keyset cursor: only rows listed after this one
 }
 
-// Position is a row's place in the listing, which runs newest processed
-// first: by processed_at, then by id among the rows of one transaction.
+// Order is how an event listing sorts, newest first either way.
+type Order int
+
+const (
+	// ByProcessed lists the newest processed first: by processed_at, then
+	// by id among the rows of one transaction.
+	ByProcessed Order = iota
+	// ByTimestamp lists by the events' own timestamp, newest first, then
+	// by id among equal timestamps.
+	ByTimestamp
+)
+
+// String is the order's name in the query API.
+func (o Order) String() string {
+	if o == ByTimestamp {
+		return "timestamp"
+	}
+	return "processed"
+}
+
+// Position is a row's place in a listing: its time in the listing's order
+// (processed_at, or timestamp) and its id.
 type Position struct {
-	ProcessedAt time.Time
-	ID          int64
+	At time.Time
+	ID int64
 }
 
 // StoredEvent is a processed event as the query API returns it.
@@ -34,8 +55,13 @@ type StoredEvent struct {
 	ProcessedAt time.Time `json:"processed_at"`
 }
 
-// Position is where e stands in the listing.
-func (e StoredEvent) Position() Position { return Position{ProcessedAt: e.ProcessedAt, ID: e.ID} }
+// Position is where e stands in a listing in order o.
+func (e StoredEvent) Position(o Order) Position {
+	if o == ByTimestamp {
+		return Position{At: e.Timestamp, ID: e.ID}
+	}
+	return Position{At: e.ProcessedAt, ID: e.ID}
+}
 
 // TopicOrder is how a topic listing sorts.
 type TopicOrder int

@@ -80,6 +80,14 @@ func (s *Store) Consume(ctx context.Context, recs []event.Record) (event.BatchRe
 // dead-letters.
 func (s *Store) splitOnRefusedData(ctx context.Context, recs []event.Record) (event.BatchResult, error) {
 	res, err := s.retryOnDeadlock(ctx, recs)
+	if err != nil && isMissingPartition(err) {
+		// The partition for now is missing (maintenance has not run for
+		// a while): this is no fault of the data. Create it and try again.
+		if err := s.ensureCurrentPartitions(ctx); err != nil {
+			return event.BatchResult{}, err
+		}
+		res, err = s.retryOnDeadlock(ctx, recs)
+	}
 	if err == nil {
 		return res, nil
 	}
@@ -495,13 +503,15 @@ func cleanText(s string) string {
 }
 
 // committedMessagesSQL finds the messages of a batch that an earlier batch
-// committed: in the ledger, or stored under their own ID.
+// committed: in the ledger, or stored under their own ID (the key leads to
+// the row, while the row is kept).
 const committedMessagesSQL = `
 SELECT message_id FROM consumed_messages WHERE message_id = ANY($1::text[])
 UNION
 SELECT u.message_id
 FROM unnest($2::text[], $3::text[], $4::text[]) AS u (topic, event_id, message_id)
-JOIN processed_events p ON p.topic = u.topic AND p.event_id = u.event_id AND p.message_id = u.message_id`
+JOIN event_keys k ON k.topic = u.topic AND k.event_id = u.event_id
+JOIN processed_events p ON p.processed_at = k.processed_at AND p.id = k.id AND p.message_id = u.message_id`
 
 const insertDeadLettersSQL = `
 INSERT INTO dead_letters (message_id, body, reason, events)
@@ -523,17 +533,27 @@ WITH fresh AS (
 )
 SELECT logagg_require_new_messages(count(*), $2::bigint) FROM fresh`
 
-// insertEventsSQL inserts the first occurrence of each key, sorted by key.
+// insertEventsSQL inserts the first occurrence of each key, sorted by key:
+// the key into event_keys, whose primary key decides, and the event, with
+// the same id and processed_at, into processed_events.
 const insertEventsSQL = `
-INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id)
-SELECT u.topic, u.event_id, u.ts, u.source, u.payload::jsonb, u.message_id
-FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
-	AS u (topic, event_id, ts, source, payload, message_id)
-ON CONFLICT (topic, event_id) DO NOTHING
+WITH u AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
+		AS u (topic, event_id, ts, source, payload, message_id)
+), k AS (
+	INSERT INTO event_keys (topic, event_id, id)
+	SELECT topic, event_id, nextval('processed_events_id_seq') FROM u
+	ON CONFLICT (topic, event_id) DO NOTHING
+	RETURNING topic, event_id, id
+)
+INSERT INTO processed_events (id, topic, event_id, "timestamp", source, payload, message_id)
+SELECT k.id, u.topic, u.event_id, u.ts, u.source, u.payload::jsonb, u.message_id
+FROM k JOIN u ON u.topic = k.topic AND u.event_id = k.event_id
 RETURNING topic, event_id`
 
 // auditAndCountSQL audits the dropped duplicates against the stored rows
-// (payloads compared as jsonb, so key order and whitespace do not count),
+// (payloads compared as jsonb, so key order and whitespace do not count;
+// NULL when retention removed the row and only its key is left),
 // adds to one counter shard, and returns the number of payload conflicts
 // and the first $12 of them (topics, event IDs and message IDs, in key
 // order), for the logs.
@@ -544,11 +564,12 @@ RETURNING topic, event_id`
 const auditAndCountSQL = `
 WITH dups AS (
 	SELECT d.topic, d.event_id, d.message_id, d.source,
-		coalesce(p.payload = d.payload::jsonb, false) AS payload_matches,
-		d.recheck AND p.message_id = d.message_id AS redelivered
+		p.payload = d.payload::jsonb AS payload_matches,
+		coalesce(d.recheck AND p.message_id = d.message_id, false) AS redelivered
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])
 		AS d (topic, event_id, source, message_id, payload, recheck)
-	LEFT JOIN processed_events p ON p.topic = d.topic AND p.event_id = d.event_id
+	LEFT JOIN event_keys k ON k.topic = d.topic AND k.event_id = d.event_id
+	LEFT JOIN processed_events p ON p.processed_at = k.processed_at AND p.id = k.id
 ), audited AS (
 	INSERT INTO duplicate_events (topic, event_id, message_id, source, payload_matches)
 	SELECT topic, event_id, message_id, source, payload_matches FROM dups

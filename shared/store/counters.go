@@ -41,9 +41,5 @@ func (s *Store) Published(ctx context.Context) (int64, error) {
 // lie further back than the longest time the queue may take to redeliver a
 // message.
 func (s *Store) PruneLedger(ctx context.Context, olderThan time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM consumed_messages WHERE consumed_at < $1`, olderThan)
-	if err != nil {
-		return 0, s.classify(err, "pruning the consumed-message ledger")
-	}
-	return tag.RowsAffected(), nil
+	return s.deleteOlder(ctx, s.pool, "consumed_messages", "consumed_at", olderThan)
 }

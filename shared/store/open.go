@@ -23,6 +23,10 @@ type Options struct {
 	// consumers rarely wait for one another (default 16). Replicas may use
 	// different values: every row that exists is summed on read.
 	Shards int
+	// PartitionInterval is how much processing time one partition of
+	// processed_events covers (default DefaultPartitionInterval), at least
+	// MinPartitionInterval. Replicas should agree on it.
+	PartitionInterval time.Duration
 }
 
 // DefaultMaxConns is the connection pool's size when Options leave it 0
@@ -38,13 +42,15 @@ const (
 type Store struct {
 	pool   *pgxpool.Pool
 	host   string // host:port, for error messages that must not carry the password
-	shards int
-	next   atomic.Uint64 // round-robin counter shard cursor
+	shards   int
+	interval time.Duration // of the partitions this Store creates
+	next     atomic.Uint64 // round-robin counter shard cursor
 }
 
 // Open connects to the database at databaseURL, applies the embedded
-// migrations (under an advisory lock, so replicas may start at once) and
-// creates any missing counter shard rows. An unreachable database is an
+// migrations (under an advisory lock, so replicas may start at once),
+// creates any missing counter shard rows and the partitions for now and the
+// intervals ahead. An unreachable database is an
 // *event.Error with code Unavailable that names the host, never the
 // password; one that turns the connection away for good (no such database,
 // wrong credentials) is Invalid, with PostgreSQL's reason.
@@ -54,6 +60,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	}
 	if opts.Shards <= 0 {
 		opts.Shards = defaultShards
+	}
+	if opts.PartitionInterval <= 0 {
+		opts.PartitionInterval = DefaultPartitionInterval
+	}
+	if opts.PartitionInterval < MinPartitionInterval {
+		return nil, event.Errorf(event.Invalid, "a partition interval of %s is shorter than the least, %s", opts.PartitionInterval, MinPartitionInterval)
 	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
@@ -65,8 +77,9 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	s := &Store{
-		host:   net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
-		shards: opts.Shards,
+		host:     net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
+		shards:   opts.Shards,
+		interval: opts.PartitionInterval,
 	}
 	s.next.Store(rand.Uint64())
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
@@ -74,6 +87,10 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return nil, s.unavailable(err)
 	}
 	if err := s.migrate(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	if err := s.ensureCurrentPartitions(ctx); err != nil {
 		s.pool.Close()
 		return nil, err
 	}

@@ -10,11 +10,16 @@ import (
 	"github.com/logagg/logagg/shared/event"
 )
 
-// Events returns processed events matching f, newest processed first: by
-// processed_at, then by id among the rows of one transaction, so that the
-// order agrees with the processed_at returned. Only the conditions f sets
-// are applied; f.After is the keyset cursor (pass the Position of a page's
-// last event to get the next page), and a Limit of 0 or less means 100.
+// Events returns processed events matching f, newest first in f.Order.
+// Only the conditions f sets are applied; f.After is the keyset cursor (pass
+// the Position of a page's last event to get the next page), and a Limit of
+// 0 or less means 100.
+//
+// In processing order, a time window (Since, Until) is read through the
+// indexes on "timestamp" and sorted: its cost grows with the events in the
+// window, not with the store. Without a window, and in timestamp order, an
+// index gives the rows in the listing's order and the scan stops after one
+// page. Why each shape uses the index it does is in store_plans_test.go.
 func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent, error) {
 	var (
 		where []string
@@ -36,18 +41,35 @@ func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent
 	if f.Until != nil {
 		where = append(where, `"timestamp" < `+arg(*f.Until))
 	}
+	at := "processed_at"
+	if f.Order == event.ByTimestamp {
+		at = `"timestamp"`
+	}
 	if f.After != nil {
-		where = append(where, "(processed_at, id) < ("+arg(f.After.ProcessedAt)+", "+arg(f.After.ID)+")")
+		where = append(where, "("+at+", id) < ("+arg(f.After.At)+", "+arg(f.After.ID)+")")
 	}
 	limit := pageSize(f.Limit)
+	conds := ""
+	if len(where) > 0 {
+		conds = " WHERE " + strings.Join(where, " AND ")
+	}
+	order := " ORDER BY " + at + " DESC, id DESC LIMIT " + arg(limit)
 
 	var sql strings.Builder
-	sql.WriteString(`SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events`)
-	if len(where) > 0 {
-		sql.WriteString(" WHERE ")
-		sql.WriteString(strings.Join(where, " AND "))
+	if f.Order == event.ByProcessed && (f.Since != nil || f.Until != nil) {
+		// The window's keys come from an index-only scan of a window index
+		// (MATERIALIZED keeps the planner from walking (processed_at, id)
+		// backwards in the hope of meeting the window soon: it cannot know
+		// that the window lies in one corner of the table); the page's rows
+		// are then fetched by (processed_at, id).
+		sql.WriteString(`WITH w AS MATERIALIZED (SELECT processed_at, id FROM processed_events` + conds + `),
+page AS (SELECT processed_at, id FROM w` + order + `)
+SELECT p.id, p.topic, p.event_id, p."timestamp", p.source, p.payload, p.processed_at
+FROM page JOIN processed_events p ON p.processed_at = page.processed_at AND p.id = page.id
+ORDER BY p.processed_at DESC, p.id DESC`)
+	} else {
+		sql.WriteString(`SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events` + conds + order)
 	}
-	sql.WriteString(" ORDER BY processed_at DESC, id DESC LIMIT " + arg(limit))
 
 	rows, err := s.pool.Query(ctx, sql.String(), args...)
 	if err != nil {

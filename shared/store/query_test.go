@@ -41,15 +41,15 @@ func TestEventsPagesWithCursor(t *testing.T) {
 		sizes = append(sizes, len(page))
 		for _, e := range page {
 			if last != nil {
-				require.False(t, e.ProcessedAt.After(last.ProcessedAt), "newest processed first")
-				require.False(t, e.ProcessedAt.Equal(last.ProcessedAt) && e.ID >= last.ID, "ties by id, descending")
+				require.False(t, e.ProcessedAt.After(last.At), "newest processed first")
+				require.False(t, e.ProcessedAt.Equal(last.At) && e.ID >= last.ID, "ties by id, descending")
 			}
-			p := e.Position()
+			p := e.Position(event.ByProcessed)
 			last = &p
 			require.False(t, seen[e.EventID], "%s listed twice", e.EventID)
 			seen[e.EventID] = true
 		}
-		p := page[len(page)-1].Position()
+		p := page[len(page)-1].Position(event.ByProcessed)
 		after = &p
 	}
 	require.Equal(t, []int{100, 100, 50}, sizes)
@@ -328,7 +328,7 @@ func TestEventsOrderAgreesWithProcessedAtUnderConcurrentLoad(t *testing.T) {
 			}
 			prev = &page[i]
 		}
-		p := page[len(page)-1].Position()
+		p := page[len(page)-1].Position(event.ByProcessed)
 		after = &p
 	}
 	require.Len(t, seen, workers*batches*perBatch)

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// execer is what a pool, a connection and a transaction can all execute.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Policy says how long the store keeps each kind of record. A zero
+// duration keeps it for ever.
+type Policy struct {
+	// Retention is how long events are kept after they were processed
+	// (RETENTION). They are removed a partition at a time, so an event
+	// stays up to one partition interval longer.
+	Retention time.Duration
+	// DedupWindow is how long a key is remembered after its event was
+	// processed (DEDUP_WINDOW): a duplicate that comes later is stored
+	// again. A key is never forgotten while its event is kept.
+	DedupWindow time.Duration
+	// DuplicateAudit is how long the audit of dropped duplicates is kept
+	// (DUPLICATE_AUDIT_RETENTION).
+	DuplicateAudit time.Duration
+	// DeadLetters is how long dead letters are kept, replayed or not
+	// (DEAD_LETTER_RETENTION).
+	DeadLetters time.Duration
+	// Ledger is how long the IDs of consumed messages are kept
+	// (LEDGER_RETENTION). It must be longer than the queue may take to
+	// redeliver a message: see PruneLedger.
+	Ledger time.Duration
+}
+
+// Maintenance is what one Maintain pass did.
+type Maintenance struct {
+	// Skipped is set when another process was maintaining the store.
+	Skipped bool
+	// Closed names the partitions whose window indexes were built.
+	Closed []string
+	// Dropped names the partitions removed by retention, and DroppedEvents
+	// is about how many events they held (PostgreSQL's estimate).
+	Dropped       []string
+	DroppedEvents int64
+	// The rows forgotten by age.
+	Keys, Duplicates, DeadLetters, LedgerEntries int64
+}
+
+// maintenanceLock is the advisory lock key held for a whole Maintain pass.
+const maintenanceLock = 0x6c6f6761676702 // "logagg" 02
+
+// deleteChunk is how many rows one statement of a prune deletes, so that
+// no transaction holds many row locks or a long snapshot.
+const deleteChunk = 10000
+
+// Maintain looks after the store's growth, by the database's clock:
+//
+//  1. It creates the partitions for the intervals ahead.
+//  2. It drops the partitions whose whole range lies further back than
+//     p.Retention.
+//  3. It closes the partitions whose range is over: vacuums them and builds
+//     the indexes that serve time windows (see windowIndexes).
+//  4. It forgets the keys, the duplicate audit, the dead letters and the
+//     ledger entries older than p says.
+//
+// Only one process maintains at a time: another one's pass is Skipped. A
+// pass may take long on its first run after the migration, which closes the
+// migrated partition; what it has done stays done if it is interrupted.
+func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
+	var m Maintenance
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return m, s.unavailable(err)
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(maintenanceLock)).Scan(&locked); err != nil {
+		return m, s.classify(err, "maintaining the store")
+	}
+	if !locked {
+		m.Skipped = true
+		return m, nil
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(maintenanceLock)); err != nil {
+			_ = conn.Conn().Close(ctx)
+		}
+	}()
+
+	var now time.Time
+	if err := conn.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return m, s.classify(err, "maintaining the store")
+	}
+	if err := s.EnsurePartitions(ctx, now, now.Add(partitionsAhead*s.interval)); err != nil {
+		return m, err
+	}
+	parts, err := partitions(ctx, conn)
+	if err != nil {
+		return m, s.classify(err, "listing partitions")
+	}
+	kept := parts[:0:0]
+	for _, part := range parts {
+		switch {
+		case p.Retention > 0 && !part.to.After(now.Add(-p.Retention)):
+			var n float64
+			_ = conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace`, part.name).Scan(&n)
+			if err := s.dropPartition(ctx, part.name); err != nil {
+				return m, s.classify(err, "dropping partition "+part.name)
+			}
+			m.Dropped = append(m.Dropped, part.name)
+			m.DroppedEvents += max(int64(n), 0)
+		case !part.to.After(now.Add(-closeMargin)):
+			kept = append(kept, part)
+			built, err := s.closePartition(ctx, part.name)
+			if err != nil {
+				return m, s.classify(err, "closing partition "+part.name)
+			}
+			if built {
+				m.Closed = append(m.Closed, part.name)
+			}
+		default:
+			kept = append(kept, part)
+		}
+	}
+
+	if p.DedupWindow > 0 && len(kept) > 0 && !kept[0].from.IsZero() {
+		// Never forget a key whose event is still kept.
+		cutoff := now.Add(-p.DedupWindow)
+		if kept[0].from.Before(cutoff) {
+			cutoff = kept[0].from
+		}
+		if m.Keys, err = s.deleteOlder(ctx, conn, "event_keys", "processed_at", cutoff); err != nil {
+			return m, err
+		}
+	}
+	for _, prune := range []struct {
+		keep          time.Duration
+		table, column string
+		n             *int64
+	}{
+		{p.DuplicateAudit, "duplicate_events", "dropped_at", &m.Duplicates},
+		{p.DeadLetters, "dead_letters", "created_at", &m.DeadLetters},
+		{p.Ledger, "consumed_messages", "consumed_at", &m.LedgerEntries},
+	} {
+		if prune.keep <= 0 {
+			continue
+		}
+		if *prune.n, err = s.deleteOlder(ctx, conn, prune.table, prune.column, now.Add(-prune.keep)); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// deleteOlder deletes the rows of table whose column is before cutoff,
+// deleteChunk rows per statement, and returns how many it deleted.
+func (s *Store) deleteOlder(ctx context.Context, q execer, table, column string, cutoff time.Time) (int64, error) {
+	t, c := pgx.Identifier{table}.Sanitize(), pgx.Identifier{column}.Sanitize()
+	sql := `DELETE FROM ` + t + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + t + ` WHERE ` + c + ` < $1 LIMIT $2))`
+	var total int64
+	for {
+		tag, err := q.Exec(ctx, sql, cutoff, deleteChunk)
+		if err != nil {
+			return total, s.classify(err, "pruning "+table)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < deleteChunk {
+			return total, nil
+		}
+	}
+}

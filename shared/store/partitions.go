@@ -1,0 +1,231 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DefaultPartitionInterval is how much processing time one partition of
+// processed_events covers when Options leave it 0 (PARTITION_INTERVAL).
+const DefaultPartitionInterval = 24 * time.Hour
+
+// MinPartitionInterval is the shortest partition interval: partitions are
+// named to the minute, and every partition costs the planner a little.
+const MinPartitionInterval = time.Hour
+
+// partitionsAhead is how many intervals past now the partitions reach
+// after EnsurePartitions(now): consumers never wait for the next one.
+const partitionsAhead = 2
+
+// closeMargin is how long after a partition's range ended it is taken as
+// closed: processed_at is its transaction's start, so a transaction that
+// began before the end may still be inserting just after it.
+const closeMargin = 10 * time.Minute
+
+// partitionLock is the advisory lock key under which partitions are
+// created, closed and dropped, so that replicas never race on DDL.
+const partitionLock = 0x6c6f6761676701 // "logagg" 01
+
+// partition is one partition of processed_events and the processed_at
+// range [from, to) it holds. A from of the zero time means MINVALUE.
+type partition struct {
+	name     string
+	from, to time.Time
+}
+
+// partitions lists processed_events' partitions, oldest first.
+func partitions(ctx context.Context, q querier) ([]partition, error) {
+	rows, err := q.Query(ctx, `
+		SELECT c.relname,
+			CASE WHEN b[1] = 'MINVALUE' THEN NULL ELSE trim(both '''' FROM b[1])::timestamptz END,
+			trim(both '''' FROM b[2])::timestamptz
+		FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid,
+			regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \((.+)\) TO \((.+)\)') AS b
+		WHERE i.inhparent = 'processed_events'::regclass
+		ORDER BY 3`)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		p    partition
+		from *time.Time
+	)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (partition, error) {
+		if err := row.Scan(&p.name, &from, &p.to); err != nil {
+			return partition{}, err
+		}
+		p.from = time.Time{}
+		if from != nil {
+			p.from = from.UTC()
+		}
+		p.to = p.to.UTC()
+		return p, nil
+	})
+}
+
+// querier is what both a connection and a transaction can query.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// partitionName names the partition that starts at from, in UTC.
+func partitionName(from time.Time) string {
+	return "processed_events_" + from.UTC().Format("20060102_1504")
+}
+
+// EnsurePartitions creates the partitions of processed_events needed for
+// rows processed from from up to to. Partitions lie on a grid of the
+// interval (time.Truncate's, on which whole hours and days start at UTC
+// midnight), so that replicas agree on them; a
+// grid cell that overlaps an existing partition (one left by the migration,
+// or made with another interval) is cut down to the gap.
+func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return s.classify(err, "creating partitions")
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(partitionLock)); err != nil {
+		return s.classify(err, "creating partitions")
+	}
+	existing, err := partitions(ctx, tx)
+	if err != nil {
+		return s.classify(err, "creating partitions")
+	}
+	for _, gap := range missingRanges(existing, from, to, s.interval) {
+		sql := fmt.Sprintf(`CREATE TABLE %s PARTITION OF processed_events FOR VALUES FROM (%s) TO (%s)`,
+			pgx.Identifier{partitionName(gap.from)}.Sanitize(), quoteTime(gap.from), quoteTime(gap.to))
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return s.classify(err, "creating partition "+partitionName(gap.from))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return s.classify(err, "creating partitions")
+	}
+	return nil
+}
+
+// ensureCurrentPartitions makes sure that the partition for now, and the
+// ones after it, exist, by the database's clock.
+func (s *Store) ensureCurrentPartitions(ctx context.Context) error {
+	var now time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return s.classify(err, "reading the database's clock")
+	}
+	return s.EnsurePartitions(ctx, now, now.Add(partitionsAhead*s.interval))
+}
+
+// missingRanges returns the grid cells of interval that cover [from, to),
+// each cut down to the parts no existing partition holds. existing is
+// sorted and its partitions do not overlap.
+func missingRanges(existing []partition, from, to time.Time, interval time.Duration) []partition {
+	var gaps []partition
+	for cell := from.UTC().Truncate(interval); cell.Before(to); cell = cell.Add(interval) {
+		at, end := cell, cell.Add(interval)
+		for _, p := range existing {
+			if !p.to.After(at) || !end.After(p.from) {
+				continue // no overlap with what is left of the cell
+			}
+			if p.from.After(at) {
+				gaps = append(gaps, partition{from: at, to: p.from})
+			}
+			at = p.to
+		}
+		if at.Before(end) {
+			gaps = append(gaps, partition{from: at, to: end})
+		}
+	}
+	return gaps
+}
+
+// quoteTime is t as a SQL timestamptz literal.
+func quoteTime(t time.Time) string {
+	return "'" + t.UTC().Format("2006-01-02 15:04:05.999999Z07:00") + "'"
+}
+
+// isMissingPartition reports whether err is PostgreSQL finding no partition
+// of processed_events for a row (SQLSTATE 23514, like a CHECK violation, but
+// about the schema, not the data).
+func isMissingPartition(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == "" &&
+		pgErr.TableName == "processed_events"
+}
+
+// windowIndexes are the indexes built on a partition once it takes no more
+// rows: they serve time windows, in either listing order, and would cost
+// every insert if the partition taking rows had them. Each is named by the
+// partition's name and the suffix.
+var windowIndexes = []struct{ suffix, columns string }{
+	{"timestamp_idx", `("timestamp", id) INCLUDE (processed_at)`},
+	{"topic_timestamp_idx", `(topic, "timestamp", id) INCLUDE (processed_at)`},
+	{"source_timestamp_idx", `(source, "timestamp", id) INCLUDE (processed_at)`},
+}
+
+// closePartition vacuums and analyzes a partition whose range is over, so
+// that its visibility map lets index-only scans skip the heap, and builds
+// its window indexes. Each step is skipped when done before.
+func (s *Store) closePartition(ctx context.Context, name string) (built bool, err error) {
+	var have []string
+	rows, err := s.pool.Query(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1`, name)
+	if err == nil {
+		have, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		return false, err
+	}
+	var todo []string
+	for _, ix := range windowIndexes {
+		if !slices.Contains(have, name+"_"+ix.suffix) {
+			todo = append(todo, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s %s`,
+				pgx.Identifier{name + "_" + ix.suffix}.Sanitize(), pgx.Identifier{name}.Sanitize(), ix.columns))
+		}
+	}
+	if len(todo) == 0 {
+		return false, nil
+	}
+	if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{name}.Sanitize()); err != nil {
+		return false, err
+	}
+	for _, sql := range todo {
+		if _, err := s.pool.Exec(ctx, sql); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// dropPartition detaches a partition without blocking inserts or reads of
+// the others (DETACH … CONCURRENTLY waits for the transactions that may
+// use it) and drops it. A detach that an earlier pass began and could not
+// finish is finished first.
+func (s *Store) dropPartition(ctx context.Context, name string) error {
+	table := pgx.Identifier{name}.Sanitize()
+	var pending bool
+	err := s.pool.QueryRow(ctx, `
+		SELECT i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name).Scan(&pending)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		// Detached already: only the drop is left.
+	case err != nil:
+		return err
+	case pending:
+		if _, err := s.pool.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` FINALIZE`); err != nil {
+			return err
+		}
+	default:
+		if _, err := s.pool.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` CONCURRENTLY`); err != nil {
+			return err
+		}
+	}
+	_, err = s.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table)
+	return err
+}
