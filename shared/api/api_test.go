@@ -642,3 +642,44 @@ func TestPanicsBecomeJSON500(t *testing.T) {
 	require.Equal(t, 500, rec.Code)
 	require.False(t, bytes.Contains(rec.Body.Bytes(), []byte("goroutine")))
 }
+
+// order=timestamp reaches the store, its cursor holds the row's timestamp
+// (not its processed_at) and carries the order, and the default order
+// written out is the same query as none.
+func TestEventsOrderByTimestamp(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	processed := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	stamped := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 3 {
+		h.reader.list = append(h.reader.list, event.StoredEvent{ID: int64(3 - i), ProcessedAt: processed,
+			Event: event.Event{Topic: "a", EventID: fmt.Sprint(i), Timestamp: stamped, Payload: json.RawMessage(`{}`)}})
+	}
+	rec := h.do(t, "GET", "/events?order=timestamp&limit=1", "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.Equal(t, event.ByTimestamp, h.reader.filter.Order)
+	c := rec.Header().Get(NextCursorHeader)
+	require.NotEmpty(t, c)
+	require.Contains(t, rec.Header().Get("Link"), "order=timestamp")
+
+	rec = h.do(t, "GET", "/events?cursor="+c, "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.Equal(t, event.ByTimestamp, h.reader.filter.Order)
+	require.NotNil(t, h.reader.filter.After)
+	require.True(t, h.reader.filter.After.At.Equal(stamped), "the cursor holds the timestamp, got %v", h.reader.filter.After.At)
+
+	// With the same filters but not the order: another query.
+	rec = h.do(t, "GET", "/events?topic=a&cursor="+c, "", "")
+	require.Equal(t, 400, rec.Code, rec.Body.String())
+
+	rec = h.do(t, "GET", "/events?order=processed&limit=1", "", "")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.Equal(t, event.ByProcessed, h.reader.filter.Order)
+	rec = h.do(t, "GET", "/events?cursor="+rec.Header().Get(NextCursorHeader), "", "")
+	require.Equal(t, 200, rec.Code, "order=processed is the default: the same query as none: %s", rec.Body.String())
+
+	for _, bad := range []string{"order=newest", "order=", "order=timestamp&order=processed"} {
+		rec = h.do(t, "GET", "/events?"+bad, "", "")
+		require.Equal(t, 400, rec.Code, bad)
+	}
+}

@@ -119,7 +119,7 @@ func FuzzPublishRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ndjson bool, body []byte) {
 		// Each input starts from no events, so that its own are the ones
 		// listed, not duplicates of an earlier input's.
-		_, err := pool.Exec(ctx, `DELETE FROM processed_events; DELETE FROM consumed_messages; DELETE FROM duplicate_events; DELETE FROM dead_letters`)
+		_, err := pool.Exec(ctx, `DELETE FROM processed_events; DELETE FROM event_keys; DELETE FROM consumed_messages; DELETE FROM duplicate_events; DELETE FROM dead_letters`)
 		require.NoError(t, err)
 		h := newHarness(t, func(d *Deps) {
 			d.Reader, d.Logger = st, quiet

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -333,4 +335,69 @@ func TestEventsOrderAgreesWithProcessedAtUnderConcurrentLoad(t *testing.T) {
 	}
 	require.Len(t, seen, workers*batches*perBatch)
 	require.Zero(t, outOfOrder, "pairs listed newest first whose processed_at says otherwise")
+}
+
+// In timestamp order the listing follows the events' own time, not the
+// order they were processed in, and pages by (timestamp, id) in both
+// orders, with a window or without, in one partition or across several.
+func TestEventsPagesInBothOrders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+
+	// 60 events in batches of 7, with timestamps that run against the
+	// processing order and repeat (ties are broken by id).
+	var recs []event.Record
+	for i := range 60 {
+		e := ev("t", fmt.Sprintf("e%02d", i), `{}`)
+		e.Timestamp = time.Date(2026, 1, 1, 0, 59-i/2, 0, 0, time.UTC)
+		recs = append(recs, rec(fmt.Sprintf("m%d", i), e))
+	}
+	for batch := range slices.Chunk(recs, 7) {
+		_, err := s.Consume(ctx, batch)
+		require.NoError(t, err)
+	}
+	since := time.Date(2026, 1, 1, 0, 10, 0, 0, time.UTC)
+	until := time.Date(2026, 1, 1, 0, 50, 0, 0, time.UTC)
+	for _, f := range []event.Filter{
+		{Order: event.ByProcessed},
+		{Order: event.ByTimestamp},
+		{Order: event.ByProcessed, Since: &since, Until: &until},
+		{Order: event.ByTimestamp, Since: &since, Until: &until, Topic: "t"},
+	} {
+		t.Run(fmt.Sprintf("%s window=%v", f.Order, f.Since != nil), func(t *testing.T) {
+			var listed []event.StoredEvent
+			f.Limit = 8
+			for {
+				page, err := s.Events(ctx, f)
+				require.NoError(t, err)
+				listed = append(listed, page...)
+				if len(page) < f.Limit {
+					break
+				}
+				p := page[len(page)-1].Position(f.Order)
+				f.After = &p
+			}
+			want := 60
+			if f.Since != nil {
+				want = 0
+				for _, r := range recs {
+					if ts := r.Events[0].Timestamp; !ts.Before(since) && ts.Before(until) {
+						want++
+					}
+				}
+			}
+			require.Len(t, listed, want)
+			require.True(t, slices.IsSortedFunc(listed, func(a, b event.StoredEvent) int {
+				pa, pb := a.Position(f.Order), b.Position(f.Order)
+				return cmp.Or(pb.At.Compare(pa.At), cmp.Compare(pb.ID, pa.ID))
+			}), "newest first by (%s, id)", f.Order)
+			if f.Since == nil {
+				// e00 and e01 carry the newest timestamp and were processed
+				// first; e56 to e59, processed last, the oldest.
+				first := map[event.Order][]string{event.ByTimestamp: {"e00", "e01"}, event.ByProcessed: {"e56", "e57", "e58", "e59"}}
+				require.Contains(t, first[f.Order], listed[0].EventID)
+			}
+		})
+	}
 }
