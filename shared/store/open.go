@@ -40,8 +40,8 @@ const (
 
 // Store is logagg's PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
-	host   string // host:port, for error messages that must not carry the password
+	pool     *pgxpool.Pool
+	host     string // host:port, for error messages that must not carry the password
 	shards   int
 	interval time.Duration // of the partitions this Store creates
 	next     atomic.Uint64 // round-robin counter shard cursor
