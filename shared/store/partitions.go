@@ -162,11 +162,15 @@ func isMissingPartition(err error) bool {
 // windowIndexes are the indexes built on a partition once it takes no more
 // rows: they serve time windows, in either listing order, and would cost
 // every insert if the partition taking rows had them. Each is named by the
-// partition's name and the suffix.
+// partition's name and the suffix. The suffixes end in id_idx: PostgreSQL
+// names a partition's share of the parent's BRIN index on "timestamp"
+// <partition>_timestamp_idx, and a window index of that name would be taken
+// as built. (The longest name, of the migrated partition's source index,
+// is 63 bytes, PostgreSQL's limit.)
 var windowIndexes = []struct{ suffix, columns string }{
-	{"timestamp_idx", `("timestamp", id) INCLUDE (processed_at)`},
-	{"topic_timestamp_idx", `(topic, "timestamp", id) INCLUDE (processed_at)`},
-	{"source_timestamp_idx", `(source, "timestamp", id) INCLUDE (processed_at)`},
+	{"timestamp_id_idx", `("timestamp", id) INCLUDE (processed_at)`},
+	{"topic_timestamp_id_idx", `(topic, "timestamp", id) INCLUDE (processed_at)`},
+	{"source_timestamp_id_idx", `(source, "timestamp", id) INCLUDE (processed_at)`},
 }
 
 // closePartition vacuums and analyzes a partition whose range is over, so
