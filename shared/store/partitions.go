@@ -34,9 +34,11 @@ const partitionLock = 0x6c6f6761676701 // "logagg" 01
 
 // partition is one partition of processed_events and the processed_at
 // range [from, to) it holds. A from of the zero time means MINVALUE.
+// pending is set while a DETACH … CONCURRENTLY of it is unfinished.
 type partition struct {
 	name     string
 	from, to time.Time
+	pending  bool
 }
 
 // partitions lists processed_events' partitions, oldest first.
@@ -44,7 +46,8 @@ func partitions(ctx context.Context, q querier) ([]partition, error) {
 	rows, err := q.Query(ctx, `
 		SELECT c.relname,
 			CASE WHEN b[1] = 'MINVALUE' THEN NULL ELSE trim(both '''' FROM b[1])::timestamptz END,
-			trim(both '''' FROM b[2])::timestamptz
+			trim(both '''' FROM b[2])::timestamptz,
+			i.inhdetachpending
 		FROM pg_inherits i
 		JOIN pg_class c ON c.oid = i.inhrelid,
 			regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \((.+)\) TO \((.+)\)') AS b
@@ -58,7 +61,7 @@ func partitions(ctx context.Context, q querier) ([]partition, error) {
 		from *time.Time
 	)
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (partition, error) {
-		if err := row.Scan(&p.name, &from, &p.to); err != nil {
+		if err := row.Scan(&p.name, &from, &p.to, &p.pending); err != nil {
 			return partition{}, err
 		}
 		p.from = time.Time{}
