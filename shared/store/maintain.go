@@ -96,7 +96,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	if err := conn.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 		return m, s.classify(err, "maintaining the store")
 	}
-	if err := s.EnsurePartitions(ctx, now, now.Add(partitionsAhead*s.interval)); err != nil {
+	if err := s.ensurePartitions(ctx, conn, now, now.Add(partitionsAhead*s.interval)); err != nil {
 		return m, err
 	}
 	parts, err := partitions(ctx, conn)
@@ -125,7 +125,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	for _, part := range due {
 		var n float64
 		_ = conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace`, part.name).Scan(&n)
-		if err := s.dropPartition(ctx, part.name); err != nil {
+		if err := s.dropPartition(ctx, conn, part.name); err != nil {
 			return m, s.classify(err, "dropping partition "+part.name)
 		}
 		m.Dropped = append(m.Dropped, part.name)
@@ -135,7 +135,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		if part.to.After(now.Add(-closeMargin)) {
 			continue
 		}
-		built, err := s.closePartition(ctx, part.name)
+		built, err := s.closePartition(ctx, conn, part.name)
 		if err != nil {
 			return m, s.classify(err, "closing partition "+part.name)
 		}

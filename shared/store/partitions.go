@@ -78,6 +78,16 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
+// dbConn is what both the pool and one connection of it can do. Maintain
+// works on the connection that holds its lock: from a pool of one
+// (DB_MAX_CONNS=1) it would wait for a second connection for ever.
+type dbConn interface {
+	execer
+	querier
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 // partitionName names the partition that starts at from, in UTC.
 func partitionName(from time.Time) string {
 	return "processed_events_" + from.UTC().Format("20060102_1504")
@@ -90,7 +100,12 @@ func partitionName(from time.Time) string {
 // grid cell that overlaps an existing partition (one left by the migration,
 // or made with another interval) is cut down to the gap.
 func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error {
-	tx, err := s.pool.Begin(ctx)
+	return s.ensurePartitions(ctx, s.pool, from, to)
+}
+
+// ensurePartitions is EnsurePartitions on db.
+func (s *Store) ensurePartitions(ctx context.Context, db dbConn, from, to time.Time) error {
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return s.classify(err, "creating partitions")
 	}
@@ -179,9 +194,9 @@ var windowIndexes = []struct{ suffix, columns string }{
 // closePartition vacuums and analyzes a partition whose range is over, so
 // that its visibility map lets index-only scans skip the heap, and builds
 // its window indexes. Each step is skipped when done before.
-func (s *Store) closePartition(ctx context.Context, name string) (built bool, err error) {
+func (s *Store) closePartition(ctx context.Context, db dbConn, name string) (built bool, err error) {
 	var have []string
-	rows, err := s.pool.Query(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1`, name)
+	rows, err := db.Query(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1`, name)
 	if err == nil {
 		have, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
@@ -198,11 +213,11 @@ func (s *Store) closePartition(ctx context.Context, name string) (built bool, er
 	if len(todo) == 0 {
 		return false, nil
 	}
-	if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{name}.Sanitize()); err != nil {
+	if _, err := db.Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{name}.Sanitize()); err != nil {
 		return false, err
 	}
 	for _, sql := range todo {
-		if _, err := s.pool.Exec(ctx, sql); err != nil {
+		if _, err := db.Exec(ctx, sql); err != nil {
 			return false, err
 		}
 	}
@@ -213,10 +228,10 @@ func (s *Store) closePartition(ctx context.Context, name string) (built bool, er
 // the others (DETACH … CONCURRENTLY waits for the transactions that may
 // use it) and drops it. A detach that an earlier pass began and could not
 // finish is finished first.
-func (s *Store) dropPartition(ctx context.Context, name string) error {
+func (s *Store) dropPartition(ctx context.Context, db dbConn, name string) error {
 	table := pgx.Identifier{name}.Sanitize()
 	var pending bool
-	err := s.pool.QueryRow(ctx, `
+	err := db.QueryRow(ctx, `
 		SELECT i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name).Scan(&pending)
 	switch {
@@ -225,14 +240,14 @@ func (s *Store) dropPartition(ctx context.Context, name string) error {
 	case err != nil:
 		return err
 	case pending:
-		if _, err := s.pool.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` FINALIZE`); err != nil {
+		if _, err := db.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` FINALIZE`); err != nil {
 			return err
 		}
 	default:
-		if _, err := s.pool.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` CONCURRENTLY`); err != nil {
+		if _, err := db.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` CONCURRENTLY`); err != nil {
 			return err
 		}
 	}
-	_, err = s.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table)
+	_, err = db.Exec(ctx, `DROP TABLE IF EXISTS `+table)
 	return err
 }
