@@ -334,3 +334,24 @@ func TestPartitionsMigrationDownAndUpOnAPopulatedDatabase(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, `SELECT id FROM processed_events WHERE event_id = $1`, populatedEvent(n+4).EventID).Scan(&id))
 	require.Greater(t, id, maxID)
 }
+
+// The migrated partition ends at midnight UTC whatever the session's time
+// zone: a day in a zone with summer time may be 23 or 25 hours long.
+func TestMigratedPartitionEndsAtMidnightUTCInAnyTimeZone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, m := newMigrator(t)
+	require.NoError(t, m.MigrateTo(ctx, 2))
+	// The latest event was processed on the day New York's clocks move on.
+	_, err := conn.Exec(ctx, `
+		INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id, processed_at)
+		VALUES ('t', 'e', now(), 's', '{}', 'm', '2030-03-10 12:00:00Z')`)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `SET TimeZone = 'America/New_York'`)
+	require.NoError(t, err)
+	require.NoError(t, m.Migrate(ctx))
+
+	name, bound := migratedPartition(t, conn)
+	require.Equal(t, "processed_events_20300311_0000_migrated", name)
+	require.Equal(t, "FOR VALUES FROM (MINVALUE) TO ('2030-03-11 00:00:00+00')", bound)
+}
