@@ -356,3 +356,22 @@ func TestMaintainPrunesByAge(t *testing.T) {
 	require.EqualValues(t, 2, rowCount(t, s, "dead_letters"))
 	require.EqualValues(t, 4, rowCount(t, s, "consumed_messages"))
 }
+
+// The migrated partition has the longest name, and its window indexes the
+// longest names PostgreSQL can hold: built once, and known as built.
+func TestMaintainClosesAMigratedPartition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	const migrated = "processed_events_20200102_0000_migrated"
+	_, err := s.pool.Exec(ctx, `CREATE TABLE `+migrated+` PARTITION OF processed_events FOR VALUES FROM (MINVALUE) TO ('2020-01-02 00:00:00Z')`)
+	require.NoError(t, err)
+
+	m, err := s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Equal(t, []string{migrated}, m.Closed)
+	require.Subset(t, indexesOf(t, s, migrated), windowIndexDefs)
+	again, err := s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Empty(t, again.Closed)
+}
