@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -354,4 +356,32 @@ func TestMigratedPartitionEndsAtMidnightUTCInAnyTimeZone(t *testing.T) {
 	name, bound := migratedPartition(t, conn)
 	require.Equal(t, "processed_events_20300311_0000_migrated", name)
 	require.Equal(t, "FOR VALUES FROM (MINVALUE) TO ('2030-03-11 00:00:00+00')", bound)
+}
+
+// BenchmarkMigratePopulated times the migration to partitions (002→003) on
+// MIGRATE_BENCH_EVENTS events (default 1,000,000), stored as populate does
+// and vacuumed, as a live table is, and reports seconds per million events.
+//
+//	go test -run '^$' -bench MigratePopulated -benchtime 1x ./migrations/
+func BenchmarkMigratePopulated(b *testing.B) {
+	n := 1_000_000
+	if v := os.Getenv("MIGRATE_BENCH_EVENTS"); v != "" {
+		var err error
+		n, err = strconv.Atoi(v)
+		require.NoError(b, err, "MIGRATE_BENCH_EVENTS")
+	}
+	ctx := context.Background()
+	b.StopTimer()
+	for range b.N {
+		conn, m := newMigrator(b)
+		require.NoError(b, m.MigrateTo(ctx, 2))
+		populate(b, conn, n)
+		_, err := conn.Exec(ctx, `VACUUM (ANALYZE) processed_events`)
+		require.NoError(b, err)
+
+		b.StartTimer()
+		require.NoError(b, m.MigrateTo(ctx, 3))
+		b.StopTimer()
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/(float64(n)/1e6), "s/Mevents")
 }
