@@ -118,10 +118,19 @@ func (s *Store) ensurePartitions(ctx context.Context, db dbConn, from, to time.T
 		return s.classify(err, "creating partitions")
 	}
 	for _, gap := range missingRanges(existing, from, to, s.interval) {
-		sql := fmt.Sprintf(`CREATE TABLE %s PARTITION OF processed_events FOR VALUES FROM (%s) TO (%s)`,
-			pgx.Identifier{partitionName(gap.from)}.Sanitize(), quoteTime(gap.from), quoteTime(gap.to))
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			return s.classify(err, "creating partition "+partitionName(gap.from))
+		// CREATE TABLE … PARTITION OF would lock processed_events
+		// exclusively, waiting for every query on it and holding up every
+		// consumer queued behind; ATTACH PARTITION takes a lock that
+		// neither reads nor inserts conflict with.
+		name := pgx.Identifier{partitionName(gap.from)}.Sanitize()
+		for _, sql := range []string{
+			`CREATE TABLE ` + name + ` (LIKE processed_events INCLUDING DEFAULTS)`,
+			fmt.Sprintf(`ALTER TABLE processed_events ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)`,
+				name, quoteTime(gap.from), quoteTime(gap.to)),
+		} {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return s.classify(err, "creating partition "+partitionName(gap.from))
+			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -272,3 +272,53 @@ func TestRedeliveryIsRecognisedInAnEarlierPartition(t *testing.T) {
 	require.Equal(t, event.BatchResult{AlreadyCommitted: 2}, res)
 	requireStats(t, s, before)
 }
+
+// Making a partition must not wait for the readers and writers of the
+// others: behind it in the lock queue, every consumer would wait too.
+func TestEnsurePartitionsDoesNotWaitForReaders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	reader, err := s.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = reader.Rollback(ctx) }()
+	_, err = reader.Exec(ctx, `SELECT count(*) FROM processed_events`)
+	require.NoError(t, err)
+
+	conn, err := s.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	var pid int32
+	require.NoError(t, conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid))
+	done := make(chan error, 1)
+	go func() {
+		done <- s.ensurePartitions(ctx, conn, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 3, 0, 0, 0, 0, time.UTC))
+	}()
+	var (
+		finished  bool
+		ensureErr error
+	)
+	require.Eventually(t, func() bool {
+		select {
+		case ensureErr = <-done:
+			finished = true
+			return true
+		default:
+		}
+		var waiting bool
+		_ = s.pool.QueryRow(ctx, `SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&waiting)
+		return waiting
+	}, 30*time.Second, 10*time.Millisecond)
+	if !finished {
+		require.NoError(t, reader.Rollback(ctx))
+		require.NoError(t, <-done)
+	}
+	require.True(t, finished, "creating a partition waited for a reader of processed_events")
+	require.NoError(t, ensureErr)
+	require.Len(t, partitionsIn(t, s, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 3, 0, 0, 0, 0, time.UTC)), 2)
+
+	// A consumer is not held up either, while the reader goes on.
+	res, err := s.Consume(ctx, []event.Record{rec("m", ev("t", "e", `{}`))})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Unique)
+}
