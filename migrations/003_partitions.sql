@@ -90,7 +90,9 @@ BEGIN
         DROP TABLE processed_events_migrated;
         RETURN;
     END IF;
-    SELECT date_trunc('day', greatest(max(processed_at), now()), 'UTC') + interval '1 day'
+    -- 24 hours, not 1 day: a day of the session's time zone may have 23 or
+    -- 25 hours, and the bound must fall on the grid of whole UTC days.
+    SELECT date_trunc('day', greatest(max(processed_at), now()), 'UTC') + interval '24 hours'
         INTO upper FROM processed_events_migrated;
     EXECUTE format('ALTER TABLE processed_events_migrated RENAME TO %I',
         'processed_events_' || to_char(upper AT TIME ZONE 'UTC', 'YYYYMMDD"_"HH24MI') || '_migrated');

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,35 +96,51 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	if err := conn.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 		return m, s.classify(err, "maintaining the store")
 	}
-	if err := s.EnsurePartitions(ctx, now, now.Add(partitionsAhead*s.interval)); err != nil {
+	if err := s.ensurePartitions(ctx, conn, now, now.Add(partitionsAhead*s.interval)); err != nil {
 		return m, err
 	}
 	parts, err := partitions(ctx, conn)
 	if err != nil {
 		return m, s.classify(err, "listing partitions")
 	}
-	kept := parts[:0:0]
+	var due, kept []partition
 	for _, part := range parts {
+		if p.Retention > 0 && !part.to.After(now.Add(-p.Retention)) {
+			due = append(due, part)
+		} else {
+			kept = append(kept, part)
+		}
+	}
+	// A table has at most one partition pending detach: the one an
+	// interrupted pass left is finished before another detach can begin.
+	slices.SortStableFunc(due, func(a, b partition) int {
 		switch {
-		case p.Retention > 0 && !part.to.After(now.Add(-p.Retention)):
-			var n float64
-			_ = conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace`, part.name).Scan(&n)
-			if err := s.dropPartition(ctx, part.name); err != nil {
-				return m, s.classify(err, "dropping partition "+part.name)
-			}
-			m.Dropped = append(m.Dropped, part.name)
-			m.DroppedEvents += max(int64(n), 0)
-		case !part.to.After(now.Add(-closeMargin)):
-			kept = append(kept, part)
-			built, err := s.closePartition(ctx, part.name)
-			if err != nil {
-				return m, s.classify(err, "closing partition "+part.name)
-			}
-			if built {
-				m.Closed = append(m.Closed, part.name)
-			}
-		default:
-			kept = append(kept, part)
+		case a.pending == b.pending:
+			return 0
+		case a.pending:
+			return -1
+		}
+		return 1
+	})
+	for _, part := range due {
+		var n float64
+		_ = conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace`, part.name).Scan(&n)
+		if err := s.dropPartition(ctx, conn, part.name); err != nil {
+			return m, s.classify(err, "dropping partition "+part.name)
+		}
+		m.Dropped = append(m.Dropped, part.name)
+		m.DroppedEvents += max(int64(n), 0)
+	}
+	for _, part := range kept {
+		if part.to.After(now.Add(-closeMargin)) {
+			continue
+		}
+		built, err := s.closePartition(ctx, conn, part.name)
+		if err != nil {
+			return m, s.classify(err, "closing partition "+part.name)
+		}
+		if built {
+			m.Closed = append(m.Closed, part.name)
 		}
 	}
 

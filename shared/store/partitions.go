@@ -34,9 +34,11 @@ const partitionLock = 0x6c6f6761676701 // "logagg" 01
 
 // partition is one partition of processed_events and the processed_at
 // range [from, to) it holds. A from of the zero time means MINVALUE.
+// pending is set while a DETACH … CONCURRENTLY of it is unfinished.
 type partition struct {
 	name     string
 	from, to time.Time
+	pending  bool
 }
 
 // partitions lists processed_events' partitions, oldest first.
@@ -44,7 +46,8 @@ func partitions(ctx context.Context, q querier) ([]partition, error) {
 	rows, err := q.Query(ctx, `
 		SELECT c.relname,
 			CASE WHEN b[1] = 'MINVALUE' THEN NULL ELSE trim(both '''' FROM b[1])::timestamptz END,
-			trim(both '''' FROM b[2])::timestamptz
+			trim(both '''' FROM b[2])::timestamptz,
+			i.inhdetachpending
 		FROM pg_inherits i
 		JOIN pg_class c ON c.oid = i.inhrelid,
 			regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \((.+)\) TO \((.+)\)') AS b
@@ -58,7 +61,7 @@ func partitions(ctx context.Context, q querier) ([]partition, error) {
 		from *time.Time
 	)
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (partition, error) {
-		if err := row.Scan(&p.name, &from, &p.to); err != nil {
+		if err := row.Scan(&p.name, &from, &p.to, &p.pending); err != nil {
 			return partition{}, err
 		}
 		p.from = time.Time{}
@@ -75,6 +78,16 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
+// dbConn is what both the pool and one connection of it can do. Maintain
+// works on the connection that holds its lock: from a pool of one
+// (DB_MAX_CONNS=1) it would wait for a second connection for ever.
+type dbConn interface {
+	execer
+	querier
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 // partitionName names the partition that starts at from, in UTC.
 func partitionName(from time.Time) string {
 	return "processed_events_" + from.UTC().Format("20060102_1504")
@@ -87,7 +100,12 @@ func partitionName(from time.Time) string {
 // grid cell that overlaps an existing partition (one left by the migration,
 // or made with another interval) is cut down to the gap.
 func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error {
-	tx, err := s.pool.Begin(ctx)
+	return s.ensurePartitions(ctx, s.pool, from, to)
+}
+
+// ensurePartitions is EnsurePartitions on db.
+func (s *Store) ensurePartitions(ctx context.Context, db dbConn, from, to time.Time) error {
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return s.classify(err, "creating partitions")
 	}
@@ -100,10 +118,19 @@ func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error 
 		return s.classify(err, "creating partitions")
 	}
 	for _, gap := range missingRanges(existing, from, to, s.interval) {
-		sql := fmt.Sprintf(`CREATE TABLE %s PARTITION OF processed_events FOR VALUES FROM (%s) TO (%s)`,
-			pgx.Identifier{partitionName(gap.from)}.Sanitize(), quoteTime(gap.from), quoteTime(gap.to))
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			return s.classify(err, "creating partition "+partitionName(gap.from))
+		// CREATE TABLE … PARTITION OF would lock processed_events
+		// exclusively, waiting for every query on it and holding up every
+		// consumer queued behind; ATTACH PARTITION takes a lock that
+		// neither reads nor inserts conflict with.
+		name := pgx.Identifier{partitionName(gap.from)}.Sanitize()
+		for _, sql := range []string{
+			`CREATE TABLE ` + name + ` (LIKE processed_events INCLUDING DEFAULTS)`,
+			fmt.Sprintf(`ALTER TABLE processed_events ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)`,
+				name, quoteTime(gap.from), quoteTime(gap.to)),
+		} {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return s.classify(err, "creating partition "+partitionName(gap.from))
+			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -162,19 +189,23 @@ func isMissingPartition(err error) bool {
 // windowIndexes are the indexes built on a partition once it takes no more
 // rows: they serve time windows, in either listing order, and would cost
 // every insert if the partition taking rows had them. Each is named by the
-// partition's name and the suffix.
+// partition's name and the suffix. The suffixes end in id_idx: PostgreSQL
+// names a partition's share of the parent's BRIN index on "timestamp"
+// <partition>_timestamp_idx, and a window index of that name would be taken
+// as built. (The longest name, of the migrated partition's source index,
+// is 63 bytes, PostgreSQL's limit.)
 var windowIndexes = []struct{ suffix, columns string }{
-	{"timestamp_idx", `("timestamp", id) INCLUDE (processed_at)`},
-	{"topic_timestamp_idx", `(topic, "timestamp", id) INCLUDE (processed_at)`},
-	{"source_timestamp_idx", `(source, "timestamp", id) INCLUDE (processed_at)`},
+	{"timestamp_id_idx", `("timestamp", id) INCLUDE (processed_at)`},
+	{"topic_timestamp_id_idx", `(topic, "timestamp", id) INCLUDE (processed_at)`},
+	{"source_timestamp_id_idx", `(source, "timestamp", id) INCLUDE (processed_at)`},
 }
 
 // closePartition vacuums and analyzes a partition whose range is over, so
 // that its visibility map lets index-only scans skip the heap, and builds
 // its window indexes. Each step is skipped when done before.
-func (s *Store) closePartition(ctx context.Context, name string) (built bool, err error) {
+func (s *Store) closePartition(ctx context.Context, db dbConn, name string) (built bool, err error) {
 	var have []string
-	rows, err := s.pool.Query(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1`, name)
+	rows, err := db.Query(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1`, name)
 	if err == nil {
 		have, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
@@ -191,11 +222,11 @@ func (s *Store) closePartition(ctx context.Context, name string) (built bool, er
 	if len(todo) == 0 {
 		return false, nil
 	}
-	if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{name}.Sanitize()); err != nil {
+	if _, err := db.Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{name}.Sanitize()); err != nil {
 		return false, err
 	}
 	for _, sql := range todo {
-		if _, err := s.pool.Exec(ctx, sql); err != nil {
+		if _, err := db.Exec(ctx, sql); err != nil {
 			return false, err
 		}
 	}
@@ -206,10 +237,10 @@ func (s *Store) closePartition(ctx context.Context, name string) (built bool, er
 // the others (DETACH … CONCURRENTLY waits for the transactions that may
 // use it) and drops it. A detach that an earlier pass began and could not
 // finish is finished first.
-func (s *Store) dropPartition(ctx context.Context, name string) error {
+func (s *Store) dropPartition(ctx context.Context, db dbConn, name string) error {
 	table := pgx.Identifier{name}.Sanitize()
 	var pending bool
-	err := s.pool.QueryRow(ctx, `
+	err := db.QueryRow(ctx, `
 		SELECT i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name).Scan(&pending)
 	switch {
@@ -218,14 +249,14 @@ func (s *Store) dropPartition(ctx context.Context, name string) error {
 	case err != nil:
 		return err
 	case pending:
-		if _, err := s.pool.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` FINALIZE`); err != nil {
+		if _, err := db.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` FINALIZE`); err != nil {
 			return err
 		}
 	default:
-		if _, err := s.pool.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` CONCURRENTLY`); err != nil {
+		if _, err := db.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` CONCURRENTLY`); err != nil {
 			return err
 		}
 	}
-	_, err = s.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table)
+	_, err = db.Exec(ctx, `DROP TABLE IF EXISTS `+table)
 	return err
 }

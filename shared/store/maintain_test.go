@@ -1,0 +1,377 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logagg/logagg/internal/testenv"
+	"github.com/logagg/logagg/shared/event"
+)
+
+// agedEvents are the events of agedStore, by their age in processing time.
+var agedEvents = []struct {
+	key event.Key
+	age time.Duration
+}{
+	{event.Key{Topic: "t", EventID: "8d"}, 8 * day},
+	{event.Key{Topic: "u", EventID: "5d"}, 5 * day},
+	{event.Key{Topic: "t", EventID: "2d"}, 2 * day},
+	{event.Key{Topic: "u", EventID: "now"}, 0},
+}
+
+// agedStore consumes agedEvents (and a duplicate of the newest), then
+// moves each back to its age, into the daily partitions made for the past
+// ten days.
+func agedStore(t *testing.T) (*Store, time.Time) {
+	t.Helper()
+	return agedStoreWith(t, Options{})
+}
+
+func agedStoreWith(t *testing.T, opts Options) (*Store, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.NewDatabase(t), opts)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	now := dbNow(t, s)
+	require.NoError(t, s.EnsurePartitions(ctx, now.Add(-10*day), now))
+	for i, e := range agedEvents {
+		_, err := s.Consume(ctx, []event.Record{rec(fmt.Sprintf("m%d", i), ev(e.key.Topic, e.key.EventID, `{"n":1}`))})
+		require.NoError(t, err)
+		if e.age > 0 {
+			backdate(t, s, e.age, e.key)
+		}
+	}
+	_, err = s.Consume(ctx, []event.Record{rec("again", ev("u", "now", `{"n":1}`))})
+	require.NoError(t, err)
+	requireStats(t, s, event.Stats{Received: 5, UniqueProcessed: 4, DuplicateDropped: 1, Topics: 2})
+	return s, now
+}
+
+// storedEventIDs lists the event IDs of a table's rows, sorted.
+func storedEventIDs(t testing.TB, s *Store, table string) []string {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), `SELECT event_id FROM `+pgx.Identifier{table}.Sanitize()+` ORDER BY 1`)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return ids
+}
+
+func partitionNames(t testing.TB, s *Store) []string {
+	t.Helper()
+	all, err := partitions(context.Background(), s.pool)
+	require.NoError(t, err)
+	names := make([]string, len(all))
+	for i, p := range all {
+		names[i] = p.name
+	}
+	return names
+}
+
+func TestMaintainDropsWholePartitionsPastRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, now := agedStore(t)
+	before, err := partitions(ctx, s.pool)
+	require.NoError(t, err)
+	stats, err := s.Stats(ctx)
+	require.NoError(t, err)
+
+	m, err := s.Maintain(ctx, Policy{Retention: 4 * day})
+	require.NoError(t, err)
+	require.False(t, m.Skipped)
+	require.Equal(t, []string{"2d", "now"}, storedEventIDs(t, s, "processed_events"))
+
+	// What was dropped is every partition, and only those, that ended
+	// longer ago than the retention.
+	after := dbNow(t, s)
+	var dropped []string
+	for _, p := range before {
+		if !slices.Contains(partitionNames(t, s), p.name) {
+			dropped = append(dropped, p.name)
+			require.False(t, p.to.After(after.Add(-4*day)), "%s dropped too early", p.name)
+		} else {
+			require.True(t, p.to.After(now.Add(-4*day)), "%s kept too long", p.name)
+		}
+	}
+	require.Equal(t, dropped, m.Dropped)
+	require.Contains(t, m.Dropped, partitionName(now.Add(-8*day).Truncate(day)))
+	require.Contains(t, m.Dropped, partitionName(now.Add(-5*day).Truncate(day)))
+	for _, name := range m.Dropped {
+		var n int
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = $1`, name).Scan(&n))
+		require.Zero(t, n, "%s is detached but not dropped", name)
+	}
+
+	// Counters are lifetime totals; the keys stay (DEDUP_WINDOW for ever).
+	requireStats(t, s, stats)
+	require.Equal(t, []string{"2d", "5d", "8d", "now"}, storedEventIDs(t, s, "event_keys"))
+
+	again, err := s.Maintain(ctx, Policy{Retention: 4 * day})
+	require.NoError(t, err)
+	require.Empty(t, again.Dropped)
+
+	// A duplicate of a removed event is still dropped; there is no payload
+	// to compare it with, so it is no conflict either.
+	res, err := s.Consume(ctx, []event.Record{rec("late", ev("t", "8d", `{"n":2}`))})
+	require.NoError(t, err)
+	require.Equal(t, event.BatchResult{Received: 1, Duplicates: 1}, counts(res))
+	var matches *bool
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT payload_matches FROM duplicate_events WHERE message_id = 'late'`).Scan(&matches))
+	require.Nil(t, matches)
+	stats.Received++
+	stats.DuplicateDropped++
+	requireStats(t, s, stats)
+	require.Equal(t, []string{"2d", "now"}, storedEventIDs(t, s, "processed_events"))
+}
+
+func TestMaintainForgetsKeysPastTheDedupWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("without retention every key is kept", func(t *testing.T) {
+		t.Parallel()
+		s, _ := agedStore(t)
+		m, err := s.Maintain(ctx, Policy{DedupWindow: day})
+		require.NoError(t, err)
+		require.Zero(t, m.Keys)
+		require.Equal(t, []string{"2d", "5d", "8d", "now"}, storedEventIDs(t, s, "event_keys"))
+	})
+
+	t.Run("with retention", func(t *testing.T) {
+		t.Parallel()
+		s, _ := agedStore(t)
+		m, err := s.Maintain(ctx, Policy{Retention: 4 * day, DedupWindow: day})
+		require.NoError(t, err)
+		// 2d is older than the window, but its event is still kept.
+		require.EqualValues(t, 2, m.Keys)
+		require.Equal(t, []string{"2d", "now"}, storedEventIDs(t, s, "event_keys"))
+		stats, err := s.Stats(ctx)
+		require.NoError(t, err)
+
+		// A duplicate of a forgotten key is stored again; one of a key
+		// still known is dropped, and compared with its stored event.
+		res, err := s.Consume(ctx, []event.Record{
+			rec("late-8d", ev("t", "8d", `{"n":1}`)),
+			rec("late-2d", ev("t", "2d", `{"n":1}`)),
+		})
+		require.NoError(t, err)
+		require.Equal(t, event.BatchResult{Received: 2, Unique: 1, Duplicates: 1}, counts(res))
+		var matches *bool
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT payload_matches FROM duplicate_events WHERE message_id = 'late-2d'`).Scan(&matches))
+		require.NotNil(t, matches)
+		require.True(t, *matches)
+		require.Equal(t, []string{"2d", "8d", "now"}, storedEventIDs(t, s, "processed_events"))
+		stats.Received += 2
+		stats.UniqueProcessed++
+		stats.DuplicateDropped++
+		requireStats(t, s, stats)
+	})
+}
+
+func TestMaintainIsSkippedWhileAnotherProcessMaintains(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := agedStore(t)
+	other, err := s.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer other.Release()
+	_, err = other.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(maintenanceLock))
+	require.NoError(t, err)
+
+	m, err := s.Maintain(ctx, Policy{Retention: 4 * day, DedupWindow: day})
+	require.NoError(t, err)
+	require.Equal(t, Maintenance{Skipped: true}, m)
+	require.Equal(t, []string{"2d", "5d", "8d", "now"}, storedEventIDs(t, s, "processed_events"))
+
+	_, err = other.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(maintenanceLock))
+	require.NoError(t, err)
+	m, err = s.Maintain(ctx, Policy{Retention: 4 * day, DedupWindow: day})
+	require.NoError(t, err)
+	require.False(t, m.Skipped)
+	require.Equal(t, []string{"2d", "now"}, storedEventIDs(t, s, "processed_events"))
+}
+
+// DB_MAX_CONNS may be 1: Maintain does all its work on the connection that
+// holds its lock, rather than wait for a second one.
+func TestMaintainOnAPoolOfOneConnection(t *testing.T) {
+	t.Parallel()
+	s, _ := agedStoreWith(t, Options{MaxConns: 1})
+	// A guard, not a measure: the pass takes well under a second.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := s.Maintain(ctx, Policy{Retention: 4 * day, DedupWindow: day, DuplicateAudit: day, DeadLetters: day, Ledger: day})
+	require.NoError(t, err)
+	require.NotEmpty(t, m.Dropped)
+	require.NotEmpty(t, m.Closed)
+	require.EqualValues(t, 2, m.Keys)
+	require.Equal(t, []string{"2d", "now"}, storedEventIDs(t, s, "processed_events"))
+}
+
+// indexesOf lists what a table's own indexes are on, as in `USING btree
+// (topic, id)`, sorted: by what they are, not by name.
+func indexesOf(t testing.TB, s *Store, table string) []string {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), `
+		SELECT substring(indexdef FROM ' USING .*$') FROM pg_indexes WHERE tablename = $1 ORDER BY 1`, table)
+	require.NoError(t, err)
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return defs
+}
+
+// windowIndexDefs are the definitions closePartition builds.
+var windowIndexDefs = []string{
+	` USING btree ("timestamp", id) INCLUDE (processed_at)`,
+	` USING btree (source, "timestamp", id) INCLUDE (processed_at)`,
+	` USING btree (topic, "timestamp", id) INCLUDE (processed_at)`,
+}
+
+func TestMaintainClosesEndedPartitionsOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, now := agedStore(t)
+
+	m, err := s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Empty(t, m.Dropped)
+	all, err := partitions(ctx, s.pool)
+	require.NoError(t, err)
+	closed := 0
+	for _, p := range all {
+		have := indexesOf(t, s, p.name)
+		switch {
+		case p.to.After(now):
+			// Still taking rows (or about to): no window index to pay for.
+			require.NotContains(t, m.Closed, p.name)
+			for _, def := range windowIndexDefs {
+				require.NotContains(t, have, def, p.name)
+			}
+		case !p.to.After(now.Add(-closeMargin)):
+			require.Contains(t, m.Closed, p.name)
+			require.Subset(t, have, windowIndexDefs, p.name)
+			closed++
+		}
+	}
+	require.Len(t, m.Closed, closed)
+	require.GreaterOrEqual(t, closed, 9)
+
+	// Closing vacuumed and analyzed the partition.
+	var tuples float32
+	var visible int32
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT reltuples, relallvisible FROM pg_class WHERE relname = $1`,
+		partitionName(now.Add(-8*day).Truncate(day))).Scan(&tuples, &visible))
+	require.EqualValues(t, 1, tuples)
+	require.EqualValues(t, 1, visible)
+
+	again, err := s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Empty(t, again.Closed)
+}
+
+func TestMaintainFinishesAnInterruptedDetach(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, now := agedStore(t)
+	old := partitionName(now.Add(-8 * day).Truncate(day))
+
+	// A reader holds the table, so DETACH … CONCURRENTLY waits for it in
+	// its second transaction; cancelled there, it leaves the detach pending.
+	reader, err := s.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = reader.Rollback(ctx) }()
+	_, err = reader.Exec(ctx, `SELECT count(*) FROM processed_events`)
+	require.NoError(t, err)
+
+	detacher, err := s.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer detacher.Release()
+	var pid int32
+	require.NoError(t, detacher.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid))
+	done := make(chan error, 1)
+	go func() {
+		_, err := detacher.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+pgx.Identifier{old}.Sanitize()+` CONCURRENTLY`)
+		done <- err
+	}()
+	require.Eventually(t, func() bool {
+		var waiting bool
+		_ = s.pool.QueryRow(ctx, `SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&waiting)
+		return waiting
+	}, 30*time.Second, 10*time.Millisecond)
+	_, err = s.pool.Exec(ctx, `SELECT pg_cancel_backend($1)`, pid)
+	require.NoError(t, err)
+	require.Error(t, <-done)
+	require.NoError(t, reader.Rollback(ctx))
+	var pending bool
+	require.NoError(t, s.pool.QueryRow(ctx, `
+		SELECT i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname = $1`, old).Scan(&pending))
+	require.True(t, pending)
+
+	m, err := s.Maintain(ctx, Policy{Retention: 4 * day})
+	require.NoError(t, err)
+	require.Contains(t, m.Dropped, old)
+	require.NotContains(t, partitionNames(t, s), old)
+	require.Equal(t, []string{"2d", "now"}, storedEventIDs(t, s, "processed_events"))
+}
+
+func TestMaintainPrunesByAge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	// More old audit rows than one chunk of a prune deletes.
+	const oldAudits = deleteChunk*2 + 5
+	for _, sql := range []string{
+		`INSERT INTO duplicate_events (topic, event_id, message_id, source, payload_matches, dropped_at)
+			SELECT 't', 'e' || i, 'm' || i, 's', true, now() - interval '2 days' FROM generate_series(1, ` + fmt.Sprint(oldAudits) + `) i`,
+		`INSERT INTO duplicate_events (topic, event_id, message_id, source, payload_matches)
+			SELECT 't', 'e' || i, 'm' || i, 's', NULL FROM generate_series(1, 3) i`,
+		`INSERT INTO dead_letters (message_id, body, reason, events, created_at)
+			SELECT 'm' || i, '', 'r', 1, now() - interval '2 days' FROM generate_series(1, 5) i`,
+		`INSERT INTO dead_letters (message_id, body, reason, events) SELECT 'n' || i, '', 'r', 1 FROM generate_series(1, 2) i`,
+		`INSERT INTO consumed_messages (message_id, consumed_at)
+			SELECT 'm' || i, now() - interval '2 days' FROM generate_series(1, 12) i`,
+		`INSERT INTO consumed_messages (message_id) SELECT 'n' || i FROM generate_series(1, 4) i`,
+	} {
+		_, err := s.pool.Exec(ctx, sql)
+		require.NoError(t, err)
+	}
+
+	// Kept for ever by default.
+	m, err := s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Equal(t, Maintenance{}, m)
+	require.EqualValues(t, oldAudits+3, rowCount(t, s, "duplicate_events"))
+
+	m, err = s.Maintain(ctx, Policy{DuplicateAudit: day, DeadLetters: day, Ledger: day})
+	require.NoError(t, err)
+	require.Equal(t, Maintenance{Duplicates: oldAudits, DeadLetters: 5, LedgerEntries: 12}, m)
+	require.EqualValues(t, 3, rowCount(t, s, "duplicate_events"))
+	require.EqualValues(t, 2, rowCount(t, s, "dead_letters"))
+	require.EqualValues(t, 4, rowCount(t, s, "consumed_messages"))
+}
+
+// The migrated partition has the longest name, and its window indexes the
+// longest names PostgreSQL can hold: built once, and known as built.
+func TestMaintainClosesAMigratedPartition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	const migrated = "processed_events_20200102_0000_migrated"
+	_, err := s.pool.Exec(ctx, `CREATE TABLE `+migrated+` PARTITION OF processed_events FOR VALUES FROM (MINVALUE) TO ('2020-01-02 00:00:00Z')`)
+	require.NoError(t, err)
+
+	m, err := s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Equal(t, []string{migrated}, m.Closed)
+	require.Subset(t, indexesOf(t, s, migrated), windowIndexDefs)
+	again, err := s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Empty(t, again.Closed)
+}
