@@ -122,6 +122,13 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		}
 		return 1
 	})
+	orphans, err := detachedPartitions(ctx, conn)
+	if err != nil {
+		return m, s.classify(err, "listing detached partitions")
+	}
+	for _, name := range orphans {
+		due = append(due, partition{name: name})
+	}
 	for _, part := range due {
 		var n float64
 		_ = conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace`, part.name).Scan(&n)
@@ -171,6 +178,24 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		}
 	}
 	return m, nil
+}
+
+// detachedPartitions names the tables that were partitions of
+// processed_events and were detached but not dropped: a pass that stopped
+// between the two leaves one. They are recognised by their names, which
+// only partitions have; EnsurePartitions creates and attaches a partition
+// in one transaction, so no table of that name is detached otherwise.
+func detachedPartitions(ctx context.Context, db dbConn) ([]string, error) {
+	rows, err := db.Query(ctx, `
+		SELECT c.relname FROM pg_class c
+		WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+			AND c.relname ~ '^processed_events_[0-9]{8}_[0-9]{4}(_migrated)?$'
+			AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)
+		ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // deleteOlder deletes the rows of table whose column is before cutoff,

@@ -321,6 +321,28 @@ func TestMaintainFinishesAnInterruptedDetach(t *testing.T) {
 	require.Equal(t, []string{"2d", "now"}, storedEventIDs(t, s, "processed_events"))
 }
 
+// A pass that stopped between DETACH and DROP leaves a table that is no
+// longer a partition; the next pass drops it, and nothing else.
+func TestMaintainDropsAPartitionDetachedAndLeftBehind(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, now := agedStore(t)
+	old := partitionName(now.Add(-8 * day).Truncate(day))
+	_, err := s.pool.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+pgx.Identifier{old}.Sanitize())
+	require.NoError(t, err)
+	_, err = s.pool.Exec(ctx, `CREATE TABLE processed_events_notes (note text)`)
+	require.NoError(t, err)
+
+	m, err := s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Equal(t, []string{old}, m.Dropped)
+	var left int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = $1`, old).Scan(&left))
+	require.Zero(t, left)
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = 'processed_events_notes'`).Scan(&left))
+	require.Equal(t, 1, left, "a table not named like a partition is not touched")
+}
+
 func TestMaintainPrunesByAge(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
