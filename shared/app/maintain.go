@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -24,7 +25,8 @@ func Policy(cfg config.Config) store.Policy {
 // runs it every MAINTENANCE_INTERVAL, the maintain function on a schedule.
 // It logs what the pass did at info when it did something, a pass that
 // another process was running or that found nothing to do at debug, and a
-// failure at warn.
+// failure at warn (a pass cut short by ctx's cancellation, which is the
+// process stopping, at debug).
 func Maintain(ctx context.Context, st *store.Store, cfg config.Config, log *slog.Logger) (store.Maintenance, error) {
 	start := time.Now()
 	m, err := st.Maintain(ctx, Policy(cfg))
@@ -34,6 +36,8 @@ func Maintain(ctx context.Context, st *store.Store, cfg config.Config, log *slog
 		"duplicate_audit_pruned", m.Duplicates, "dead_letters_pruned", m.DeadLetters,
 		"ledger_entries_pruned", m.LedgerEntries}
 	switch {
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		log.Debug("store maintenance stopped", did...) // the process is stopping
 	case err != nil:
 		// What the pass did before it failed stays done.
 		log.Warn("store maintenance failed", append([]any{"error", err}, did...)...)
