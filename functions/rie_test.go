@@ -419,8 +419,10 @@ func TestMaintainOnSchedule(t *testing.T) {
 		`SELECT (SELECT count(*) FROM processed_events) + (SELECT count(*) FROM event_keys)`).Scan(&left))
 	require.Zero(t, left)
 
-	require.NoError(t, json.Unmarshal(invoke(t, em, event), &did))
-	require.Nil(t, did["partitions_dropped"], "the next pass finds nothing to drop")
+	var again map[string]any
+	require.NoError(t, json.Unmarshal(invoke(t, em, event), &again))
+	require.Contains(t, again, "partitions_dropped")
+	require.Nil(t, again["partitions_dropped"], "the next pass finds nothing to drop")
 }
 
 // connect opens a connection to databaseURL's database, closed when the
