@@ -26,6 +26,7 @@ import (
 	"github.com/logagg/logagg/internal/modroot"
 	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/api"
+	"github.com/logagg/logagg/shared/config"
 	"github.com/logagg/logagg/shared/sqsqueue"
 	"github.com/logagg/logagg/shared/store"
 )
@@ -494,6 +495,7 @@ func TestPermissionsAreLeast(t *testing.T) {
 	slices.Sort(actions["PublishFunction"])
 	require.Equal(t, []string{"sqs:GetQueueAttributes", "sqs:SendMessage"}, actions["PublishFunction"])
 	require.Empty(t, actions["QueryFunction"])
+	require.Empty(t, actions["MaintainFunction"])
 	require.Empty(t, actions["ConsumeFunction"], "the SQS event source brings its own poller permissions")
 }
 
@@ -517,4 +519,59 @@ func TestParametersAndOutputs(t *testing.T) {
 	outputs := tpl["Outputs"].(obj)
 	require.Contains(t, outputs, "ApiUrl")
 	require.Contains(t, outputs, "QueueUrl")
+}
+
+// templateEnv is the environment the template gives a function, parameters
+// at their defaults; a value that only the deployment knows (a resource's
+// URL, a secret) is left out.
+func templateEnv(t *testing.T, tpl obj, fn obj) map[string]string {
+	t.Helper()
+	params, _ := tpl["Parameters"].(obj)
+	env := map[string]string{}
+	for name, v := range envVars(fn) {
+		if ref, ok := v.(obj); ok {
+			p, isParam := params[fmt.Sprint(ref["Ref"])].(obj)
+			if !isParam {
+				continue
+			}
+			v = p["Default"]
+		}
+		env[name] = fmt.Sprint(v)
+	}
+	return env
+}
+
+// Every function starts with the template's settings: each one parses and
+// they agree with each other (DEDUP_WINDOW at least RETENTION, for one).
+func TestTemplateSettingsLoad(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	for id, fn := range functions(t, tpl) {
+		env := templateEnv(t, tpl, fn)
+		_, err := config.Load(func(name string) string { return env[name] })
+		require.NoError(t, err, "%s's environment in template.yaml", id)
+	}
+}
+
+// The maintain function runs on a schedule, with the time a long pass
+// needs, and keeps the ledger longer than the queue keeps a message.
+func TestTheStoreIsMaintainedOnASchedule(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	sources := eventSources(t, tpl, "Schedule")
+	require.Len(t, sources, 1, "one scheduled function")
+	src := sources[0]
+	require.Equal(t, "MaintainFunction", src.function)
+	require.NotEmpty(t, src.props["Schedule"])
+	require.GreaterOrEqual(t, num(t, tpl, src.fn["Timeout"]), 300.0, "the first pass after the migration closes the migrated partition")
+	require.GreaterOrEqual(t, num(t, tpl, envVars(src.fn)["DB_MAX_CONNS"]), 2.0, "a pass holds a connection for its lock and works on another")
+
+	env := templateEnv(t, tpl, src.fn)
+	cfg, err := config.Load(func(name string) string { return env[name] })
+	require.NoError(t, err)
+	for _, consumed := range eventSources(t, tpl, "SQS") {
+		id, _ := getAtt(consumed.props["Queue"])
+		kept := time.Duration(num(t, tpl, resource(t, tpl, id)["Properties"].(obj)["MessageRetentionPeriod"])) * time.Second
+		require.Greater(t, cfg.LedgerRetention, kept, "the ledger outlives every message of %s, so that a redelivery is recognised", id)
+	}
 }

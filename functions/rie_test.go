@@ -391,6 +391,50 @@ func TestConsumeFailsOnlyWhenNothingCanBeJudged(t *testing.T) {
 	require.Empty(t, invokeConsume(t, consume, []byte(`{"Records": []}`)), "an empty batch is a success")
 }
 
+// The maintain function, on its schedule's event, drops the partition that
+// RETENTION has passed and prunes the rest by age, and says so in its
+// result.
+func TestMaintainOnSchedule(t *testing.T) {
+	t.Parallel()
+	databaseURL := testenv.NewDatabase(t)
+	openStore(t, databaseURL) // migrated: the seed needs the tables
+	aged := testenv.SeedAged(t, databaseURL, 72*time.Hour, 4)
+	em := emulate(t, "maintain", map[string]string{
+		"DATABASE_URL": databaseURL, "RETENTION": "24h", "DEDUP_WINDOW": "48h",
+		"DUPLICATE_AUDIT_RETENTION": "24h", "DEAD_LETTER_RETENTION": "24h", "LEDGER_RETENTION": "24h",
+	})
+	event := readEvent(t, "maintain-schedule.json")
+
+	var did map[string]any
+	require.NoError(t, json.Unmarshal(invoke(t, em, event), &did))
+	require.Equal(t, []any{aged.Partition}, did["partitions_dropped"])
+	for k, n := range map[string]float64{
+		"events_dropped_estimate": 4, "keys_forgotten": 4, "duplicate_audit_pruned": 1,
+		"dead_letters_pruned": 1, "ledger_entries_pruned": 1,
+	} {
+		require.Equal(t, n, did[k], k)
+	}
+	var left int
+	require.NoError(t, connect(t, databaseURL).QueryRow(context.Background(),
+		`SELECT (SELECT count(*) FROM processed_events) + (SELECT count(*) FROM event_keys)`).Scan(&left))
+	require.Zero(t, left)
+
+	var again map[string]any
+	require.NoError(t, json.Unmarshal(invoke(t, em, event), &again))
+	require.Contains(t, again, "partitions_dropped")
+	require.Nil(t, again["partitions_dropped"], "the next pass finds nothing to drop")
+}
+
+// connect opens a connection to databaseURL's database, closed when the
+// test ends.
+func connect(t *testing.T, databaseURL string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), databaseURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 // setConnectable lets the database accept connections or not; refusing
 // also ends the connections it has.
 func setConnectable(t *testing.T, databaseURL string, ok bool) {

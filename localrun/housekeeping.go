@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/logagg/logagg/shared/app"
 	"github.com/logagg/logagg/shared/config"
+	"github.com/logagg/logagg/shared/metrics"
 	"github.com/logagg/logagg/shared/redisqueue"
 	"github.com/logagg/logagg/shared/store"
 )
@@ -14,15 +16,17 @@ import (
 // before housekeeping removes it: a live one reads every second or so.
 const consumerIdle = time.Hour
 
+// consumerPruneInterval is how often housekeeping looks for such consumers.
+const consumerPruneInterval = 10 * time.Minute
+
 // housekeeping trims acknowledged entries off the stream, so that Redis
 // holds little more than the backlog /publish compares with MAX_BACKLOG
 // (and settles the backlog count when nothing is waiting), and prunes the
-// consumed-message ledger of IDs that can no longer be redelivered, and the
 // consumer group of consumers that killed processes left behind.
-func housekeeping(ctx context.Context, q *redisqueue.Queue, st *store.Store, cfg config.Config, log *slog.Logger) {
+func housekeeping(ctx context.Context, q *redisqueue.Queue, log *slog.Logger) {
 	trim := time.NewTicker(time.Second)
 	defer trim.Stop()
-	prune := time.NewTicker(10 * time.Minute)
+	prune := time.NewTicker(consumerPruneInterval)
 	defer prune.Stop()
 	for {
 		select {
@@ -33,16 +37,40 @@ func housekeeping(ctx context.Context, q *redisqueue.Queue, st *store.Store, cfg
 				log.Debug("stream trim failed", "error", err)
 			}
 		case <-prune.C:
-			if n, err := st.PruneLedger(ctx, time.Now().Add(-cfg.LedgerRetention)); err != nil {
-				log.Warn("ledger prune failed", "error", err)
-			} else if n > 0 {
-				log.Info("ledger pruned", "message_ids", n)
-			}
 			if n, err := q.PruneConsumers(ctx, consumerIdle); err != nil {
 				log.Warn("consumer prune failed", "error", err)
 			} else if n > 0 {
 				log.Info("idle consumers removed from the group", "consumers", n)
 			}
+		}
+	}
+}
+
+// maintenance runs a store maintenance pass at once and then every
+// MAINTENANCE_INTERVAL: partitions ahead, retention, pruning by age (see
+// store.Maintain). It has a goroutine of its own because a pass may take
+// long — the first after the migration closes the migrated partition — and
+// must hold up neither start-up nor the stream's trimming. Replicas may all
+// run it: one at a time maintains, the others' passes are skipped.
+func maintenance(ctx context.Context, st *store.Store, cfg config.Config, log *slog.Logger, m *metrics.Metrics) {
+	tick := time.NewTicker(cfg.MaintenanceInterval)
+	defer tick.Stop()
+	for {
+		done, err := app.Maintain(ctx, st, cfg, log)
+		switch {
+		case ctx.Err() != nil:
+			return // stopping: a pass cut short is no failure
+		case err != nil:
+			m.ObserveMaintenance(metrics.MaintenanceFailed, done.DroppedEvents)
+		case done.Skipped:
+			m.ObserveMaintenance(metrics.MaintenanceSkipped, 0)
+		default:
+			m.ObserveMaintenance(metrics.MaintenanceDone, done.DroppedEvents)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

@@ -106,7 +106,8 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, args
 		wg.Go(func() { _ = w.Run(ctx) })
 	}
 	if workers > 0 {
-		wg.Go(func() { housekeeping(ctx, q, st, cfg, log) })
+		wg.Go(func() { housekeeping(ctx, q, log) })
+		wg.Go(func() { maintenance(ctx, st, cfg, log, m) })
 	}
 	log.Info("logagg listening", "addr", ln.Addr().String(), "workers", workers,
 		"batch_size", cfg.BatchSize, "consumer", name, "version", app.Version)

@@ -18,9 +18,11 @@ func parseArgs(args []string, out io.Writer) (help bool, err error) {
 	fs.Usage = func() {
 		fmt.Fprint(out, `Usage: localrun
 
-Runs the whole logagg service: the HTTP API on PORT and WORKER_COUNT
-consumer workers on the Redis Stream. It is configured by environment
-variables only (DATABASE_URL and REDIS_URL are required):
+Runs the whole logagg service: the HTTP API on PORT, WORKER_COUNT
+consumer workers on the Redis Stream and, beside them, the store's
+maintenance every MAINTENANCE_INTERVAL (partitions, RETENTION and the other
+retention settings). It is configured by environment variables only
+(DATABASE_URL and REDIS_URL are required):
 
 `)
 		_ = config.PrintSettings(out)

@@ -2,7 +2,7 @@
 # template.yaml (BuildMethod: makefile runs `make build-<LogicalId>` with
 # ARTIFACTS_DIR set), the Lambda Runtime Interface Emulator, and invocation
 # of a function's real bootstrap under it with a stub event from events/.
-.PHONY: build-PublishFunction build-ConsumeFunction build-QueryFunction lambda rie invoke deploy
+.PHONY: build-PublishFunction build-ConsumeFunction build-QueryFunction build-MaintainFunction lambda rie invoke deploy
 
 # Lambda runs the functions on Graviton (Architectures: [arm64]).
 LAMBDA_GOARCH ?= arm64
@@ -24,7 +24,10 @@ build-ConsumeFunction: ## sam build: the consume function's bootstrap (linux/arm
 build-QueryFunction: ## sam build: the query function's bootstrap (linux/arm64) in ARTIFACTS_DIR
 	$(call lambda_build,query)
 
-lambda: build-PublishFunction build-ConsumeFunction build-QueryFunction ## Build the three Lambda bootstraps into bin/lambda/<function>/
+build-MaintainFunction: ## sam build: the maintain function's bootstrap (linux/arm64) in ARTIFACTS_DIR
+	$(call lambda_build,maintain)
+
+lambda: build-PublishFunction build-ConsumeFunction build-QueryFunction build-MaintainFunction ## Build the four Lambda bootstraps into bin/lambda/<function>/
 
 # The emulator that `sam local` runs in its container, built from source.
 RIE_PACKAGE := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie

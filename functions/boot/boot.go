@@ -47,3 +47,15 @@ type SQSHandler interface {
 func SQS[H SQSHandler](function string, build BuildFunc[H]) {
 	lambda.Start(Build(function, build).Handle)
 }
+
+// ScheduledHandler handles one event of an EventBridge schedule and
+// returns what it did, which is the invocation's result.
+type ScheduledHandler[R any] interface {
+	Handle(ctx context.Context, ev events.EventBridgeEvent) (R, error)
+}
+
+// Scheduled runs the handler build returns on each event of an EventBridge
+// schedule (a Schedule event in template.yaml). It does not return.
+func Scheduled[R any, H ScheduledHandler[R]](function string, build BuildFunc[H]) {
+	lambda.Start(Build(function, build).Handle)
+}

@@ -19,6 +19,8 @@ logagg_consume_batches_total{outcome="failed"} 2
 logagg_consume_batches_total_other{outcome="failed"} 100
 logagg_consumed_events_total{worker="0"} 1.5e+06
 logagg_consumed_events_total{worker="1"} 7
+logagg_retention_dropped_events_total 12
+logagg_retention_dropped_events_total_other 5
 `))
 	}))
 	t.Cleanup(srv.Close)
@@ -26,4 +28,6 @@ logagg_consumed_events_total{worker="1"} 7
 	require.Equal(t, 42.0, Metric(t, srv.URL, "logagg_consume_batches_total", ""))
 	require.Equal(t, 1_500_007.0, Metric(t, srv.URL, "logagg_consumed_events_total", ""))
 	require.Zero(t, Metric(t, srv.URL, "logagg_missing_total", ""))
+	require.Equal(t, 12.0, Metric(t, srv.URL, "logagg_retention_dropped_events_total", ""), "a metric without labels")
+	require.Zero(t, Metric(t, srv.URL, "logagg_retention_dropped_events_total", `outcome="failed"`))
 }

@@ -37,7 +37,9 @@ func Logger(cfg config.Config, w io.Writer) *slog.Logger {
 // until ctx ends or wait has passed.
 func OpenStore(ctx context.Context, cfg config.Config, wait time.Duration, log *slog.Logger) (*store.Store, error) {
 	st, err := retryWhileStarting(ctx, "database", wait, log, func() (*store.Store, error) {
-		st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: int32(cfg.DBMaxConns)})
+		st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{
+			MaxConns: int32(cfg.DBMaxConns), PartitionInterval: cfg.PartitionInterval,
+		})
 		if err != nil && event.ErrorCode(err) != event.Unavailable {
 			return nil, backoff.Permanent(err) // waiting does not mend it
 		}

@@ -41,10 +41,19 @@ type Config struct {
 	MaxDeliveries   int           // MAX_DELIVERIES, deliveries before a message is dead-lettered, default 5
 	DBMaxConns      int           // DB_MAX_CONNS, PostgreSQL pool size, default 8
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 30s
-	LedgerRetention time.Duration // LEDGER_RETENTION, how long consumed message IDs are kept, default 168h
 	ConsumerName    string        // CONSUMER_NAME, this process's name in the consumer group, default host-pid
 	LogLevel        string        // LOG_LEVEL: debug, info, warn, error; default info
 	PprofAddr       string        // PPROF_ADDR: host:port where localrun serves net/http/pprof; empty = off
+
+	// How long the store keeps each kind of record (0 = for ever), how its
+	// events are partitioned, and how often localrun maintains it.
+	Retention               time.Duration // RETENTION, events, default for ever
+	DedupWindow             time.Duration // DEDUP_WINDOW, keys, default for ever; at least RETENTION
+	PartitionInterval       time.Duration // PARTITION_INTERVAL, default store.DefaultPartitionInterval
+	DuplicateAuditRetention time.Duration // DUPLICATE_AUDIT_RETENTION, the audit of dropped duplicates, default for ever
+	DeadLetterRetention     time.Duration // DEAD_LETTER_RETENTION, default for ever
+	LedgerRetention         time.Duration // LEDGER_RETENTION, consumed message IDs, default 168h
+	MaintenanceInterval     time.Duration // MAINTENANCE_INTERVAL, between localrun's maintenance passes, default 10m
 
 	// Bounds on what clients can make the HTTP server hold.
 	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT, default 10s
@@ -88,7 +97,6 @@ func load(getenv func(string) string) (Config, *reader) {
 		MaxDeliveries:     r.integer("MAX_DELIVERIES", "deliveries after which a message is dead-lettered", 5, 1, 1000),
 		DBMaxConns:        r.integer("DB_MAX_CONNS", "PostgreSQL pool size per process", store.DefaultMaxConns, 1, 1000),
 		ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", "how long in-flight requests and batches may take after SIGTERM", 30*time.Second),
-		LedgerRetention:   r.duration("LEDGER_RETENTION", "how long consumed message IDs are kept", 168*time.Hour),
 		ConsumerName:      r.str("CONSUMER_NAME", "this process's name in the consumer group; empty = <host>-<pid>", ""),
 		LogLevel:          r.oneOf("LOG_LEVEL", "debug, info, warn or error (JSON logs on stderr)", "info", "debug", "info", "warn", "error"),
 		PprofAddr:         r.hostPort("PPROF_ADDR", "localrun only: host:port where net/http/pprof is served; empty = off"),
@@ -100,7 +108,16 @@ func load(getenv func(string) string) (Config, *reader) {
 		AllowedOrigins:    r.origins("ALLOWED_ORIGINS", "comma-separated origins (https://ops.example.com) whose pages may send state-changing requests"),
 
 		OTLPTopicAttribute: r.str("OTLP_TOPIC_ATTRIBUTE", "the resource attribute whose value is an OTLP log record's topic (POST /v1/logs)", otlp.DefaultTopicAttribute),
+
+		Retention:               r.retention("RETENTION", "how long events are kept after they were processed; they are removed a partition at a time, so up to PARTITION_INTERVAL later; 0 = for ever", 0),
+		DedupWindow:             r.retention("DEDUP_WINDOW", "how long an event's key is remembered after it was processed, so that a later duplicate is dropped; at least RETENTION; 0 = for ever", 0),
+		PartitionInterval:       r.atLeast("PARTITION_INTERVAL", "processing time that one partition of the events covers; every replica and function should use the same", store.DefaultPartitionInterval, store.MinPartitionInterval),
+		DuplicateAuditRetention: r.retention("DUPLICATE_AUDIT_RETENTION", "how long the audit of dropped duplicates is kept; 0 = for ever", 0),
+		DeadLetterRetention:     r.retention("DEAD_LETTER_RETENTION", "how long dead letters are kept, replayed or not; 0 = for ever", 0),
+		LedgerRetention:         r.retention("LEDGER_RETENTION", "how long consumed message IDs are kept to recognise a redelivery; longer than the queue may take to redeliver; 0 = for ever", 168*time.Hour),
+		MaintenanceInterval:     r.duration("MAINTENANCE_INTERVAL", "localrun only: time between maintenance passes (partitions ahead, retention, pruning); the first runs at start", 10*time.Minute),
 	}
+	r.dedupWindowCoversRetention(c.DedupWindow, c.Retention)
 	if c.WriteTimeout <= c.BodyReadTimeout {
 		r.fail("WRITE_TIMEOUT", formatDuration(c.WriteTimeout), "must be longer than BODY_READ_TIMEOUT ("+formatDuration(c.BodyReadTimeout)+"), or a body read in time could not be answered")
 	}
@@ -225,6 +242,53 @@ func (r *reader) duration(name, meaning string, def time.Duration) time.Duration
 		return def
 	}
 	return d
+}
+
+// retention reads how long something is kept. 0 (or 0s, 0h) keeps it for
+// ever; time.ParseDuration reads "0" as zero, which duration refuses.
+func (r *reader) retention(name, meaning string, def time.Duration) time.Duration {
+	r.describe(name, meaning, formatRetention(def))
+	v := r.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail(name, v, "not a duration such as 720h (30 days) or 90m, nor 0 for ever")
+		return def
+	}
+	return d
+}
+
+// formatRetention writes a retention as it would be set: 0 for ever.
+func formatRetention(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	return formatDuration(d)
+}
+
+// atLeast reads a duration that may not be shorter than least.
+func (r *reader) atLeast(name, meaning string, def, least time.Duration) time.Duration {
+	d := r.duration(name, meaning+"; at least "+formatDuration(least), def)
+	if d < least {
+		r.fail(name, r.get(name), "must be at least "+formatDuration(least))
+		return def
+	}
+	return d
+}
+
+// dedupWindowCoversRetention fails unless keys are remembered at least as
+// long as their events are kept: a duplicate of a stored event must never
+// be stored again.
+func (r *reader) dedupWindowCoversRetention(window, retention time.Duration) {
+	switch {
+	case window == 0:
+	case retention == 0:
+		r.fail("DEDUP_WINDOW", r.get("DEDUP_WINDOW"), "must be at least RETENTION, which is unset (0, events kept for ever): leave DEDUP_WINDOW unset too, or set RETENTION")
+	case window < retention:
+		r.fail("DEDUP_WINDOW", r.get("DEDUP_WINDOW"), "must be at least RETENTION ("+formatDuration(retention)+"), or a duplicate of an event still stored would be stored again")
+	}
 }
 
 // formatDuration writes d as it would be set: 168h rather than 168h0m0s.

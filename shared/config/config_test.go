@@ -28,6 +28,13 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, c.BodyReadTimeout)
 	require.Equal(t, int64(16*6<<20), c.InflightBodyBytes)
 	require.Empty(t, c.AllowedOrigins)
+	require.Zero(t, c.Retention, "events are kept for ever")
+	require.Zero(t, c.DedupWindow, "keys are kept for ever")
+	require.Equal(t, 24*time.Hour, c.PartitionInterval)
+	require.Zero(t, c.DuplicateAuditRetention)
+	require.Zero(t, c.DeadLetterRetention)
+	require.Equal(t, 168*time.Hour, c.LedgerRetention)
+	require.Equal(t, 10*time.Minute, c.MaintenanceInterval)
 }
 
 func TestLoadValues(t *testing.T) {
@@ -68,6 +75,66 @@ func TestLoadValues(t *testing.T) {
 	require.Equal(t, int64(4096), c.InflightBodyBytes)
 }
 
+func TestRetentionSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(envmap.Env{
+		"RETENTION":                 "720h",
+		"DEDUP_WINDOW":              "2160h",
+		"PARTITION_INTERVAL":        "6h",
+		"DUPLICATE_AUDIT_RETENTION": "168h",
+		"DEAD_LETTER_RETENTION":     "90m",
+		"LEDGER_RETENTION":          "96h",
+		"MAINTENANCE_INTERVAL":      "1m",
+	}.Getenv)
+	require.NoError(t, err)
+	require.Equal(t, 720*time.Hour, c.Retention)
+	require.Equal(t, 2160*time.Hour, c.DedupWindow)
+	require.Equal(t, 6*time.Hour, c.PartitionInterval)
+	require.Equal(t, 168*time.Hour, c.DuplicateAuditRetention)
+	require.Equal(t, 90*time.Minute, c.DeadLetterRetention)
+	require.Equal(t, 96*time.Hour, c.LedgerRetention)
+	require.Equal(t, time.Minute, c.MaintenanceInterval)
+
+	c, err = Load(envmap.Env{"RETENTION": "24h", "DEDUP_WINDOW": "24h"}.Getenv)
+	require.NoError(t, err, "a window as long as the retention is enough")
+	require.Equal(t, c.Retention, c.DedupWindow)
+}
+
+// 0 keeps a record for ever, however it is written, LEDGER_RETENTION's
+// default of 168h included.
+func TestZeroRetentionKeepsForEver(t *testing.T) {
+	t.Parallel()
+	for _, zero := range []string{"0", "0s", "0h"} {
+		c, err := Load(envmap.Env{
+			"RETENTION": zero, "DEDUP_WINDOW": zero, "DUPLICATE_AUDIT_RETENTION": zero,
+			"DEAD_LETTER_RETENTION": zero, "LEDGER_RETENTION": zero,
+		}.Getenv)
+		require.NoError(t, err, zero)
+		require.Zero(t, c.Retention)
+		require.Zero(t, c.DedupWindow)
+		require.Zero(t, c.DuplicateAuditRetention)
+		require.Zero(t, c.DeadLetterRetention)
+		require.Zero(t, c.LedgerRetention, "LEDGER_RETENTION=%s", zero)
+	}
+}
+
+// Keys must be remembered at least as long as their events are kept, or a
+// duplicate of a stored event would be stored again: the error names both
+// settings.
+func TestDedupWindowShorterThanRetentionIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, env := range []envmap.Env{
+		{"RETENTION": "720h", "DEDUP_WINDOW": "168h"},
+		{"DEDUP_WINDOW": "168h"}, // RETENTION unset keeps events for ever
+		{"RETENTION": "0", "DEDUP_WINDOW": "168h"},
+	} {
+		_, err := Load(env.Getenv)
+		require.Error(t, err, "%v", env)
+		require.ErrorContains(t, err, "DEDUP_WINDOW")
+		require.ErrorContains(t, err, "at least RETENTION")
+	}
+}
+
 func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
@@ -87,6 +154,14 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"INFLIGHT_BODY_BYTES": "1024", // below MAX_BODY_BYTES: the largest body could never be read
 		"ALLOWED_ORIGINS":     "https://ops.example.com/dashboard",
 		"WRITE_TIMEOUT":       "30s", // not longer than BODY_READ_TIMEOUT: a body read in time could not be answered
+
+		"RETENTION":                 "30d", // time.ParseDuration has no days
+		"DEDUP_WINDOW":              "-1h",
+		"DUPLICATE_AUDIT_RETENTION": "a week",
+		"DEAD_LETTER_RETENTION":     "-5m",
+		"LEDGER_RETENTION":          "7",
+		"PARTITION_INTERVAL":        "30m", // below store.MinPartitionInterval
+		"MAINTENANCE_INTERVAL":      "0",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {

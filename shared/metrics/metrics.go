@@ -27,6 +27,8 @@ type Metrics struct {
 	consumed       *prometheus.CounterVec
 	suppressed     prometheus.Counter
 	otlpRejected   prometheus.Counter
+	maintenance    *prometheus.CounterVec
+	retained       prometheus.Counter
 }
 
 // New registers logagg's metrics and the Go runtime's on a fresh registry.
@@ -66,9 +68,17 @@ func New() *Metrics {
 			Name: "logagg_otlp_rejected_log_records_total",
 			Help: "OTLP log records refused by /v1/logs (partial success, or every record of a 400).",
 		}),
+		maintenance: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagg_maintenance_passes_total",
+			Help: "Store maintenance passes run by this process, by outcome: done, skipped (another process was maintaining the store), failed.",
+		}, []string{"outcome"}),
+		retained: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logagg_retention_dropped_events_total",
+			Help: "Events removed by retention in this process's maintenance passes, as PostgreSQL estimated them in the partitions dropped.",
+		}),
 	}
 	m.Registry.MustRegister(m.requests, m.requestSeconds, m.published, m.batches, m.batchSeconds,
-		m.batchEvents, m.consumed, m.suppressed, m.otlpRejected, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.batchEvents, m.consumed, m.suppressed, m.otlpRejected, m.maintenance, m.retained, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -90,6 +100,20 @@ func (m *Metrics) ObservePublished(protocol string, n int) {
 
 // ObserveOTLPRejected counts n OTLP log records refused.
 func (m *Metrics) ObserveOTLPRejected(n int) { m.otlpRejected.Add(float64(n)) }
+
+// Outcomes of a maintenance pass, for ObserveMaintenance.
+const (
+	MaintenanceDone    = "done"
+	MaintenanceSkipped = "skipped"
+	MaintenanceFailed  = "failed"
+)
+
+// ObserveMaintenance records one store maintenance pass, and the events that
+// retention dropped in it (about as many).
+func (m *Metrics) ObserveMaintenance(outcome string, droppedEvents int64) {
+	m.maintenance.WithLabelValues(outcome).Inc()
+	m.retained.Add(float64(droppedEvents))
+}
 
 // ObserveBatch records one consume batch (it implements consume.Observer).
 func (m *Metrics) ObserveBatch(res event.BatchResult, err error, took time.Duration) {

@@ -42,3 +42,18 @@ func TestPublishedEventsAreCountedByProtocol(t *testing.T) {
 	require.Contains(t, body, "\nlogagg_published_events_total{protocol=\"json\"} 3\n")
 	require.Contains(t, body, "\nlogagg_published_events_total{protocol=\"otlp\"} 7\n")
 }
+
+func TestMaintenancePassesAndDroppedEvents(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.ObserveMaintenance(MaintenanceDone, 1200)
+	m.ObserveMaintenance(MaintenanceDone, 0)
+	m.ObserveMaintenance(MaintenanceSkipped, 0)
+	m.ObserveMaintenance(MaintenanceFailed, 30) // a pass that failed after dropping a partition
+
+	body := scrape(t, m)
+	require.Contains(t, body, "\nlogagg_maintenance_passes_total{outcome=\"done\"} 2\n")
+	require.Contains(t, body, "\nlogagg_maintenance_passes_total{outcome=\"skipped\"} 1\n")
+	require.Contains(t, body, "\nlogagg_maintenance_passes_total{outcome=\"failed\"} 1\n")
+	require.Contains(t, body, "\nlogagg_retention_dropped_events_total 1230\n")
+}

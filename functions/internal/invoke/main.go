@@ -33,7 +33,7 @@ func main() { proc.Main("invoke", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
-	fn := fs.String("fn", "", "the function: a directory of functions/ (publish, consume, query)")
+	fn := fs.String("fn", "", "the function: a directory of functions/ (publish, consume, query, maintain)")
 	eventFile := fs.String("event", "", "the event to invoke it with, e.g. events/consume-sqs.json")
 	rieBin := fs.String("rie", "aws-lambda-rie", "the emulator binary (make rie installs it)")
 	timeout := fs.Int("timeout", 30, "the function's timeout in seconds, as in template.yaml")
