@@ -14,17 +14,40 @@ import (
 // Only the conditions f sets are applied; f.After is the keyset cursor (pass
 // the Position of a page's last event to get the next page), and a Limit of
 // 0 or less means 100.
+func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent, error) {
+	sql, args, limit := eventsQuery(f)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, s.classify(err, "listing events")
+	}
+	events := make([]event.StoredEvent, 0, min(limit, event.MaxListLimit))
+	var (
+		e       event.StoredEvent
+		payload []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Topic, &e.EventID, &e.Timestamp, &e.Source, &payload, &e.ProcessedAt}, func() error {
+		e.Payload = payload
+		e.Timestamp = e.Timestamp.UTC()
+		e.ProcessedAt = e.ProcessedAt.UTC()
+		events = append(events, e)
+		return nil
+	})
+	if err != nil {
+		return nil, s.classify(err, "listing events")
+	}
+	return events, nil
+}
+
+// eventsQuery is the statement Events runs for f, its arguments, and the
+// page size. plans_test.go explains each listing shape's plan with it.
 //
 // In processing order, a time window (Since, Until) is read through the
 // indexes on "timestamp" and sorted: its cost grows with the events in the
 // window, not with the store. Without a window, and in timestamp order, an
 // index gives the rows in the listing's order and the scan stops after one
-// page. Why each shape uses the index it does is in store_plans_test.go.
-func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent, error) {
-	var (
-		where []string
-		args  []any
-	)
+// page.
+func eventsQuery(f event.Filter) (sql string, args []any, limit int) {
+	var where []string
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -48,49 +71,26 @@ func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent
 	if f.After != nil {
 		where = append(where, "("+at+", id) < ("+arg(f.After.At)+", "+arg(f.After.ID)+")")
 	}
-	limit := pageSize(f.Limit)
+	limit = pageSize(f.Limit)
 	conds := ""
 	if len(where) > 0 {
 		conds = " WHERE " + strings.Join(where, " AND ")
 	}
 	order := " ORDER BY " + at + " DESC, id DESC LIMIT " + arg(limit)
 
-	var sql strings.Builder
 	if f.Order == event.ByProcessed && (f.Since != nil || f.Until != nil) {
 		// The window's keys come from an index-only scan of a window index
 		// (MATERIALIZED keeps the planner from walking (processed_at, id)
 		// backwards in the hope of meeting the window soon: it cannot know
 		// that the window lies in one corner of the table); the page's rows
 		// are then fetched by (processed_at, id).
-		sql.WriteString(`WITH w AS MATERIALIZED (SELECT processed_at, id FROM processed_events` + conds + `),
+		return `WITH w AS MATERIALIZED (SELECT processed_at, id FROM processed_events` + conds + `),
 page AS (SELECT processed_at, id FROM w` + order + `)
 SELECT p.id, p.topic, p.event_id, p."timestamp", p.source, p.payload, p.processed_at
 FROM page JOIN processed_events p ON p.processed_at = page.processed_at AND p.id = page.id
-ORDER BY p.processed_at DESC, p.id DESC`)
-	} else {
-		sql.WriteString(`SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events` + conds + order)
+ORDER BY p.processed_at DESC, p.id DESC`, args, limit
 	}
-
-	rows, err := s.pool.Query(ctx, sql.String(), args...)
-	if err != nil {
-		return nil, s.classify(err, "listing events")
-	}
-	events := make([]event.StoredEvent, 0, min(limit, event.MaxListLimit))
-	var (
-		e       event.StoredEvent
-		payload []byte
-	)
-	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Topic, &e.EventID, &e.Timestamp, &e.Source, &payload, &e.ProcessedAt}, func() error {
-		e.Payload = payload
-		e.Timestamp = e.Timestamp.UTC()
-		e.ProcessedAt = e.ProcessedAt.UTC()
-		events = append(events, e)
-		return nil
-	})
-	if err != nil {
-		return nil, s.classify(err, "listing events")
-	}
-	return events, nil
+	return `SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events` + conds + order, args, limit
 }
 
 // Count returns how many distinct events of topic were processed; "" counts
