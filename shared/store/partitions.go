@@ -162,9 +162,13 @@ func isMissingPartition(err error) bool {
 // windowIndexes are the indexes built on a partition once it takes no more
 // rows: they serve time windows, in either listing order, and would cost
 // every insert if the partition taking rows had them. Each is named by the
-// partition's name and the suffix.
+// partition's name and the suffix. A suffix must differ from the names
+// PostgreSQL gives the partition's copies of the parent's indexes
+// (<partition>_<columns>_idx): the copy of the BRIN index on "timestamp" is
+// <partition>_timestamp_idx, so a window index of that name would be taken
+// as built already.
 var windowIndexes = []struct{ suffix, columns string }{
-	{"timestamp_idx", `("timestamp", id) INCLUDE (processed_at)`},
+	{"timestamp_id_idx", `("timestamp", id) INCLUDE (processed_at)`},
 	{"topic_timestamp_idx", `(topic, "timestamp", id) INCLUDE (processed_at)`},
 	{"source_timestamp_idx", `(source, "timestamp", id) INCLUDE (processed_at)`},
 }
