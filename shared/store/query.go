@@ -14,64 +14,9 @@ import (
 // Only the conditions f sets are applied; f.After is the keyset cursor (pass
 // the Position of a page's last event to get the next page), and a Limit of
 // 0 or less means 100.
-//
-// In processing order, a time window (Since, Until) is read through the
-// indexes on "timestamp" and sorted: its cost grows with the events in the
-// window, not with the store. Without a window, and in timestamp order, an
-// index gives the rows in the listing's order and the scan stops after one
-// page. Why each shape uses the index it does is in store_plans_test.go.
 func (s *Store) Events(ctx context.Context, f event.Filter) ([]event.StoredEvent, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.Topic != "" {
-		where = append(where, "topic = "+arg(f.Topic))
-	}
-	if f.Source != "" {
-		where = append(where, "source = "+arg(f.Source))
-	}
-	if f.Since != nil {
-		where = append(where, `"timestamp" >= `+arg(*f.Since))
-	}
-	if f.Until != nil {
-		where = append(where, `"timestamp" < `+arg(*f.Until))
-	}
-	at := "processed_at"
-	if f.Order == event.ByTimestamp {
-		at = `"timestamp"`
-	}
-	if f.After != nil {
-		where = append(where, "("+at+", id) < ("+arg(f.After.At)+", "+arg(f.After.ID)+")")
-	}
-	limit := pageSize(f.Limit)
-	conds := ""
-	if len(where) > 0 {
-		conds = " WHERE " + strings.Join(where, " AND ")
-	}
-	order := " ORDER BY " + at + " DESC, id DESC LIMIT " + arg(limit)
-
-	var sql strings.Builder
-	if f.Order == event.ByProcessed && (f.Since != nil || f.Until != nil) {
-		// The window's keys come from an index-only scan of a window index
-		// (MATERIALIZED keeps the planner from walking (processed_at, id)
-		// backwards in the hope of meeting the window soon: it cannot know
-		// that the window lies in one corner of the table); the page's rows
-		// are then fetched by (processed_at, id).
-		sql.WriteString(`WITH w AS MATERIALIZED (SELECT processed_at, id FROM processed_events` + conds + `),
-page AS (SELECT processed_at, id FROM w` + order + `)
-SELECT p.id, p.topic, p.event_id, p."timestamp", p.source, p.payload, p.processed_at
-FROM page JOIN processed_events p ON p.processed_at = page.processed_at AND p.id = page.id
-ORDER BY p.processed_at DESC, p.id DESC`)
-	} else {
-		sql.WriteString(`SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events` + conds + order)
-	}
-
-	rows, err := s.pool.Query(ctx, sql.String(), args...)
+	sql, args, limit := eventsQuery(f)
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, s.classify(err, "listing events")
 	}
@@ -91,6 +36,171 @@ ORDER BY p.processed_at DESC, p.id DESC`)
 		return nil, s.classify(err, "listing events")
 	}
 	return events, nil
+}
+
+// eventsQuery is the statement Events runs for f, its arguments, and the
+// page size. plans_test.go explains every listing shape with it, on a store
+// large enough for the planner to face the real choices, and prints each
+// plan's indexes and time.
+//
+// The partitions whose range is over have an index for every listing; the
+// partition still taking rows has only those on processed_at and a BRIN
+// index on "timestamp" (see windowIndexes). The forms below read the closed
+// partitions through their indexes, a page at a time, in either order, and
+// the partition taking rows as little as its indexes allow.
+//
+// The page size is written into the statement, not passed: a generic plan
+// (which PostgreSQL may choose for pgx's prepared statement after five
+// runs) would take LIMIT $n for a tenth of the rows, and sort or hash
+// where it should walk an index. Page sizes take few values in practice,
+// each a statement of its own.
+func eventsQuery(f event.Filter) (sql string, args []any, limit int) {
+	limit = pageSize(f.Limit)
+	n := strconv.Itoa(limit)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var topic, source, since, until, afterAt, afterID string
+	if f.Topic != "" {
+		topic = arg(f.Topic)
+	}
+	if f.Source != "" {
+		source = arg(f.Source)
+	}
+	if f.Since != nil {
+		since = arg(*f.Since)
+	}
+	if f.Until != nil {
+		until = arg(*f.Until)
+	}
+	if f.After != nil {
+		afterAt, afterID = arg(f.After.At), arg(f.After.ID)
+	}
+	at := "processed_at"
+	if f.Order == event.ByTimestamp {
+		at = `"timestamp"`
+	}
+
+	// where is the listing's conditions, the cursor's if cursor, and more.
+	// With leading, the topic (or else the source) is
+	// matched with = ANY of a one-element array and leads the order, which
+	// then only the index that begins with it can give: given topic = $1,
+	// the planner drops topic from the order (it is one value) and may walk
+	// the (processed_at, id) index backwards, filtering — cheap for a topic
+	// that is everywhere, a scan of the store for one that is rare or quiet
+	// of late, and chosen for every topic alike by a generic plan, which
+	// knows no topic's share. The price is a Merge Append, which enters
+	// every partition's index once. leading is for processing order only,
+	// where every partition has the index, and without conditions on
+	// "timestamp": a window index, which begins with the topic too, would
+	// then look cheaper to a planner that takes the topic for one group of
+	// many, and be followed by a sort of all the topic's events.
+	where := func(leading, cursor bool, more ...string) (conds, lead string) {
+		var c []string
+		switch {
+		case topic != "" && leading:
+			c, lead = append(c, "topic = ANY(ARRAY["+topic+"])"), "topic DESC, "
+		case topic != "":
+			c = append(c, "topic = "+topic)
+		}
+		switch {
+		case source != "" && leading && lead == "":
+			c, lead = append(c, "source = ANY(ARRAY["+source+"])"), "source DESC, "
+		case source != "":
+			c = append(c, "source = "+source)
+		}
+		if since != "" {
+			c = append(c, `"timestamp" >= `+since)
+		}
+		if until != "" {
+			c = append(c, `"timestamp" < `+until)
+		}
+		if cursor && afterAt != "" {
+			// The plain bound says nothing the row comparison does not,
+			// but partition pruning (processed_at) and the BRIN index
+			// ("timestamp") can use it.
+			c = append(c, at+" <= "+afterAt, "("+at+", id) < ("+afterAt+", "+afterID+")")
+		}
+		c = append(c, more...)
+		if len(c) == 0 {
+			return "", lead
+		}
+		return " WHERE " + strings.Join(c, " AND "), lead
+	}
+	// byProcessed is a page of size in processing order, read whole from
+	// the indexes that every partition has: the newest partitions first,
+	// and the scan stops after the page.
+	byProcessed := func(conds, lead, size string) string {
+		return `SELECT id, topic, event_id, "timestamp", source, payload, processed_at FROM processed_events` + conds +
+			` ORDER BY ` + lead + `processed_at DESC, id DESC LIMIT ` + size
+	}
+	// fetch gives the rows of the keys in page, in the listing's order, by
+	// (processed_at, id).
+	fetch := func(order string) string {
+		return `
+SELECT p.id, p.topic, p.event_id, p."timestamp", p.source, p.payload, p.processed_at
+FROM page JOIN processed_events p ON p.processed_at = page.processed_at AND p.id = page.id
+ORDER BY ` + order
+	}
+
+	switch {
+	case f.Order == event.ByProcessed && since == "" && until == "":
+		conds, lead := where(true, true)
+		return byProcessed(conds, lead, n), args, limit
+
+	case f.Order == event.ByProcessed:
+		// Which of the window's events were processed last, nothing but
+		// the whole window tells: its keys come from an index-only scan of
+		// a window index (MATERIALIZED keeps the planner from walking
+		// (processed_at, id) backwards in the hope of meeting the window
+		// soon), and only the page's rows are then fetched. The cost grows
+		// with the events in the window, not with the store.
+		conds, _ := where(false, true)
+		return `WITH w AS MATERIALIZED (SELECT processed_at, id FROM processed_events` + conds + `),
+page AS (SELECT processed_at, id FROM w ORDER BY processed_at DESC, id DESC LIMIT ` + n + `)` +
+			fetch(`p.processed_at DESC, p.id DESC`), args, limit
+
+	case since != "" || until != "":
+		// In timestamp order, the closed partitions give the page's keys
+		// from an index-only scan of a window index, and only the page's
+		// rows are then fetched. The partition taking rows has no index in
+		// this order: its events in the window are found through the BRIN
+		// index on "timestamp", and sorted.
+		conds, _ := where(false, true)
+		return `WITH page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events` + conds + `
+	ORDER BY "timestamp" DESC, id DESC LIMIT ` + n + `)` +
+			fetch(`page."timestamp" DESC, page.id DESC`), args, limit
+
+	default:
+		// The same, without a window: what the partition taking rows must
+		// sort is bounded by a floor that the page cannot go under, the
+		// page's worth of newest timestamps among two pages of events that
+		// match (recent), taken in processing order from the cursor's time
+		// back. A page of events lie at or above it. Events are usually
+		// processed soon after they happen, so the floor is close to the
+		// page, and the BRIN index finds what lies above it in a few
+		// ranges; when they are not, the listing is still right, only
+		// slower, and an event processed long after it happened (or whose
+		// clock is far behind) does not pull the floor down alone. recent
+		// knows the cursor by processed_at only, to read in processing
+		// order (see where): the cursor itself is applied to what it found,
+		// and fewer than a page meeting it make the floor -infinity.
+		var bound []string
+		below := ""
+		if afterAt != "" {
+			bound = append(bound, "processed_at <= "+afterAt)
+			below = ` WHERE ("timestamp", id) < (` + afterAt + `, ` + afterID + `)`
+		}
+		recentConds, lead := where(true, false, bound...)
+		conds, _ := where(false, true, `"timestamp" >= (SELECT at FROM floor)`)
+		return `WITH recent AS MATERIALIZED (` + byProcessed(recentConds, lead, strconv.Itoa(2*limit)) + `),
+floor AS (SELECT coalesce((SELECT "timestamp" FROM recent` + below + `
+	ORDER BY "timestamp" DESC OFFSET ` + strconv.Itoa(limit-1) + ` LIMIT 1), '-infinity') AS at),
+page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events` + conds + `
+	ORDER BY "timestamp" DESC, id DESC LIMIT ` + n + `)` +
+			fetch(`page."timestamp" DESC, page.id DESC`), args, limit
+	}
 }
 
 // Count returns how many distinct events of topic were processed; "" counts
