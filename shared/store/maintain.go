@@ -65,7 +65,9 @@ const deleteChunk = 10000
 //     p.Retention.
 //  3. It closes the partitions whose range is over: vacuums them and builds
 //     the indexes that serve time windows (see windowIndexes).
-//  4. It forgets the keys, the duplicate audit, the dead letters and the
+//  4. It summarises the block ranges of the BRIN index on "timestamp" that
+//     rows filled since.
+//  5. It forgets the keys, the duplicate audit, the dead letters and the
 //     ledger entries older than p says.
 //
 // Only one process maintains at a time: another one's pass is Skipped. A
@@ -149,6 +151,16 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		if built {
 			m.Closed = append(m.Closed, part.name)
 		}
+	}
+
+	// The partition taking rows is read by "timestamp" through its BRIN
+	// index, which knows nothing of the block ranges filled since the last
+	// VACUUM: every window query reads those whole. Summarising them each
+	// pass bounds that to what came in since.
+	if _, err := conn.Exec(ctx, `
+		SELECT brin_summarize_new_values(i.inhrelid::regclass)
+		FROM pg_inherits i WHERE i.inhparent = 'processed_events_timestamp_brin'::regclass`); err != nil {
+		return m, s.classify(err, "summarising the BRIN indexes")
 	}
 
 	if p.DedupWindow > 0 && len(kept) > 0 && !kept[0].from.IsZero() {
