@@ -12,7 +12,7 @@ import (
 
 // Metric sums the samples of the metric name that a service at baseURL
 // exposes on /metrics, keeping those whose labels contain match ("" keeps
-// every one).
+// every one, and the one sample of a metric without labels).
 func Metric(t testing.TB, baseURL, name, match string) float64 {
 	t.Helper()
 	resp, err := http.Get(baseURL + "/metrics")
@@ -23,7 +23,8 @@ func Metric(t testing.TB, baseURL, name, match string) float64 {
 	require.NoError(t, err)
 	var total float64
 	for _, line := range strings.Split(string(text), "\n") {
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, match) {
+		// A metric without labels is written "name value".
+		if !(strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ")) || !strings.Contains(line, match) {
 			continue
 		}
 		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
