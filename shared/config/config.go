@@ -231,7 +231,7 @@ func (r *reader) duration(name, meaning string, def time.Duration) time.Duration
 
 // durationOrOff is duration that also takes 0, which turns the thing off.
 func (r *reader) durationOrOff(name, meaning string, def time.Duration) time.Duration {
-	if v := r.get(name); v == "0" || v == "0s" {
+	if d, err := time.ParseDuration(r.get(name)); err == nil && d == 0 {
 		r.describe(name, meaning, formatDuration(def))
 		return 0
 	}

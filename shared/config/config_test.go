@@ -70,6 +70,9 @@ func TestLoadValues(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(4096), c.InflightBodyBytes)
 	require.Zero(t, c.IdleInTxTimeout, "0 turns it off")
+	c, err = Load(envmap.Env{"DB_IDLE_IN_TRANSACTION_TIMEOUT": "0ms"}.Getenv)
+	require.NoError(t, err)
+	require.Zero(t, c.IdleInTxTimeout, "so does 0 with a unit")
 }
 
 func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
