@@ -41,10 +41,12 @@ type system struct {
 }
 
 // newSystem starts the servers. env adds to or overrides the replicas'
-// environment.
+// environment. The replicas are a faults build of localrun, which can stop
+// itself at a fault point (shared/faultpoint) and otherwise runs as the
+// normal build does.
 func newSystem(t *testing.T, env map[string]string) *system {
 	t.Helper()
-	s := &system{t: t, bin: testenv.Build(t, "./localrun")}
+	s := &system{t: t, bin: testenv.Build(t, "./localrun", "-tags", "faults")}
 	s.pg = startPostgres(t)
 	s.redis = startRedis(t)
 	s.rdb = s.redis.Client()
@@ -241,12 +243,19 @@ func logEnd(t *testing.T, st loadgen.Stats) {
 // eventually polls cond every 10ms until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
+	return eventuallyEvery(t, 10*time.Millisecond, timeout, what, cond)
+}
+
+// eventuallyEvery polls cond every period until it holds or timeout
+// passes, and returns how long that took: for conditions that cost a query.
+func eventuallyEvery(t *testing.T, period, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
 	start := time.Now()
 	for !cond() {
 		if time.Since(start) > timeout {
 			t.Fatalf("%s: not within %s", what, timeout)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(period)
 	}
 	return time.Since(start)
 }

@@ -1,8 +1,8 @@
 //go:build faults
 
-// Package faults breaks logagg on purpose — kills replicas, restarts
-// PostgreSQL and Redis, feeds it poison, fills its queue, stops it under
-// load — and checks that every count stays exact. Each scenario runs its
+// Package faults breaks logagg on purpose — kills replicas, pauses them,
+// restarts PostgreSQL and Redis, feeds it poison, fills its queue, stops it
+// under load — and checks that every count stays exact. Each scenario runs its
 // own PostgreSQL cluster and Redis server on free 127.0.0.1 ports, started
 // here from the installed binaries, and localrun as real processes; the
 // shared servers are never touched.

@@ -101,7 +101,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, args
 		w := &worker.Worker{
 			Consumer: split.Part(i), Handle: handler.Handle,
 			BatchSize: cfg.BatchSize, Source: "redis:" + cfg.Stream, Logger: log,
-			FinishTimeout: cfg.ShutdownTimeout, Heartbeat: cfg.ClaimIdle / 3,
+			FinishTimeout: cfg.ShutdownTimeout, Heartbeat: cfg.ClaimIdle / 3, Observer: m,
 		}
 		wg.Go(func() { _ = w.Run(ctx) })
 	}

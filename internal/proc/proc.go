@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // ErrKilled says that a process did not exit within its grace period after
@@ -87,6 +89,25 @@ func (p *Process) Exited() bool {
 	default:
 		return false
 	}
+}
+
+// Stopped reports whether the process is stopped by a signal (SIGSTOP or
+// the like): its state in /proc/PID/stat is T. A process that runs, sleeps
+// or has ended is not.
+func (p *Process) Stopped() bool {
+	if p.Exited() {
+		return false
+	}
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return false
+	}
+	pr, err := fs.Proc(p.Pid())
+	if err != nil {
+		return false
+	}
+	stat, err := pr.Stat()
+	return err == nil && stat.State == "T"
 }
 
 // ExitCode is the process's exit status: -1 while it runs or when a signal

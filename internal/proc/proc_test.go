@@ -146,3 +146,16 @@ func TestSignalReachesTheProcess(t *testing.T) {
 	require.ErrorIs(t, p.Signal(syscall.SIGTERM), os.ErrProcessDone)
 	require.NoError(t, p.Kill(), "killing an ended process is harmless")
 }
+
+func TestStoppedFollowsSIGSTOPAndSIGCONT(t *testing.T) {
+	t.Parallel()
+	p := startChild(t, proc.Options{})
+	awaitReady(t, p)
+	require.False(t, p.Stopped(), "a running process")
+	require.NoError(t, p.Signal(syscall.SIGSTOP))
+	require.NoError(t, proc.Await(context.Background(), p, 30*time.Second, func(context.Context) bool { return p.Stopped() }))
+	require.NoError(t, p.Signal(syscall.SIGCONT))
+	require.NoError(t, proc.Await(context.Background(), p, 30*time.Second, func(context.Context) bool { return !p.Stopped() }))
+	require.NoError(t, p.Kill())
+	require.False(t, p.Stopped(), "an ended process")
+}

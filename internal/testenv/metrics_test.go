@@ -21,12 +21,15 @@ logagg_consumed_events_total{worker="0"} 1.5e+06
 logagg_consumed_events_total{worker="1"} 7
 logagg_retention_dropped_events_total 12
 logagg_retention_dropped_events_total_other 5
+logagg_unlabelled_total 3
+logagg_unlabelled_total_other 5
 `))
 	}))
 	t.Cleanup(srv.Close)
 	require.Equal(t, 2.0, Metric(t, srv.URL, "logagg_consume_batches_total", `outcome="failed"`))
 	require.Equal(t, 42.0, Metric(t, srv.URL, "logagg_consume_batches_total", ""))
 	require.Equal(t, 1_500_007.0, Metric(t, srv.URL, "logagg_consumed_events_total", ""))
+	require.Equal(t, 3.0, Metric(t, srv.URL, "logagg_unlabelled_total", ""), "a metric without labels")
 	require.Zero(t, Metric(t, srv.URL, "logagg_missing_total", ""))
 	require.Equal(t, 12.0, Metric(t, srv.URL, "logagg_retention_dropped_events_total", ""), "a metric without labels")
 	require.Zero(t, Metric(t, srv.URL, "logagg_retention_dropped_events_total", `outcome="failed"`))

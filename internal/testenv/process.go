@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,13 +19,15 @@ var (
 )
 
 // Build compiles the module's package pkg (like "./localrun") once per test
-// binary and returns the executable's path.
-func Build(t testing.TB, pkg string) string {
+// binary and set of build flags (like "-tags", "faults") and returns the
+// executable's path.
+func Build(t testing.TB, pkg string, flags ...string) string {
 	t.Helper()
 	SkipShort(t, "a build of "+pkg)
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if bin, ok := built[pkg]; ok {
+	key := strings.Join(append([]string{pkg}, flags...), " ")
+	if bin, ok := built[key]; ok {
 		return bin
 	}
 	dir, err := os.MkdirTemp("", "logagg-bin-")
@@ -32,10 +35,10 @@ func Build(t testing.TB, pkg string) string {
 		t.Fatalf("testenv: %v", err)
 	}
 	bin := filepath.Join(dir, filepath.Base(pkg))
-	if err := proc.Build(context.Background(), modroot.ForTest(t), pkg, bin, nil); err != nil {
+	if err := proc.Build(context.Background(), modroot.ForTest(t), pkg, bin, nil, flags...); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	built[pkg] = bin
+	built[key] = bin
 	return bin
 }
 

@@ -37,9 +37,7 @@ func Logger(cfg config.Config, w io.Writer) *slog.Logger {
 // until ctx ends or wait has passed.
 func OpenStore(ctx context.Context, cfg config.Config, wait time.Duration, log *slog.Logger) (*store.Store, error) {
 	st, err := retryWhileStarting(ctx, "database", wait, log, func() (*store.Store, error) {
-		st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{
-			MaxConns: int32(cfg.DBMaxConns), PartitionInterval: cfg.PartitionInterval,
-		})
+		st, err := store.Open(ctx, cfg.DatabaseURL, storeOptions(cfg))
 		if err != nil && event.ErrorCode(err) != event.Unavailable {
 			return nil, backoff.Permanent(err) // waiting does not mend it
 		}
@@ -49,6 +47,15 @@ func OpenStore(ctx context.Context, cfg config.Config, wait time.Duration, log *
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	return st, nil
+}
+
+// storeOptions are the store options of cfg.
+func storeOptions(cfg config.Config) store.Options {
+	idle := cfg.IdleInTxTimeout
+	if idle == 0 {
+		idle = -1 // off in the environment; 0 is the default in store.Options
+	}
+	return store.Options{MaxConns: int32(cfg.DBMaxConns), IdleInTransactionTimeout: idle, PartitionInterval: cfg.PartitionInterval}
 }
 
 // RedisQueue connects to Redis and makes sure the stream's consumer group

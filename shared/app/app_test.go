@@ -14,6 +14,7 @@ import (
 	"github.com/logagg/logagg/internal/testenv"
 	"github.com/logagg/logagg/shared/config"
 	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/store"
 )
 
 // A database that does not exist is not a database still starting:
@@ -98,4 +99,20 @@ func TestInitWithStore(t *testing.T) {
 	require.NotNil(t, logger)
 	require.Equal(t, 7, cfg.MaxDeliveries)
 	require.NoError(t, st.Ping(context.Background()))
+}
+
+// DB_IDLE_IN_TRANSACTION_TIMEOUT reaches the store; its 0, which turns it
+// off, becomes the store's "leave the server's setting".
+func TestStoreOptions(t *testing.T) {
+	t.Parallel()
+	load := func(env envmap.Env) config.Config {
+		cfg, err := config.Load(env.Getenv)
+		require.NoError(t, err)
+		return cfg
+	}
+	opts := storeOptions(load(envmap.Env{"DB_MAX_CONNS": "3"}))
+	require.Equal(t, int32(3), opts.MaxConns)
+	require.Equal(t, store.DefaultIdleInTransactionTimeout, opts.IdleInTransactionTimeout)
+	require.Equal(t, 2*time.Second, storeOptions(load(envmap.Env{"DB_IDLE_IN_TRANSACTION_TIMEOUT": "2s"})).IdleInTransactionTimeout)
+	require.Negative(t, storeOptions(load(envmap.Env{"DB_IDLE_IN_TRANSACTION_TIMEOUT": "0"})).IdleInTransactionTimeout)
 }

@@ -40,6 +40,7 @@ type Config struct {
 	ClaimIdle       time.Duration // CLAIM_IDLE, pending time after which another consumer reclaims a message, default 30s
 	MaxDeliveries   int           // MAX_DELIVERIES, deliveries before a message is dead-lettered, default 5
 	DBMaxConns      int           // DB_MAX_CONNS, PostgreSQL pool size, default 8
+	IdleInTxTimeout time.Duration // DB_IDLE_IN_TRANSACTION_TIMEOUT, default 5s; 0 leaves PostgreSQL's own setting
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 30s
 	ConsumerName    string        // CONSUMER_NAME, this process's name in the consumer group, default host-pid
 	LogLevel        string        // LOG_LEVEL: debug, info, warn, error; default info
@@ -96,6 +97,7 @@ func load(getenv func(string) string) (Config, *reader) {
 		ClaimIdle:         r.duration("CLAIM_IDLE", "pending time after which another consumer reclaims a message", redisqueue.DefaultClaimIdle),
 		MaxDeliveries:     r.integer("MAX_DELIVERIES", "deliveries after which a message is dead-lettered", 5, 1, 1000),
 		DBMaxConns:        r.integer("DB_MAX_CONNS", "PostgreSQL pool size per process", store.DefaultMaxConns, 1, 1000),
+		IdleInTxTimeout:   r.durationOrOff("DB_IDLE_IN_TRANSACTION_TIMEOUT", "how long a database session may sit idle inside a transaction before PostgreSQL ends it and frees its locks (those of a paused or cut-off replica); 0 leaves PostgreSQL's own setting", store.DefaultIdleInTransactionTimeout),
 		ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", "how long in-flight requests and batches may take after SIGTERM", 30*time.Second),
 		ConsumerName:      r.str("CONSUMER_NAME", "this process's name in the consumer group; empty = <host>-<pid>", ""),
 		LogLevel:          r.oneOf("LOG_LEVEL", "debug, info, warn or error (JSON logs on stderr)", "info", "debug", "info", "warn", "error"),
@@ -289,6 +291,15 @@ func (r *reader) dedupWindowCoversRetention(window, retention time.Duration) {
 	case window < retention:
 		r.fail("DEDUP_WINDOW", r.get("DEDUP_WINDOW"), "must be at least RETENTION ("+formatDuration(retention)+"), or a duplicate of an event still stored would be stored again")
 	}
+}
+
+// durationOrOff is duration that also takes 0, which turns the thing off.
+func (r *reader) durationOrOff(name, meaning string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(r.get(name)); err == nil && d == 0 {
+		r.describe(name, meaning, formatDuration(def))
+		return 0
+	}
+	return r.duration(name, meaning, def)
 }
 
 // formatDuration writes d as it would be set: 168h rather than 168h0m0s.

@@ -21,6 +21,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "logagg:events", c.Stream)
 	require.Equal(t, "logagg", c.Group)
 	require.Equal(t, 30*time.Second, c.ClaimIdle)
+	require.Equal(t, 5*time.Second, c.IdleInTxTimeout)
 	require.Empty(t, c.APIKeys)
 	require.Empty(t, c.PprofAddr)
 	require.Equal(t, 10*time.Second, c.ReadHeaderTimeout)
@@ -40,20 +41,21 @@ func TestLoadDefaults(t *testing.T) {
 func TestLoadValues(t *testing.T) {
 	t.Parallel()
 	c, err := Load(envmap.Env{
-		"DATABASE_URL":        "postgres://u:p@db:5432/x",
-		"REDIS_URL":           "redis://cache:6379/1",
-		"PORT":                "9090",
-		"WORKER_COUNT":        "0",
-		"BATCH_SIZE":          "1",
-		"API_KEYS":            " a, b ,,c ",
-		"CLAIM_IDLE":          "2s",
-		"LOG_LEVEL":           "DEBUG",
-		"PPROF_ADDR":          "127.0.0.1:6060",
-		"READ_HEADER_TIMEOUT": "2s",
-		"IDLE_TIMEOUT":        "1s",
-		"BODY_READ_TIMEOUT":   "500ms",
-		"MAX_BODY_BYTES":      "4096",
-		"ALLOWED_ORIGINS":     "https://ops.example.com, http://127.0.0.1:3000",
+		"DATABASE_URL":                   "postgres://u:p@db:5432/x",
+		"REDIS_URL":                      "redis://cache:6379/1",
+		"PORT":                           "9090",
+		"WORKER_COUNT":                   "0",
+		"BATCH_SIZE":                     "1",
+		"API_KEYS":                       " a, b ,,c ",
+		"CLAIM_IDLE":                     "2s",
+		"DB_IDLE_IN_TRANSACTION_TIMEOUT": "1500ms",
+		"LOG_LEVEL":                      "DEBUG",
+		"PPROF_ADDR":                     "127.0.0.1:6060",
+		"READ_HEADER_TIMEOUT":            "2s",
+		"IDLE_TIMEOUT":                   "1s",
+		"BODY_READ_TIMEOUT":              "500ms",
+		"MAX_BODY_BYTES":                 "4096",
+		"ALLOWED_ORIGINS":                "https://ops.example.com, http://127.0.0.1:3000",
 	}.Getenv)
 	require.NoError(t, err)
 	require.Equal(t, 9090, c.Port)
@@ -61,6 +63,7 @@ func TestLoadValues(t *testing.T) {
 	require.Equal(t, 1, c.BatchSize)
 	require.Equal(t, []string{"a", "b", "c"}, c.APIKeys)
 	require.Equal(t, 2*time.Second, c.ClaimIdle)
+	require.Equal(t, 1500*time.Millisecond, c.IdleInTxTimeout)
 	require.Equal(t, "debug", c.LogLevel)
 	require.Equal(t, "127.0.0.1:6060", c.PprofAddr)
 	require.NoError(t, c.Require("DATABASE_URL", "REDIS_URL"))
@@ -70,9 +73,13 @@ func TestLoadValues(t *testing.T) {
 	require.Equal(t, int64(16*4096), c.InflightBodyBytes, "the default follows MAX_BODY_BYTES")
 	require.Equal(t, []string{"https://ops.example.com", "http://127.0.0.1:3000"}, c.AllowedOrigins)
 
-	c, err = Load(envmap.Env{"MAX_BODY_BYTES": "4096", "INFLIGHT_BODY_BYTES": "4096"}.Getenv)
+	c, err = Load(envmap.Env{"MAX_BODY_BYTES": "4096", "INFLIGHT_BODY_BYTES": "4096", "DB_IDLE_IN_TRANSACTION_TIMEOUT": "0"}.Getenv)
 	require.NoError(t, err)
 	require.Equal(t, int64(4096), c.InflightBodyBytes)
+	require.Zero(t, c.IdleInTxTimeout, "0 turns it off")
+	c, err = Load(envmap.Env{"DB_IDLE_IN_TRANSACTION_TIMEOUT": "0ms"}.Getenv)
+	require.NoError(t, err)
+	require.Zero(t, c.IdleInTxTimeout, "so does 0 with a unit")
 }
 
 func TestRetentionSettings(t *testing.T) {
@@ -148,6 +155,8 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"REDIS_URL":    "127.0.0.1:6379",
 		"PPROF_ADDR":   "6060",
 		"IDLE_TIMEOUT": "0s",
+
+		"DB_IDLE_IN_TRANSACTION_TIMEOUT": "-1s",
 
 		"BODY_READ_TIMEOUT":   "soon",
 		"READ_HEADER_TIMEOUT": "-1s",

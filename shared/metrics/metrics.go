@@ -29,6 +29,7 @@ type Metrics struct {
 	otlpRejected   prometheus.Counter
 	maintenance    *prometheus.CounterVec
 	retained       prometheus.Counter
+	takenOver      prometheus.Counter
 }
 
 // New registers logagg's metrics and the Go runtime's on a fresh registry.
@@ -76,9 +77,13 @@ func New() *Metrics {
 			Name: "logagg_retention_dropped_events_total",
 			Help: "Events removed by retention in this process's maintenance passes, as PostgreSQL estimated them in the partitions dropped.",
 		}),
+		takenOver: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logagg_taken_over_messages_total",
+			Help: "Queue messages this process held and found, when it came to acknowledge them, taken over by another consumer: it was paused or cut off for longer than CLAIM_IDLE. It left them to that consumer and counted nothing for them.",
+		}),
 	}
 	m.Registry.MustRegister(m.requests, m.requestSeconds, m.published, m.batches, m.batchSeconds,
-		m.batchEvents, m.consumed, m.suppressed, m.otlpRejected, m.maintenance, m.retained, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.batchEvents, m.consumed, m.suppressed, m.otlpRejected, m.maintenance, m.retained, m.takenOver, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -132,6 +137,10 @@ func (m *Metrics) ObserveBatch(res event.BatchResult, err error, took time.Durat
 // ObserveSuppressedDetails counts log lines naming a conflict or a dead
 // letter that were not printed (it implements consume.Observer).
 func (m *Metrics) ObserveSuppressedDetails(lines int) { m.suppressed.Add(float64(lines)) }
+
+// ObserveTakenOver counts messages a worker found taken over by another
+// consumer (it implements worker.Observer).
+func (m *Metrics) ObserveTakenOver(messages int) { m.takenOver.Add(float64(messages)) }
 
 // StatsFunc reads the store's exact counters.
 type StatsFunc func(ctx context.Context) (event.Stats, error)

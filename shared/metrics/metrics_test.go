@@ -17,12 +17,13 @@ func scrape(t *testing.T, m *Metrics) string {
 }
 
 // Counters that add up what they are told: the detail log lines held back,
-// and the OTLP records refused.
+// the OTLP records refused, and the messages a consumer found taken over.
 func TestCountersAddUp(t *testing.T) {
 	t.Parallel()
 	for name, observe := range map[string]func(*Metrics, int){
 		"logagg_log_details_suppressed_total":    (*Metrics).ObserveSuppressedDetails,
 		"logagg_otlp_rejected_log_records_total": (*Metrics).ObserveOTLPRejected,
+		"logagg_taken_over_messages_total":       (*Metrics).ObserveTakenOver,
 	} {
 		m := New()
 		observe(m, 3)

@@ -12,8 +12,31 @@ type Consumer interface {
 	// keeps to maxMessages events, which is never more messages.
 	Receive(ctx context.Context, maxMessages int) ([]Message, error)
 	// Ack removes messages for good. Acknowledging an unknown or already
-	// acknowledged ID is not an error.
+	// acknowledged ID is not an error. A queue that knows which consumer
+	// holds a message (an OwnAcker) leaves alone one that another consumer
+	// has taken over.
 	Ack(ctx context.Context, ids []string) error
+}
+
+// OwnAcker is a Consumer that acknowledges only the messages it still
+// holds, and tells which of those it had received it no longer does:
+// another consumer reclaimed them while this one held them past the claim
+// threshold (it was paused, or cut off from the queue), and they are that
+// consumer's to acknowledge now. A consumer that wakes from such a pause
+// is a zombie: whatever it does with those messages late, the store's
+// ledger keeps it from counting twice, and this keeps it from
+// acknowledging what it no longer holds.
+type OwnAcker interface {
+	// AckOwn acknowledges the messages with these IDs that this consumer
+	// still holds, as Ack does, and reports those it had received and
+	// found taken over, or already acknowledged by their new holder.
+	AckOwn(ctx context.Context, ids []string) (TakenOver, error)
+}
+
+// TakenOver is what an acknowledgement found taken over.
+type TakenOver struct {
+	Messages int
+	Events   int // the events those messages carry
 }
 
 // Message is one message taken off the queue.

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/faultpoint"
 	"github.com/logagg/logagg/shared/queue"
 )
 
@@ -30,6 +31,7 @@ type Consumer struct {
 var (
 	_ queue.Consumer = (*Consumer)(nil)
 	_ queue.Extender = (*Consumer)(nil)
+	_ queue.OwnAcker = (*Consumer)(nil)
 )
 
 // Receive returns up to maxMessages messages. Every ClaimIdle/2 at most, it first
@@ -42,6 +44,15 @@ var (
 // A message whose stream entry lacks the body field is returned with a nil
 // Body, for the caller to set aside as unreadable.
 func (c *Consumer) Receive(ctx context.Context, maxMessages int) ([]queue.Message, error) {
+	msgs, err := c.receive(ctx, maxMessages)
+	if len(msgs) > 0 {
+		faultpoint.Hit(faultpoint.QueueAfterFetch)
+	}
+	return msgs, err
+}
+
+// receive is Receive without its fault point.
+func (c *Consumer) receive(ctx context.Context, maxMessages int) ([]queue.Message, error) {
 	if maxMessages < 1 {
 		return nil, event.Errorf(event.Invalid, "receive at least one message")
 	}
@@ -190,36 +201,60 @@ func message(id string, values map[string]any, deliveries int) queue.Message {
 
 // Ack acknowledges messages in one call; acknowledged messages are never
 // delivered again. The events of each message acknowledged now, and not
-// before, leave the backlog. When the group has vanished there is nothing
-// left to acknowledge, and Ack succeeds.
+// before, leave the backlog. A message that another consumer has taken
+// over is left to it (see AckOwn). When the group has vanished there is
+// nothing left to acknowledge, and Ack succeeds.
 func (c *Consumer) Ack(ctx context.Context, ids []string) error {
+	_, err := c.AckOwn(ctx, ids)
+	return err
+}
+
+// AckOwn acknowledges, in one call, the messages this consumer still holds,
+// and reports those it received and holds no more: another consumer
+// reclaimed them after ClaimIdle, while this one was paused or cut off,
+// and acknowledges them itself. IDs this consumer never received here
+// (a process that restarted under the same name) are acknowledged when it
+// holds them in the group, and never reported.
+func (c *Consumer) AckOwn(ctx context.Context, ids []string) (queue.TakenOver, error) {
 	if len(ids) == 0 {
-		return nil
+		return queue.TakenOver{}, nil
 	}
-	args := make([]any, 1, 1+2*len(ids))
-	args[0] = c.q.opts.Group
+	args := make([]any, 2, 2+2*len(ids))
+	args[0], args[1] = c.q.opts.Group, c.name
 	c.heldMu.Lock()
 	for _, id := range ids {
 		n, ok := c.held[id]
 		if !ok {
-			n = 1 // not received here (a test, or a process that restarted)
+			n = 1 // not received here: its events are unknown
 		}
 		args = append(args, id, n)
 	}
 	c.heldMu.Unlock()
-	err := ackScript.Run(ctx, c.q.client, []string{c.q.opts.Stream, c.q.backlogKey}, args...).Err()
+	res, err := ackScript.Run(ctx, c.q.client, []string{c.q.opts.Stream, c.q.backlogKey}, args...).Slice()
 	if isNoGroup(err) {
-		err = nil
+		res, err = nil, nil
 	}
 	if err != nil {
-		return wrapErr(err)
+		return queue.TakenOver{}, wrapErr(err)
 	}
+	var gone []any
+	if len(res) == 2 {
+		gone, _ = res[1].([]any)
+	}
+	var lost queue.TakenOver
 	c.heldMu.Lock()
+	defer c.heldMu.Unlock()
+	for _, g := range gone {
+		id, _ := g.(string)
+		if n, ok := c.held[id]; ok {
+			lost.Messages++
+			lost.Events += n
+		}
+	}
 	for _, id := range ids {
 		delete(c.held, id)
 	}
-	c.heldMu.Unlock()
-	return nil
+	return lost, nil
 }
 
 // Close removes the consumer from the group if it has nothing pending, so

@@ -133,20 +133,31 @@ redis.call('INCRBY', backlog, events)
 return {1}
 `)
 
-// ackScript acknowledges entries and takes the events of those it
-// acknowledged off the backlog counter; an entry acknowledged before counts
-// nothing, so the counter stays exact however often an ID is acknowledged.
-// It never goes below zero, which only entries added or deleted by hand
-// would otherwise bring about. The counter is the one consumer group's.
-// KEYS[1] stream, KEYS[2] backlog counter; ARGV[1] group, then ID and
-// events of each entry. Returns the events taken off.
+// ackScript acknowledges the entries this consumer holds and takes their
+// events off the backlog counter. It leaves alone an entry that another
+// consumer holds, or that is no longer pending: this consumer held it past
+// the claim threshold (it was paused, or cut off), another reclaimed it,
+// and only that one acknowledges it, so that the counter counts it out
+// once. It returns the IDs of such entries. The counter never goes below
+// zero, which only entries added or deleted by hand would otherwise bring
+// about. The counter is the one consumer group's.
+// KEYS[1] stream, KEYS[2] backlog counter; ARGV[1] group, ARGV[2]
+// consumer, then ID and events of each entry. Returns {events taken off,
+// {IDs not held}}.
 var ackScript = redis.NewScript(`
-local acked = 0
-for i = 2, #ARGV, 2 do
-  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then acked = acked + tonumber(ARGV[i + 1]) end
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local acked, gone = 0, {}
+for i = 3, #ARGV, 2 do
+  local p = redis.call('XPENDING', stream, group, ARGV[i], ARGV[i], 1)
+  if #p == 1 and p[1][2] == consumer then
+    redis.call('XACK', stream, group, ARGV[i])
+    acked = acked + tonumber(ARGV[i + 1])
+  else
+    gone[#gone + 1] = ARGV[i]
+  end
 end
 if acked > 0 and redis.call('DECRBY', KEYS[2], acked) < 0 then redis.call('SET', KEYS[2], 0) end
-return acked
+return {acked, gone}
 `)
 
 // claimScript takes over entries pending longer than the idle time from any

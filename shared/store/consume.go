@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/logagg/logagg/shared/event"
+	"github.com/logagg/logagg/shared/faultpoint"
 )
 
 // maxAttempts bounds how often retryOnDeadlock runs a transaction that
@@ -202,6 +203,7 @@ func (s *Store) commitAssumingFresh(ctx context.Context, recs []event.Record) (e
 		plan.queueWrites(b, inserted)
 		err := conn.SendBatch(ctx, b).Close()
 		if err == nil {
+			faultpoint.Hit(faultpoint.StoreBetweenRoundTrips)
 			b = &pgx.Batch{}
 			plan.queueCounts(b, inserted, s.shard())
 			b.Queue("COMMIT")

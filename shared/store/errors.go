@@ -33,6 +33,8 @@ func failureOf(err error) failure {
 		return failRetry
 	case "LG001": // a message was committed by a concurrent batch meanwhile: see isRedelivery
 		return failRetry
+	case "25P03": // idle_in_transaction_session_timeout ended the session (a paused client): a new one will do
+		return failUnavailable
 	}
 	if len(code) < 2 {
 		return failInternal

@@ -30,6 +30,8 @@ func TestFailureOfAndClassify(t *testing.T) {
 		{"check violation", pg("23514"), failData, event.Invalid},
 		{"index row too large", pg("54000"), failData, event.Invalid},
 		{"admin shutdown", pg("57P01"), failUnavailable, event.Unavailable},
+		{"idle-in-transaction timeout", pg("25P03"), failUnavailable, event.Unavailable},
+		{"other invalid transaction state", pg("25001"), failInternal, event.Internal},
 		{"connection failure", pg("08006"), failUnavailable, event.Unavailable},
 		{"disk full", pg("53100"), failUnavailable, event.Unavailable},
 		{"undefined table", pg("42P01"), failInternal, event.Internal},

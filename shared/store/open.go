@@ -27,11 +27,28 @@ type Options struct {
 	// processed_events covers (default DefaultPartitionInterval), at least
 	// MinPartitionInterval. Replicas should agree on it.
 	PartitionInterval time.Duration
+	// IdleInTransactionTimeout is PostgreSQL's
+	// idle_in_transaction_session_timeout on every connection (default
+	// DefaultIdleInTransactionTimeout; negative leaves the server's
+	// setting). A session that sits in an open transaction this long,
+	// waiting for its client, is ended and its transaction rolled back.
+	// Its client is paused, or cut off, or hung: a replica stopped between
+	// the consume transaction's round trips holds the row locks of the keys
+	// it inserted, and the replica that reclaims its messages would
+	// otherwise wait on them for as long as the pause lasts.
+	IdleInTransactionTimeout time.Duration
 }
 
 // DefaultMaxConns is the connection pool's size when Options leave it 0
 // (DB_MAX_CONNS).
 const DefaultMaxConns = 8
+
+// DefaultIdleInTransactionTimeout is Options.IdleInTransactionTimeout when
+// it is 0 (DB_IDLE_IN_TRANSACTION_TIMEOUT). The consume transaction is
+// never idle between its two round trips for longer than it takes to plan
+// the second in Go, well under a millisecond; the bound is seconds so that
+// a process starved of CPU is not cut off, and short beside CLAIM_IDLE.
+const DefaultIdleInTransactionTimeout = 5 * time.Second
 
 const (
 	defaultShards         = 16
@@ -61,6 +78,9 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if opts.Shards <= 0 {
 		opts.Shards = defaultShards
 	}
+	if opts.IdleInTransactionTimeout == 0 {
+		opts.IdleInTransactionTimeout = DefaultIdleInTransactionTimeout
+	}
 	if opts.PartitionInterval <= 0 {
 		opts.PartitionInterval = DefaultPartitionInterval
 	}
@@ -75,6 +95,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	cfg.MaxConns = opts.MaxConns
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if opts.IdleInTransactionTimeout > 0 {
+		// Sent when each connection starts; it overrides the same
+		// parameter in the URL. In milliseconds, PostgreSQL's unit for it.
+		ms := max(opts.IdleInTransactionTimeout.Milliseconds(), 1)
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(ms, 10)
 	}
 	s := &Store{
 		host:     net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/tern/v2/migrate"
 	"github.com/stretchr/testify/require"
 
@@ -129,4 +131,71 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	_, err = s.Events(ctx, event.Filter{})
 	require.Equal(t, event.Unavailable, event.ErrorCode(err))
 	require.Equal(t, event.Unavailable, event.ErrorCode(s.Ping(ctx)))
+}
+
+func TestOpenSetsTheIdleInTransactionTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.NewDatabase(t)
+	for opt, want := range map[time.Duration]string{
+		0:                       DefaultIdleInTransactionTimeout.String(),
+		1500 * time.Millisecond: "1500ms",
+		-1:                      "0", // the server's own setting, here its default
+	} {
+		s, err := Open(ctx, url, Options{IdleInTransactionTimeout: opt, MaxConns: 1})
+		require.NoError(t, err)
+		var got string
+		require.NoError(t, s.pool.QueryRow(ctx, `SHOW idle_in_transaction_session_timeout`).Scan(&got))
+		s.Close()
+		require.Equal(t, want, got, "IdleInTransactionTimeout %s", opt)
+	}
+}
+
+// A consumer stopped inside its consume transaction, after the round trip
+// that inserted its events, holds their keys' row locks; another consumer
+// that took its messages over waits on them when it inserts the same
+// keys. The timeout ends the stopped one's session, so that the other
+// commits; the stopped one's next round trip fails as the database being
+// unavailable, and its retry finds the messages committed and counts
+// nothing.
+func TestAnIdleTransactionIsEndedSoThatConsumeDoesNotWaitOnItsLocks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.NewDatabase(t), Options{IdleInTransactionTimeout: 300 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	recs := []event.Record{rec("m1", ev("t", "e1", `{}`), ev("t", "e2", `{}`))}
+
+	// The stopped consumer: the first round trip of commitAssumingFresh.
+	stopped, err := s.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer stopped.Release()
+	plan := planBatch(recs, map[string]bool{"m1": true})
+	inserted := map[event.Key]bool{}
+	first := &pgx.Batch{}
+	first.Queue(beginSQL)
+	plan.queueWrites(first, inserted)
+	require.NoError(t, stopped.SendBatch(ctx, first).Close())
+	require.Len(t, inserted, 2, "the stopped consumer holds both keys")
+
+	// Without the timeout this would wait for as long as the other stays
+	// stopped: here, until the deadline.
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := s.Consume(waitCtx, recs)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Unique)
+
+	second := &pgx.Batch{}
+	plan.queueCounts(second, inserted, s.shard())
+	second.Queue("COMMIT")
+	err = stopped.SendBatch(ctx, second).Close()
+	require.Error(t, err, "the stopped consumer's session was ended")
+	require.Equal(t, failUnavailable, failureOf(err), "%v", err)
+
+	res, err = s.Consume(ctx, recs)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.AlreadyCommitted, "the retry finds the message committed")
+	requireStats(t, s, event.Stats{Received: 2, UniqueProcessed: 2, Topics: 1})
+	require.Equal(t, int64(2), rowCount(t, s, "processed_events"))
 }

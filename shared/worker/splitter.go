@@ -45,8 +45,8 @@ const partLimit = 3
 
 // Part is one worker's share of a Splitter: a queue.Consumer whose Receive
 // keeps to its limit in events as well as in messages, a queue.Extender
-// that extends through the Splitter's consumer when that one can, and
-// queue.Buffered.
+// and a queue.OwnAcker that go through the Splitter's consumer when that
+// one can, and queue.Buffered.
 type Part struct {
 	s      *Splitter
 	buf    []queue.Message // guarded by s.mu
@@ -58,6 +58,7 @@ var (
 	_ queue.Consumer = (*Part)(nil)
 	_ queue.Extender = (*Part)(nil)
 	_ queue.Buffered = (*Part)(nil)
+	_ queue.OwnAcker = (*Part)(nil)
 )
 
 // NewSplitter splits what src delivers among parts parts, fetching about
@@ -233,6 +234,16 @@ func (p *Part) Receive(ctx context.Context, maxEvents int) ([]queue.Message, err
 
 // Ack acknowledges through the underlying consumer.
 func (p *Part) Ack(ctx context.Context, ids []string) error { return p.s.src.Ack(ctx, ids) }
+
+// AckOwn acknowledges through the underlying consumer and reports what it
+// found taken over, when it can tell; otherwise it acknowledges them all
+// and reports nothing.
+func (p *Part) AckOwn(ctx context.Context, ids []string) (queue.TakenOver, error) {
+	if owner, ok := p.s.src.(queue.OwnAcker); ok {
+		return owner.AckOwn(ctx, ids)
+	}
+	return queue.TakenOver{}, p.s.src.Ack(ctx, ids)
+}
 
 // Extend extends through the underlying consumer, when it can.
 func (p *Part) Extend(ctx context.Context, ids []string) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/logagg/logagg/shared/faultpoint"
 	"github.com/logagg/logagg/shared/queue"
 )
 
@@ -40,6 +41,14 @@ type Worker struct {
 	// extended, when Consumer is a queue.Extender; set it well under the
 	// claim threshold. 0 never extends.
 	Heartbeat time.Duration
+	// Observer is told of messages the worker found taken over by another
+	// consumer when it came to acknowledge them (metrics). It may be nil.
+	Observer Observer
+}
+
+// Observer is told what the worker found taken over.
+type Observer interface {
+	ObserveTakenOver(messages int)
 }
 
 // Run consumes until ctx is cancelled, then finishes and acknowledges the
@@ -111,6 +120,7 @@ func (w *Worker) process(lt lifetimes, msgs []queue.Message) {
 		}
 		done, retry := partition(msgs, failed)
 		if len(done) > 0 {
+			faultpoint.Hit(faultpoint.WorkerAfterCommit)
 			if ackErr := w.ack(lt.finish, done); ackErr != nil {
 				// The batch committed; a redelivery will be recognised by
 				// the ledger and acknowledged without being counted again.
@@ -171,8 +181,28 @@ func (w *Worker) handle(ctx context.Context, msgs []queue.Message) (map[string]b
 	return failed, nil
 }
 
+// ack acknowledges msgs. When the consumer can tell that another consumer
+// took some of them over — this process was paused, or cut off, for longer
+// than the claim threshold, and woke up a zombie — those are left to that
+// consumer, which has committed them or will; the ledger made this
+// worker's late work on them count nothing. It is logged and observed.
 func (w *Worker) ack(ctx context.Context, msgs []queue.Message) error {
-	return w.Consumer.Ack(ctx, queue.IDs(msgs))
+	ids := queue.IDs(msgs)
+	owner, ok := w.Consumer.(queue.OwnAcker)
+	if !ok {
+		return w.Consumer.Ack(ctx, ids)
+	}
+	lost, err := owner.AckOwn(ctx, ids)
+	if err != nil || lost.Messages == 0 {
+		return err
+	}
+	w.logger().Warn("messages taken over by another consumer while this one held them; left to it",
+		"messages", len(ids), "taken_over", lost.Messages, "events_taken_over", lost.Events,
+		"acknowledged", len(ids)-lost.Messages)
+	if w.Observer != nil {
+		w.Observer.ObserveTakenOver(lost.Messages)
+	}
+	return nil
 }
 
 // sqsEvent wraps queue messages in the shape the SQS event source delivers.

@@ -1,0 +1,6 @@
+//go:build !faults
+
+package faultpoint
+
+// Hit does nothing: this build has no fault points.
+func Hit(string) {}
