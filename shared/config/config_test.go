@@ -28,25 +28,27 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, c.BodyReadTimeout)
 	require.Equal(t, int64(16*6<<20), c.InflightBodyBytes)
 	require.Empty(t, c.AllowedOrigins)
+	require.False(t, c.AllowEviction)
 }
 
 func TestLoadValues(t *testing.T) {
 	t.Parallel()
 	c, err := Load(envmap.Env{
-		"DATABASE_URL":        "postgres://u:p@db:5432/x",
-		"REDIS_URL":           "redis://cache:6379/1",
-		"PORT":                "9090",
-		"WORKER_COUNT":        "0",
-		"BATCH_SIZE":          "1",
-		"API_KEYS":            " a, b ,,c ",
-		"CLAIM_IDLE":          "2s",
-		"LOG_LEVEL":           "DEBUG",
-		"PPROF_ADDR":          "127.0.0.1:6060",
-		"READ_HEADER_TIMEOUT": "2s",
-		"IDLE_TIMEOUT":        "1s",
-		"BODY_READ_TIMEOUT":   "500ms",
-		"MAX_BODY_BYTES":      "4096",
-		"ALLOWED_ORIGINS":     "https://ops.example.com, http://127.0.0.1:3000",
+		"DATABASE_URL":         "postgres://u:p@db:5432/x",
+		"REDIS_URL":            "redis://cache:6379/1",
+		"PORT":                 "9090",
+		"WORKER_COUNT":         "0",
+		"BATCH_SIZE":           "1",
+		"API_KEYS":             " a, b ,,c ",
+		"CLAIM_IDLE":           "2s",
+		"LOG_LEVEL":            "DEBUG",
+		"PPROF_ADDR":           "127.0.0.1:6060",
+		"READ_HEADER_TIMEOUT":  "2s",
+		"IDLE_TIMEOUT":         "1s",
+		"BODY_READ_TIMEOUT":    "500ms",
+		"MAX_BODY_BYTES":       "4096",
+		"ALLOWED_ORIGINS":      "https://ops.example.com, http://127.0.0.1:3000",
+		"REDIS_ALLOW_EVICTION": "true",
 	}.Getenv)
 	require.NoError(t, err)
 	require.Equal(t, 9090, c.Port)
@@ -62,6 +64,7 @@ func TestLoadValues(t *testing.T) {
 	require.Equal(t, 500*time.Millisecond, c.BodyReadTimeout)
 	require.Equal(t, int64(16*4096), c.InflightBodyBytes, "the default follows MAX_BODY_BYTES")
 	require.Equal(t, []string{"https://ops.example.com", "http://127.0.0.1:3000"}, c.AllowedOrigins)
+	require.True(t, c.AllowEviction)
 
 	c, err = Load(envmap.Env{"MAX_BODY_BYTES": "4096", "INFLIGHT_BODY_BYTES": "4096"}.Getenv)
 	require.NoError(t, err)
@@ -81,6 +84,8 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"REDIS_URL":    "127.0.0.1:6379",
 		"PPROF_ADDR":   "6060",
 		"IDLE_TIMEOUT": "0s",
+
+		"REDIS_ALLOW_EVICTION": "yes",
 
 		"BODY_READ_TIMEOUT":   "soon",
 		"READ_HEADER_TIMEOUT": "-1s",

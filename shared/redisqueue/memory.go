@@ -2,6 +2,7 @@ package redisqueue
 
 import (
 	"context"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -44,4 +45,29 @@ func (q *Queue) groupExists(ctx context.Context) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// EvictionPolicy returns Redis's maxmemory-policy (CONFIG GET), for
+// Evicts to judge. Managed Redis services often rename or forbid CONFIG:
+// Redis's refusal is then an error with code Internal, which the caller
+// may note and go on; an unreachable Redis is Unavailable.
+func (q *Queue) EvictionPolicy(ctx context.Context) (string, error) {
+	res, err := q.client.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return "", wrapErr(err)
+	}
+	policy, ok := res["maxmemory-policy"]
+	if !ok {
+		return "", event.Errorf(event.Internal, "Redis did not say what its maxmemory-policy is")
+	}
+	return policy, nil
+}
+
+// Evicts reports whether a maxmemory-policy lets Redis delete the queue's
+// keys to make room: the allkeys-* policies would silently drop the stream
+// (events that were acknowledged with a 202) or its counters. The
+// volatile-* policies evict only keys with an expiry, which the queue never
+// sets, and otherwise refuse writes as noeviction does.
+func Evicts(policy string) bool {
+	return strings.HasPrefix(policy, "allkeys-")
 }

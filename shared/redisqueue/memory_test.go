@@ -132,3 +132,49 @@ func TestPublishingToAFullRedisIsOverloaded(t *testing.T) {
 	queuetest.RequireCount(t, f.q.Published, 20)
 	queuetest.RequireCount(t, f.q.Backlog, 20)
 }
+
+func TestEvictionPolicy(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{"noeviction", "allkeys-lru", "volatile-lfu"} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			q := queueOn(t, testenv.PrivateRedis(t, "--maxmemory-policy", policy))
+			got, err := q.EvictionPolicy(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, policy, got)
+		})
+	}
+	t.Run("CONFIG renamed away", func(t *testing.T) {
+		t.Parallel()
+		q := queueOn(t, testenv.PrivateRedis(t, "--rename-command", "CONFIG", ""))
+		_, err := q.EvictionPolicy(context.Background())
+		require.Equal(t, event.Internal, event.ErrorCode(err), "Redis's refusal, for the caller to report: %v", err)
+		require.ErrorContains(t, err, "unknown command")
+	})
+}
+
+func TestEvicts(t *testing.T) {
+	t.Parallel()
+	for policy, evicts := range map[string]bool{
+		"noeviction":      false,
+		"allkeys-lru":     true,
+		"allkeys-lfu":     true,
+		"allkeys-random":  true,
+		"volatile-lru":    false, // only keys with an expiry, which the queue never sets
+		"volatile-lfu":    false,
+		"volatile-random": false,
+		"volatile-ttl":    false,
+	} {
+		require.Equal(t, evicts, redisqueue.Evicts(policy), policy)
+	}
+}
+
+// queueOn is a queue on the Redis at url.
+func queueOn(t *testing.T, url string) *redisqueue.Queue {
+	t.Helper()
+	o, err := redis.ParseURL(url)
+	require.NoError(t, err)
+	client := redis.NewClient(o)
+	t.Cleanup(func() { _ = client.Close() })
+	return redisqueue.New(client, redisqueue.Options{})
+}
