@@ -4,12 +4,18 @@ package faults
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/internal/loadgen"
@@ -109,5 +115,156 @@ func TestRedisOutOfMemory(t *testing.T) {
 		refused, res.Retries, started.Round(time.Millisecond), resumed.Round(time.Millisecond))
 	t.Logf("  its first acknowledgements took the backlog from %d to %d events while Redis used %.2f MiB of its %.0f MiB",
 		fullAt.backlog, firstAck.backlog, float64(firstAck.memory)/(1<<20), float64(maxmemory)/(1<<20))
+	logEnd(t, st)
+}
+
+// fill appends to the file at path until its filesystem is full, and
+// returns how many bytes it wrote.
+func fill(t *testing.T, path string) int64 {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	require.NoError(t, err)
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	var size int64
+	for {
+		n, err := f.Write(chunk)
+		size += int64(n)
+		if err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC, "the filesystem filled up")
+			return size
+		}
+	}
+}
+
+// exhaustWAL writes a WAL record and switches to the next WAL segment
+// until PostgreSQL cannot create one and stops (PANIC): a full disk that
+// only refused table extensions so far reaches the WAL. Whatever space
+// PostgreSQL frees meanwhile (old segments removed at a checkpoint) is
+// filled again. It returns the error the session ended with.
+func (p *postgres) exhaustWAL(t *testing.T, ballast string) error {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, p.URL())
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	for range 64 {
+		fill(t, ballast)
+		if _, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(false, 'logagg-faults', 'wal'); SELECT pg_switch_wal()"); err != nil {
+			return err
+		}
+	}
+	t.Fatal("PostgreSQL switched to 64 new WAL segments on a full disk")
+	return nil
+}
+
+// running reports whether the cluster's postmaster runs.
+func (p *postgres) running() bool {
+	return p.command("pg_ctl", "status", "-D", p.data()).Run() == nil
+}
+
+// serverErrors counts the ERROR, FATAL and PANIC lines of the cluster's
+// log by SQLSTATE and level (the log line prefix is "%e/"), with the
+// first message of each, leaving out the consume transaction's own
+// redelivery signal (LG001).
+func (p *postgres) serverErrors(t *testing.T) map[string]serverError {
+	t.Helper()
+	log, err := os.ReadFile(p.log())
+	require.NoError(t, err)
+	seen := map[string]serverError{}
+	for _, m := range serverErrorLine.FindAllStringSubmatch(string(log), -1) {
+		if m[1] == "LG001" {
+			continue
+		}
+		k := m[1] + " " + m[2]
+		e := seen[k]
+		if e.count == 0 {
+			e.first = m[3]
+		}
+		e.count++
+		seen[k] = e
+	}
+	return seen
+}
+
+type serverError struct {
+	count int
+	first string
+}
+
+var serverErrorLine = regexp.MustCompile(`(?m)^([0-9A-Z]{5})/(ERROR|FATAL|PANIC):  (.*)$`)
+
+// TestPostgresOutOfDisk gives PostgreSQL's data directory a tmpfs of
+// 256 MiB and, while two replicas publish and consume 100,000 events,
+// fills it with a file. PostgreSQL first refuses to extend tables
+// (SQLSTATE 53100, disk_full); then the test makes it need a new WAL
+// segment, which it cannot create, and it stops (PANIC), as a server whose
+// WAL disk is full does. The consumers must take neither for a fault of
+// the data — nothing is dead-lettered — and back off until the file is
+// removed and PostgreSQL is back: restarted by hand, as an operator would,
+// if it did not recover by itself. Everything is committed in the end.
+func TestPostgresOutOfDisk(t *testing.T) {
+	const events = 100_000
+	const tablesFull = 3 * time.Second // only tables cannot grow
+	const walFullFor = 3 * time.Second // the WAL cannot either
+	s := newSystemOn(t, nil, servers{pg: pgOptions{filesystem: "256m", settings: map[string]string{
+		"max_wal_size": "48MB", "min_wal_size": "32MB", "log_line_prefix": "%e/", "log_min_error_statement": "panic",
+	}}})
+	a, b := s.start("a", nil), s.start("b", nil)
+	c := client(a, b)
+
+	r := publish(c, events, 0.3, 21, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 15_000})
+	eventually(t, 2*time.Minute, "a quarter of the events received", func() bool { return stats(c).Received >= events/4 })
+
+	atFill := stats(c)
+	ballast := filepath.Join(s.pg.dataDir, "ballast")
+	size := fill(t, ballast)
+	filled := time.Now()
+	sentAtFill := r.sent.Load()
+	failedBatches := func() float64 {
+		return metric(t, a, "logagg_consume_batches_total", `outcome="failed"`) + metric(t, b, "logagg_consume_batches_total", `outcome="failed"`)
+	}
+	noticed := eventually(t, time.Minute, "consume batches fail", func() bool { return failedBatches() > 0 })
+	time.Sleep(tablesFull - time.Since(filled))
+	failedOnTables := failedBatches()
+
+	walErr := s.pg.exhaustWAL(t, ballast)
+	walFull := time.Now()
+	waitHealth(t, "/health reports the database down", databaseDown, a, b)
+	time.Sleep(walFullFor - time.Since(walFull))
+	held := s.pendingOf(append(a.consumers(), b.consumers()...)...)
+	sentWhileFull := r.sent.Load() - sentAtFill
+	failedWhileFull := failedBatches()
+	stoppedByItself := !s.pg.running()
+
+	require.NoError(t, os.Remove(ballast))
+	freed := time.Now()
+	restarted := false
+	recovered := waitHealth(t, "/health reports healthy again", func(code int, body map[string]string) bool {
+		if !s.pg.running() {
+			s.pg.Start() // as an operator would, once there is room again
+			restarted = true
+		}
+		return healthy(code, body)
+	}, a, b)
+
+	res := r.wait(t)
+	st := s.requireExact(t, c, want{sent: events, unique: int64(r.unique), keys: keysOf(t, r.events)})
+	drained := time.Since(freed)
+	took := time.Since(r.start)
+	require.Positive(t, sentWhileFull, "/publish accepted events while the disk was full")
+	stopAll(t, a, b)
+
+	r.logHeadline(t, "PostgreSQL out of disk (data directory on a 256 MiB tmpfs, filled mid-run), publishing at up to 15,000 events/s", took)
+	t.Logf("  filled with a %d MiB file at %d/%d received; the first batch failed %s after; tables full for %s (%.0f batches failed), then the WAL: %v",
+		size>>20, atFill.Received, events, noticed.Round(time.Millisecond), tablesFull, failedOnTables, walErr)
+	t.Logf("  full for %s in all; PostgreSQL had stopped by itself: %v, restarted by hand: %v; meanwhile /publish accepted %d events, consumers held %d messages (highest delivery count %d), %.0f batches failed and were retried, %d publish retries",
+		freed.Sub(filled).Round(time.Millisecond), stoppedByItself, restarted, sentWhileFull, len(held), maxDeliveries(held), failedWhileFull, res.Retries)
+	t.Logf("  healthy %s after the file was removed (%s after the WAL filled), drained %s after it",
+		recovered.Round(time.Millisecond), freed.Sub(walFull).Round(time.Millisecond), drained.Round(time.Millisecond))
+	errs := s.pg.serverErrors(t)
+	for _, k := range slices.Sorted(maps.Keys(errs)) {
+		t.Logf("  PostgreSQL said %s ×%d, first: %s", k, errs[k].count, errs[k].first)
+	}
 	logEnd(t, st)
 }
