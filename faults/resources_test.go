@@ -4,18 +4,22 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/internal/loadgen"
@@ -266,5 +270,132 @@ func TestPostgresOutOfDisk(t *testing.T) {
 	for _, k := range slices.Sorted(maps.Keys(errs)) {
 		t.Logf("  PostgreSQL said %s ×%d, first: %s", k, errs[k].count, errs[k].first)
 	}
+	logEnd(t, st)
+}
+
+// readRoutes are the API's reads of the database.
+var readRoutes = []string{"/events", "/events/count", "/stats", "/topics"}
+
+// readsUnavailable reports whether each read of the API answers 503 with
+// Retry-After on every replica.
+func readsUnavailable(t *testing.T, replicas ...*replica) bool {
+	t.Helper()
+	for _, r := range replicas {
+		for _, route := range readRoutes {
+			resp, err := http.Get(r.url + route)
+			require.NoError(t, err)
+			var body struct{ Error string }
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || body.Error == "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// takeConnections takes every connection slot of the cluster for the
+// test's own idle sessions, and ends the sessions of the clients whose
+// application_name is victims: they get them back only once release is
+// called. A client that reconnects between the two finds its session
+// ended again, until none is left and the cluster turns new connections
+// away (SQLSTATE 53300, too_many_connections). It returns how many
+// sessions it holds.
+func takeConnections(t *testing.T, p *postgres, victims string) (held int, release func()) {
+	t.Helper()
+	ctx := context.Background()
+	connect := func(name string) (*pgx.Conn, error) {
+		return pgx.Connect(ctx, p.URL()+"&application_name="+name)
+	}
+	control, err := connect("faults-control")
+	require.NoError(t, err)
+	var hogs []*pgx.Conn
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			for _, c := range append(hogs, control) {
+				_ = c.Close(ctx)
+			}
+		})
+	}
+	t.Cleanup(release)
+	eventually(t, 30*time.Second, "every connection slot is taken and no "+victims+" session is left", func() bool {
+		var ended int64
+		require.NoError(t, control.QueryRow(ctx,
+			"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", victims).Scan(&ended))
+		for {
+			c, err := connect("faults-hog")
+			if err != nil {
+				var pgErr *pgconn.PgError
+				require.ErrorAs(t, err, &pgErr, "refused by the server: %v", err)
+				require.Equal(t, "53300", pgErr.Code, "too_many_connections: %v", err)
+				break
+			}
+			hogs = append(hogs, c)
+		}
+		var left int64
+		require.NoError(t, control.QueryRow(ctx,
+			"SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", victims).Scan(&left))
+		return ended == 0 && left == 0
+	})
+	return len(hogs) + 1, release
+}
+
+// TestPostgresOutOfConnections lets other clients take every one of
+// PostgreSQL's max_connections (40) while two replicas publish and consume
+// 100,000 events, and ends the replicas' sessions so that they must
+// connect again, which the server refuses (53300) for several seconds. The
+// reads must answer 503 with Retry-After, /health must name the database,
+// /publish must keep accepting, and the consumers must retry until the
+// connections come back, losing and dead-lettering nothing.
+func TestPostgresOutOfConnections(t *testing.T) {
+	const events = 100_000
+	const outage = 5 * time.Second
+	s := newSystemOn(t, nil, servers{pg: pgOptions{settings: map[string]string{"max_connections": "40"}}})
+	s.env["DATABASE_URL"] = s.pg.URL() + "&application_name=logagg"
+	a, b := s.start("a", nil), s.start("b", nil)
+	c := client(a, b)
+
+	r := publish(c, events, 0.3, 23, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 15_000})
+	eventually(t, 2*time.Minute, "a quarter of the events received", func() bool { return stats(c).Received >= events/4 })
+
+	atTake := stats(c)
+	taking := time.Now()
+	sessions, release := takeConnections(t, s.pg, "logagg")
+	took := time.Since(taking)
+	taken := time.Now()
+	sentAtTake := r.sent.Load()
+	noticed := waitHealth(t, "/health reports the database down", databaseDown, a, b)
+	require.True(t, readsUnavailable(t, a, b), "every read answers 503 with Retry-After")
+	time.Sleep(outage - time.Since(taken))
+	require.True(t, readsUnavailable(t, a, b), "every read still answers 503 with Retry-After")
+	held := s.pendingOf(append(a.consumers(), b.consumers()...)...)
+	sentInOutage := r.sent.Load() - sentAtTake
+	failedBatches := metric(t, a, "logagg_consume_batches_total", `outcome="failed"`) +
+		metric(t, b, "logagg_consume_batches_total", `outcome="failed"`)
+	var unavailable float64
+	for _, rep := range []*replica{a, b} {
+		for _, route := range readRoutes {
+			unavailable += metric(t, rep, "logagg_http_requests_total", `code="503",route="`+route+`"`)
+		}
+	}
+
+	release()
+	released := time.Now()
+	recovered := waitHealth(t, "/health reports healthy again", healthy, a, b)
+	res := r.wait(t)
+	st := s.requireExact(t, c, want{sent: events, unique: int64(r.unique), keys: keysOf(t, r.events)})
+	drained := time.Since(released)
+	require.Positive(t, sentInOutage, "/publish accepted events while the database refused connections")
+	require.Positive(t, failedBatches, "batches failed while the database refused connections")
+	stopAll(t, a, b)
+
+	r.logHeadline(t, "PostgreSQL out of connections (max_connections 40 taken by other clients) mid-run, publishing at up to 15,000 events/s", time.Since(r.start))
+	t.Logf("  taken at %d/%d received: %d sessions held by others, the replicas' ended, in %s; /health said database disconnected after %s; refused for %s",
+		atTake.Received, events, sessions, took.Round(time.Millisecond), noticed.Round(time.Millisecond), released.Sub(taken).Round(time.Millisecond))
+	t.Logf("  meanwhile the reads answered 503 with Retry-After (%.0f reads answered 503 in all), /publish accepted %d events, consumers held %d messages (highest delivery count %d), %.0f batches failed and were retried; %d publish retries",
+		unavailable, sentInOutage, len(held), maxDeliveries(held), failedBatches, res.Retries)
+	t.Logf("  healthy %s after the connections were given back, drained %s after", recovered.Round(time.Millisecond), drained.Round(time.Millisecond))
 	logEnd(t, st)
 }
