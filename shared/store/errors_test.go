@@ -29,9 +29,16 @@ func TestFailureOfAndClassify(t *testing.T) {
 		{"timestamp out of range", pg("22008"), failData, event.Invalid},
 		{"check violation", pg("23514"), failData, event.Invalid},
 		{"index row too large", pg("54000"), failData, event.Invalid},
-		{"admin shutdown", pg("57P01"), failUnavailable, event.Unavailable},
 		{"connection failure", pg("08006"), failUnavailable, event.Unavailable},
+		// What PostgreSQL raised in the fault suite's resource scenarios:
+		// a table that cannot grow, a session ended for its slot, a
+		// server restarting after its WAL disk filled, no slot left.
 		{"disk full", pg("53100"), failUnavailable, event.Unavailable},
+		{"admin shutdown, a session ended by pg_terminate_backend", pg("57P01"), failUnavailable, event.Unavailable},
+		{"crash shutdown, another server process crashed", pg("57P02"), failUnavailable, event.Unavailable},
+		{"cannot connect now, in recovery", pg("57P03"), failUnavailable, event.Unavailable},
+		{"too many connections", pg("53300"), failUnavailable, event.Unavailable},
+		{"I/O error", pg("58030"), failUnavailable, event.Unavailable},
 		{"undefined table", pg("42P01"), failInternal, event.Internal},
 		{"network", io.ErrUnexpectedEOF, failUnavailable, event.Unavailable},
 		{"cancelled", context.Canceled, failUnavailable, event.Unavailable},
