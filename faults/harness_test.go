@@ -58,7 +58,7 @@ type servers struct {
 func newSystemOn(t *testing.T, env map[string]string, srv servers) *system {
 	t.Helper()
 	s := &system{t: t, bin: testenv.Build(t, "./localrun")}
-	s.pg = startPostgresWith(t, srv.pg)
+	s.pg = startPostgres(t, srv.pg)
 	s.redis = startRedis(t, srv.redis...)
 	s.rdb = s.redis.Client()
 	t.Cleanup(func() { s.rdb.Close() })

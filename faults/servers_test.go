@@ -56,13 +56,10 @@ type pgOptions struct {
 }
 
 // startPostgres creates a cluster with trust authentication in a fresh
-// directory and starts it on a free port. PostgreSQL refuses to run as
-// root, so when the tests run as root the cluster belongs to the postgres
-// user and every pg_ctl call runs as that user.
-func startPostgres(t *testing.T) *postgres { return startPostgresWith(t, pgOptions{}) }
-
-// startPostgresWith is startPostgres with opts.
-func startPostgresWith(t *testing.T, opts pgOptions) *postgres {
+// directory, as opts say, and starts it on a free port. PostgreSQL refuses
+// to run as root, so when the tests run as root the cluster belongs to the
+// postgres user and every pg_ctl call runs as that user.
+func startPostgres(t *testing.T, opts pgOptions) *postgres {
 	t.Helper()
 	p := &postgres{t: t, port: testenv.FreePort(t), uid: -1, gid: -1, opts: opts}
 	dir, err := os.MkdirTemp("", "logagg-faults-pg-")
