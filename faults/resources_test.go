@@ -5,6 +5,7 @@ package faults
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"os"
@@ -51,6 +52,16 @@ func (s *system) redisCounter(name string) int64 {
 	return n
 }
 
+// queueCounters reads the events published and the backlog at one
+// instant.
+func (s *system) queueCounters(t *testing.T) (published, backlog int64) {
+	t.Helper()
+	v, err := s.rdb.MGet(context.Background(), stream+":published", stream+":backlog").Result()
+	require.NoError(t, err)
+	n := func(x any) int64 { i, _ := strconv.ParseInt(fmt.Sprint(x), 10, 64); return i }
+	return n(v[0]), n(v[1])
+}
+
 // redisMemory is what Redis uses, in bytes.
 func (s *system) redisMemory(t *testing.T) int64 {
 	t.Helper()
@@ -85,13 +96,19 @@ func TestRedisOutOfMemory(t *testing.T) {
 	// Four publishers retrying after Retry-After: 1 s; three rounds of
 	// refusals show that Redis stays full, not that it was once.
 	filled := eventually(t, time.Minute, "/publish is refused while Redis is full", func() bool { return refusals("429") >= 12 })
-	fullAt := struct {
+	var fullAt struct {
 		sent, published, backlog, entries, memory int64
 		health                                    int
-	}{r.sent.Load(), s.redisCounter("published"), s.redisCounter("backlog"),
-		s.rdb.XLen(context.Background(), stream).Val(), s.redisMemory(t), 0}
+	}
+	// What the publisher was told was accepted is what was queued, once the
+	// answers in flight have arrived.
+	eventually(t, 10*time.Second, "the events accepted are the events queued", func() bool {
+		fullAt.published, fullAt.backlog = s.queueCounters(t)
+		fullAt.sent = r.sent.Load()
+		return fullAt.sent == fullAt.published
+	})
+	fullAt.entries, fullAt.memory = s.rdb.XLen(context.Background(), stream).Val(), s.redisMemory(t)
 	fullAt.health, _ = health(front)
-	require.Equal(t, fullAt.sent, fullAt.published, "what was accepted is what was queued")
 	require.Equal(t, fullAt.published, fullAt.backlog, "nothing consumed yet")
 	require.Less(t, fullAt.sent, int64(events), "Redis filled up before everything was published")
 	require.Zero(t, refusals("503"), "a full Redis is a full queue (429), not one that is down")
