@@ -252,6 +252,7 @@ func TestPostgresOutOfDisk(t *testing.T) {
 	walErr := s.pg.exhaustWAL(t, ballast)
 	walFull := time.Now()
 	waitHealth(t, "/health reports the database down", databaseDown, a, b)
+	require.True(t, readsUnavailable(t, a, b), "every read answers 503 with Retry-After while PostgreSQL cannot start a session")
 	time.Sleep(walFullFor - time.Since(walFull))
 	held := s.pendingOf(append(a.consumers(), b.consumers()...)...)
 	sentWhileFull := r.sent.Load() - sentAtFill
