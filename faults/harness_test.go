@@ -46,9 +46,22 @@ type system struct {
 // normal build does.
 func newSystem(t *testing.T, env map[string]string) *system {
 	t.Helper()
+	return newSystemOn(t, env, servers{})
+}
+
+// servers say how a scenario's PostgreSQL and Redis differ from the
+// default ones.
+type servers struct {
+	pg    pgOptions
+	redis []string // added to redis-server's command line
+}
+
+// newSystemOn is newSystem on servers started as srv says.
+func newSystemOn(t *testing.T, env map[string]string, srv servers) *system {
+	t.Helper()
 	s := &system{t: t, bin: testenv.Build(t, "./localrun", "-tags", "faults")}
-	s.pg = startPostgres(t)
-	s.redis = startRedis(t)
+	s.pg = startPostgres(t, srv.pg)
+	s.redis = startRedis(t, srv.redis...)
 	s.rdb = s.redis.Client()
 	t.Cleanup(func() { s.rdb.Close() })
 	s.env = map[string]string{

@@ -15,10 +15,12 @@ package faults
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"syscall"
@@ -39,21 +41,36 @@ type postgres struct {
 	asOwner []string // command prefix that runs a program as the cluster's owner
 	uid     int
 	gid     int
+	opts    pgOptions
+	dataDir string // the data directory's parent: dir, or a filesystem of its own
+}
+
+// pgOptions say how a scenario's cluster differs from the default one.
+type pgOptions struct {
+	// settings are passed to the server as -c name=value.
+	settings map[string]string
+	// filesystem, when set (like "256m"), gives the data directory a tmpfs
+	// of that size of its own, so that the scenario can fill it; the
+	// server's log and socket stay outside.
+	filesystem string
 }
 
 // startPostgres creates a cluster with trust authentication in a fresh
-// directory and starts it on a free port. PostgreSQL refuses to run as
-// root, so when the tests run as root the cluster belongs to the postgres
-// user and every pg_ctl call runs as that user.
-func startPostgres(t *testing.T) *postgres {
+// directory, as opts say, and starts it on a free port. PostgreSQL refuses
+// to run as root, so when the tests run as root the cluster belongs to the
+// postgres user and every pg_ctl call runs as that user.
+func startPostgres(t *testing.T, opts pgOptions) *postgres {
 	t.Helper()
-	p := &postgres{t: t, port: testenv.FreePort(t), uid: -1, gid: -1}
+	p := &postgres{t: t, port: testenv.FreePort(t), uid: -1, gid: -1, opts: opts}
 	dir, err := os.MkdirTemp("", "logagg-faults-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.dir = dir
+	p.dir, p.dataDir = dir, dir
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if opts.filesystem != "" {
+		p.dataDir = mountTmpfs(t, filepath.Join(dir, "fs"), opts.filesystem)
+	}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -61,8 +78,10 @@ func startPostgres(t *testing.T) *postgres {
 		}
 		p.uid, _ = strconv.Atoi(u.Uid)
 		p.gid, _ = strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, p.uid, p.gid); err != nil {
-			t.Fatal(err)
+		for _, d := range []string{dir, p.dataDir} {
+			if err := os.Chown(d, p.uid, p.gid); err != nil {
+				t.Fatal(err)
+			}
 		}
 		p.asOwner = []string{"runuser", "-u", "postgres", "--"}
 	}
@@ -78,7 +97,7 @@ func startPostgres(t *testing.T) *postgres {
 	return p
 }
 
-func (p *postgres) data() string { return filepath.Join(p.dir, "data") }
+func (p *postgres) data() string { return filepath.Join(p.dataDir, "data") }
 func (p *postgres) log() string  { return filepath.Join(p.dir, "postgres.log") }
 
 // URL is the connection string of the cluster's postgres database.
@@ -90,6 +109,9 @@ func (p *postgres) URL() string {
 func (p *postgres) Start() {
 	p.t.Helper()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", p.port, p.dir)
+	for _, name := range slices.Sorted(maps.Keys(p.opts.settings)) {
+		opts += fmt.Sprintf(" -c %s=%s", name, p.opts.settings[name])
+	}
 	if err := p.ctl("start", "-l", p.log(), "-o", opts); err != nil {
 		log, _ := os.ReadFile(p.log())
 		p.t.Fatalf("pg_ctl start: %v\n%s", err, tail(string(log), 4000))
@@ -159,12 +181,13 @@ type redisServer struct {
 	t    *testing.T
 	dir  string
 	port int
+	args []string // added to the command line
 	proc *proc.Process
 }
 
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t *testing.T, args ...string) *redisServer {
 	t.Helper()
-	r := &redisServer{t: t, dir: t.TempDir(), port: testenv.FreePort(t)}
+	r := &redisServer{t: t, dir: t.TempDir(), port: testenv.FreePort(t), args: args}
 	r.Start()
 	return r
 }
@@ -177,10 +200,12 @@ func (r *redisServer) Start() {
 	if err != nil {
 		r.t.Fatalf("redis-server is not installed (apt-get install redis-server): %v", err)
 	}
-	r.proc = testenv.Start(r.t, bin, nil,
+	args := append([]string{
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "",
-		"--daemonize", "no", "--protected-mode", "yes")
+		"--daemonize", "no", "--protected-mode", "yes",
+	}, r.args...)
+	r.proc = testenv.Start(r.t, bin, nil, args...)
 	c := r.Client()
 	defer c.Close()
 	var pingErr error

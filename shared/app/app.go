@@ -59,8 +59,9 @@ func storeOptions(cfg config.Config) store.Options {
 }
 
 // RedisQueue connects to Redis and makes sure the stream's consumer group
-// exists, retrying like OpenStore. poolSize should cover one blocking read
-// per worker plus the HTTP traffic.
+// exists, retrying like OpenStore, and that Redis's maxmemory-policy
+// cannot evict the queue's keys (checkEviction). poolSize should cover one
+// blocking read per worker plus the HTTP traffic.
 func RedisQueue(ctx context.Context, cfg config.Config, poolSize int, wait time.Duration, log *slog.Logger) (*redisqueue.Queue, *redis.Client, error) {
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -72,13 +73,42 @@ func RedisQueue(ctx context.Context, cfg config.Config, poolSize int, wait time.
 		Stream: cfg.Stream, Group: cfg.Group, MaxBacklog: cfg.MaxBacklog, ClaimIdle: cfg.ClaimIdle,
 	})
 	_, err = retryWhileStarting(ctx, "redis", wait, log, func() (struct{}, error) {
-		return struct{}{}, q.EnsureGroup(ctx)
+		if err := q.EnsureGroup(ctx); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, checkEviction(ctx, q, cfg.AllowEviction, log)
 	})
 	if err != nil {
 		client.Close()
 		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	return q, client, nil
+}
+
+// checkEviction refuses, for good, a Redis whose maxmemory-policy would let
+// it delete the queue's keys once it reaches its maxmemory: queued events
+// that /publish acknowledged would vanish without a trace, and the
+// counters with them. allow (REDIS_ALLOW_EVICTION) skips the check. A Redis
+// that does not let the policy be read (CONFIG renamed or forbidden, as on
+// managed services) is let through with a warning.
+func checkEviction(ctx context.Context, q *redisqueue.Queue, allow bool, log *slog.Logger) error {
+	if allow {
+		return nil
+	}
+	policy, err := q.EvictionPolicy(ctx)
+	switch {
+	case event.ErrorCode(err) == event.Unavailable:
+		return err
+	case err != nil:
+		log.Warn("could not read Redis's maxmemory-policy; make sure it is noeviction: an allkeys-* policy silently deletes queued events once Redis is full",
+			"error", err)
+		return nil
+	case redisqueue.Evicts(policy):
+		return backoff.Permanent(event.Errorf(event.Invalid,
+			"Redis's maxmemory-policy is %s: once Redis reaches its maxmemory it would silently delete queued events, which /publish has acknowledged, or the counters. "+
+				"Set it to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf), or set REDIS_ALLOW_EVICTION=true to start anyway", policy))
+	}
+	return nil
 }
 
 // retryWhileStarting runs connect until it succeeds, fails for good

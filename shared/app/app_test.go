@@ -116,3 +116,48 @@ func TestStoreOptions(t *testing.T) {
 	require.Equal(t, 2*time.Second, storeOptions(load(envmap.Env{"DB_IDLE_IN_TRANSACTION_TIMEOUT": "2s"})).IdleInTransactionTimeout)
 	require.Negative(t, storeOptions(load(envmap.Env{"DB_IDLE_IN_TRANSACTION_TIMEOUT": "0"})).IdleInTransactionTimeout)
 }
+
+// A Redis whose maxmemory-policy may evict the queue's keys is refused at
+// once, saying why and how to go on, unless REDIS_ALLOW_EVICTION says to
+// start anyway; one that does not let the policy be read is let through
+// with a warning.
+func TestRedisQueueChecksTheEvictionPolicy(t *testing.T) {
+	t.Parallel()
+	start := func(t *testing.T, cfg config.Config) (*bytes.Buffer, error) {
+		t.Helper()
+		log, logs := capturedLog()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		q, client, err := RedisQueue(ctx, cfg, 1, 10*time.Second, log)
+		if err == nil {
+			require.NotNil(t, q)
+			client.Close()
+		}
+		return logs, err
+	}
+
+	t.Run("allkeys-lru", func(t *testing.T) {
+		t.Parallel()
+		url := testenv.PrivateRedis(t, "--maxmemory-policy", "allkeys-lru")
+		logs, err := start(t, config.Config{RedisURL: url})
+		require.ErrorContains(t, err, "REDIS_URL: Redis's maxmemory-policy is allkeys-lru")
+		require.ErrorContains(t, err, "noeviction")
+		require.ErrorContains(t, err, "REDIS_ALLOW_EVICTION=true")
+		require.NotContains(t, logs.String(), "retrying", "waiting does not mend it")
+
+		_, err = start(t, config.Config{RedisURL: url, AllowEviction: true})
+		require.NoError(t, err)
+	})
+	t.Run("noeviction", func(t *testing.T) {
+		t.Parallel()
+		logs, err := start(t, config.Config{RedisURL: testenv.PrivateRedis(t, "--maxmemory-policy", "noeviction")})
+		require.NoError(t, err)
+		require.NotContains(t, logs.String(), "maxmemory-policy")
+	})
+	t.Run("CONFIG renamed away", func(t *testing.T) {
+		t.Parallel()
+		logs, err := start(t, config.Config{RedisURL: testenv.PrivateRedis(t, "--rename-command", "CONFIG", "")})
+		require.NoError(t, err)
+		require.Contains(t, logs.String(), "could not read Redis's maxmemory-policy")
+	})
+}

@@ -37,6 +37,7 @@ type Config struct {
 	Stream          string        // STREAM_NAME, default logagg:events
 	Group           string        // CONSUMER_GROUP, default logagg
 	MaxBacklog      int64         // MAX_BACKLOG, queued events before /publish answers 429, default 1000000; 0 = no limit
+	AllowEviction   bool          // REDIS_ALLOW_EVICTION, start even when Redis's maxmemory-policy may evict the queue's keys, default false
 	ClaimIdle       time.Duration // CLAIM_IDLE, pending time after which another consumer reclaims a message, default 30s
 	MaxDeliveries   int           // MAX_DELIVERIES, deliveries before a message is dead-lettered, default 5
 	DBMaxConns      int           // DB_MAX_CONNS, PostgreSQL pool size, default 8
@@ -94,6 +95,7 @@ func load(getenv func(string) string) (Config, *reader) {
 		Stream:            r.str("STREAM_NAME", "the Redis Stream", redisqueue.DefaultStream),
 		Group:             r.str("CONSUMER_GROUP", "the stream's consumer group", redisqueue.DefaultGroup),
 		MaxBacklog:        int64(r.integer("MAX_BACKLOG", "queued events above which /publish answers 429; 0 = no limit", 1000000, 0, 1<<40)),
+		AllowEviction:     r.boolean("REDIS_ALLOW_EVICTION", "start even though Redis's maxmemory-policy may evict keys (allkeys-*), which silently drops queued events and counters", false),
 		ClaimIdle:         r.duration("CLAIM_IDLE", "pending time after which another consumer reclaims a message", redisqueue.DefaultClaimIdle),
 		MaxDeliveries:     r.integer("MAX_DELIVERIES", "deliveries after which a message is dead-lettered", 5, 1, 1000),
 		DBMaxConns:        r.integer("DB_MAX_CONNS", "PostgreSQL pool size per process", store.DefaultMaxConns, 1, 1000),
@@ -230,6 +232,20 @@ func (r *reader) multiple(name, meaning string, factor int, base string) int64 {
 		return int64(factor * least)
 	}
 	return int64(n)
+}
+
+func (r *reader) boolean(name, meaning string, def bool) bool {
+	r.describe(name, meaning, strconv.FormatBool(def))
+	v := r.get(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, v, "not true or false")
+		return def
+	}
+	return b
 }
 
 func (r *reader) duration(name, meaning string, def time.Duration) time.Duration {

@@ -36,6 +36,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Zero(t, c.DeadLetterRetention)
 	require.Equal(t, 168*time.Hour, c.LedgerRetention)
 	require.Equal(t, 10*time.Minute, c.MaintenanceInterval)
+	require.False(t, c.AllowEviction)
 }
 
 func TestLoadValues(t *testing.T) {
@@ -56,6 +57,7 @@ func TestLoadValues(t *testing.T) {
 		"BODY_READ_TIMEOUT":              "500ms",
 		"MAX_BODY_BYTES":                 "4096",
 		"ALLOWED_ORIGINS":                "https://ops.example.com, http://127.0.0.1:3000",
+		"REDIS_ALLOW_EVICTION":           "true",
 	}.Getenv)
 	require.NoError(t, err)
 	require.Equal(t, 9090, c.Port)
@@ -72,6 +74,7 @@ func TestLoadValues(t *testing.T) {
 	require.Equal(t, 500*time.Millisecond, c.BodyReadTimeout)
 	require.Equal(t, int64(16*4096), c.InflightBodyBytes, "the default follows MAX_BODY_BYTES")
 	require.Equal(t, []string{"https://ops.example.com", "http://127.0.0.1:3000"}, c.AllowedOrigins)
+	require.True(t, c.AllowEviction)
 
 	c, err = Load(envmap.Env{"MAX_BODY_BYTES": "4096", "INFLIGHT_BODY_BYTES": "4096", "DB_IDLE_IN_TRANSACTION_TIMEOUT": "0"}.Getenv)
 	require.NoError(t, err)
@@ -157,6 +160,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"IDLE_TIMEOUT": "0s",
 
 		"DB_IDLE_IN_TRANSACTION_TIMEOUT": "-1s",
+		"REDIS_ALLOW_EVICTION":           "true",
 
 		"BODY_READ_TIMEOUT":   "soon",
 		"READ_HEADER_TIMEOUT": "-1s",

@@ -86,9 +86,16 @@ func New(client redis.UniversalClient, opts Options) *Queue {
 // exist. A new group starts at the beginning of the stream, not at its end:
 // when the group vanished (Redis restarted without persistence) and
 // publishers have since recreated the stream, their entries are delivered
-// rather than skipped.
+// rather than skipped. Redis refuses XGROUP CREATE once it is over its
+// maxmemory, even for a group that exists; the group is then looked up, so
+// that a process can start while Redis is full.
 func (q *Queue) EnsureGroup(ctx context.Context) error {
 	err := q.client.XGroupCreateMkStream(ctx, q.opts.Stream, q.opts.Group, "0").Err()
+	if isOutOfMemory(err) {
+		if exists, lookErr := q.groupExists(ctx); lookErr == nil && exists {
+			return nil
+		}
+	}
 	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
 		return wrapErr(err)
 	}
@@ -98,7 +105,8 @@ func (q *Queue) EnsureGroup(ctx context.Context) error {
 // Publish adds every message as one stream entry and counts its events,
 // all in one script, so that either all are queued and counted or none is.
 // It refuses with Overloaded when the events waiting would exceed
-// MaxBacklog. Publishing nothing is a no-op.
+// MaxBacklog, and when Redis is over its maxmemory. Publishing nothing is
+// a no-op.
 func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 	if len(msgs) == 0 {
 		return nil
@@ -111,6 +119,10 @@ func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 	}
 	args[0], args[1] = q.opts.MaxBacklog, events
 	res, err := publishScript.Run(ctx, q.client, []string{q.opts.Stream, q.counterKey, q.backlogKey}, args...).Int64Slice()
+	if isOutOfMemory(err) {
+		// Refused at the script's first write: nothing was added.
+		return outOfMemory(err)
+	}
 	if err != nil {
 		return wrapErr(err)
 	}

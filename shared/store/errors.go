@@ -21,10 +21,17 @@ const (
 
 // failureOf says what to do about err, by its SQLSTATE. Errors without one
 // (network, closed pool, cancelled context) mean the database is out of
-// reach.
+// reach, and so does a session the server would not start, whatever its
+// SQLSTATE (on a full disk PostgreSQL turns sessions away with XX000,
+// "could not write init file"), unless it was refused for a reason that
+// waiting does not mend (refusedConnection).
 func failureOf(err error) failure {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
+		return failUnavailable
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) && !refusedConnection(err) {
 		return failUnavailable
 	}
 	code := pgErr.Code
