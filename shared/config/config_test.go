@@ -160,7 +160,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"IDLE_TIMEOUT": "0s",
 
 		"DB_IDLE_IN_TRANSACTION_TIMEOUT": "-1s",
-		"REDIS_ALLOW_EVICTION":           "true",
+		"REDIS_ALLOW_EVICTION":           "yes",
 
 		"BODY_READ_TIMEOUT":   "soon",
 		"READ_HEADER_TIMEOUT": "-1s",
