@@ -15,6 +15,9 @@ import (
 
 // run is the whole benchmark: configuration, the phases, the outputs.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "growth" {
+		return runGrowth(ctx, args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
