@@ -122,6 +122,12 @@ func printReads(w io.Writer, rep *growthReport) {
 	}
 	fmt.Fprintln(tw)
 	var remarks []string
+	for _, sz := range rep.Sizes {
+		if sz.StoredAtReads == 0 && len(sz.Reads) > 0 {
+			remarks = append(remarks, fmt.Sprintf("at %s: nothing stored, so every listing is empty and the shapes that need a topic, a source or history are not measured",
+				thousands(float64(sz.Preloaded))))
+		}
+	}
 	for i, shape := range readShapeNames(rep) {
 		fmt.Fprintf(tw, "%s\t", shape)
 		for _, sz := range rep.Sizes {
@@ -132,6 +138,7 @@ func printReads(w io.Writer, rep *growthReport) {
 			r := sz.Reads[i]
 			fmt.Fprintf(tw, "%s / %s\t", msShort(float64(r.P50Ms)), msShort(float64(r.P99Ms)))
 			switch {
+			case sz.StoredAtReads == 0:
 			case r.Error != "":
 				remarks = append(remarks, fmt.Sprintf("%s at %s: %d errors: %s", r.Name, thousands(float64(sz.Preloaded)), r.Errors, oneLine(r.Error)))
 			case r.EmptyPages > 0:
