@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/logagg/logagg/internal/loadgen"
 	"github.com/logagg/logagg/internal/proc"
 )
 
@@ -43,6 +44,10 @@ type runSpec struct {
 	// profileSeconds of publishing is written.
 	profile        string
 	profileSeconds float64
+	// alongside, when set, runs from the moment the publisher starts; its
+	// context ends when the publisher has exited, and the run waits for it
+	// to return. url is localrun's.
+	alongside func(ctx context.Context, url string) error
 }
 
 const (
@@ -95,16 +100,36 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 		defer cancel()
 		err = errors.Join(err, b.svc.remove(cctx, sc))
 	}()
+	return b.load(ctx, spec, sc, r)
+}
 
-	env := append([]string{
-		"DATABASE_URL=" + b.svc.databaseURL(sc.database),
-		"REDIS_URL=" + b.cfg.redisURL,
-		"STREAM_NAME=" + sc.stream,
-		"BATCH_SIZE=" + strconv.Itoa(spec.pipe.BatchSize),
-		"WORKER_COUNT=" + strconv.Itoa(spec.pipe.WorkerCount),
-		"MAX_BACKLOG=" + strconv.FormatInt(b.cfg.maxBacklog, 10),
-		"LOG_LEVEL=warn",
-	}, b.cfg.localrunEnv...)
+// measureOn is measure on an existing database, which keeps what the run
+// stored; only the run's stream and keys are removed afterwards.
+func (b *bench) measureOn(ctx context.Context, spec runSpec, database string) (runResult, error) {
+	r := newRun(spec)
+	started := time.Now()
+	fmt.Fprintf(b.progress, "bench: %-14s BATCH_SIZE=%-5d WORKER_COUNT=%-2d %s events into %s …\n",
+		spec.label, spec.pipe.BatchSize, spec.pipe.WorkerCount, thousands(float64(spec.events)), database)
+	sc := newScratch()
+	sc.database = database
+	_, err := b.load(ctx, spec, sc, &r)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err = errors.Join(err, b.svc.deleteKeys(cctx, sc))
+	if err != nil {
+		r.Error = err.Error()
+		fmt.Fprintf(b.progress, "bench: %-14s FAILED after %.1fs: %v\n", spec.label, time.Since(started).Seconds(), err)
+		return r, ctx.Err()
+	}
+	fmt.Fprintf(b.progress, "bench: %-14s %s events/s end to end, localrun %.2f cores, PostgreSQL %.2f cores (%.1fs)\n",
+		spec.label, thousands(float64(r.E2EEventsPerSec)), float64(r.LocalrunCPUCores), float64(r.PostgresCPUCores), time.Since(started).Seconds())
+	return r, nil
+}
+
+// load runs localrun with spec's pipeline on sc's database and stream and
+// loads it with the publisher.
+func (b *bench) load(ctx context.Context, spec runSpec, sc scratch, r *runResult) (lat *commitLatency, err error) {
+	env := b.localrunEnv(sc, spec.pipe)
 	pprofAddr := ""
 	if spec.profile != "" {
 		port, err := proc.FreePort()
@@ -140,8 +165,15 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 	samples := make(chan sampled, 1)
 	sampling := false
 	profiled := make(chan error, 1)
+	alongsideCtx, stopAlongside := context.WithCancel(ctx)
+	alongside := make(chan error, 1)
+	alongsideRunning := false
 	startSampling := func(publisherPID int) {
 		sampling = true
+		if spec.alongside != nil {
+			alongsideRunning = true
+			go func() { alongside <- spec.alongside(alongsideCtx, srv.url) }()
+		}
 		smp := sampler{localrun: srv.pid(), publisher: publisherPID, db: db, svc: b.svc, stream: sc.stream, interval: sampleEvery}
 		go func() { samples <- smp.run(sampleCtx) }()
 		if pprofAddr != "" {
@@ -152,6 +184,10 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 		stopSampling()
 		if sampling {
 			<-samples
+		}
+		stopAlongside()
+		if alongsideRunning {
+			<-alongside
 		}
 	}()
 
@@ -177,6 +213,13 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 	if sampling {
 		s = <-samples
 		sampling = false
+	}
+	stopAlongside()
+	if alongsideRunning {
+		alongsideRunning = false
+		if err := <-alongside; err != nil && pubErr == nil {
+			pubErr = err
+		}
 	}
 	if pubErr != nil {
 		return nil, pubErr
@@ -205,12 +248,27 @@ func (b *bench) measureInto(ctx context.Context, spec runSpec, r *runResult) (la
 	return lat, stopErr
 }
 
+// localrunEnv is the environment of a localrun serving sc with pipe.
+func (b *bench) localrunEnv(sc scratch, pipe pipeline) []string {
+	return append([]string{
+		"DATABASE_URL=" + b.svc.databaseURL(sc.database),
+		"REDIS_URL=" + b.cfg.redisURL,
+		"STREAM_NAME=" + sc.stream,
+		"BATCH_SIZE=" + strconv.Itoa(pipe.BatchSize),
+		"WORKER_COUNT=" + strconv.Itoa(pipe.WorkerCount),
+		"MAX_BACKLOG=" + strconv.FormatInt(b.cfg.maxBacklog, 10),
+		"LOG_LEVEL=warn",
+	}, b.cfg.localrunEnv...)
+}
+
 // fillRun puts a finished run's figures into r.
 func fillRun(r *runResult, pub publisherRun, s sampled, cores int) {
 	p := pub.result
 	r.Unique, r.Duplicates, r.Requests, r.Retries = p.Unique, p.Duplicates, p.Requests, p.Retries
-	st := p.StatsAfter
-	r.Stats = &st
+	after := p.StatsAfter
+	r.Stats = &after
+	// What the run added: a database may hold events from before it.
+	st := statsAdded(p.StatsBefore, after)
 	if st.Received > 0 {
 		r.DuplicateRate = num(float64(st.DuplicateDropped) / float64(st.Received))
 	}
@@ -241,6 +299,18 @@ func fillRun(r *runResult, pub publisherRun, s sampled, cores int) {
 	r.StreamPeakLength, r.StreamPeakBytes = num(s.streamPeakLen), num(s.streamPeakBytes)
 	r.BacklogPeakEvents = num(s.backlogPeak)
 	r.RedisUsedBefore, r.RedisUsedPeak = num(s.redisUsedBefore), num(s.redisUsedPeak)
+}
+
+// statsAdded is what the counters gained from before to after.
+func statsAdded(before, after loadgen.Stats) loadgen.Stats {
+	return loadgen.Stats{
+		Received:         after.Received - before.Received,
+		UniqueProcessed:  after.UniqueProcessed - before.UniqueProcessed,
+		DuplicateDropped: after.DuplicateDropped - before.DuplicateDropped,
+		Published:        after.Published - before.Published,
+		DeadLettered:     after.DeadLettered - before.DeadLettered,
+		PayloadConflicts: after.PayloadConflicts - before.PayloadConflicts,
+	}
 }
 
 func rateNote(rate float64) string {

@@ -11,7 +11,7 @@ import (
 
 func TestSweepPointEvents(t *testing.T) {
 	t.Parallel()
-	cfg := config{sweepEvents: 100_000, sweepSmallEvents: 20_000, sweepSeconds: 15, requestEvents: 500}
+	cfg := config{sweepEvents: 100_000, sweepSmallEvents: 20_000, sweepSeconds: 15, runSettings: runSettings{requestEvents: 500}}
 	point := func(batch, workers int, rate float64) runResult {
 		return runResult{Pipeline: pipeline{batch, workers}, E2EEventsPerSec: num(rate)}
 	}
@@ -97,4 +97,29 @@ func TestFillRun(t *testing.T) {
 		fillRun(&r, p, s, 2)
 		require.False(t, r.ExactlyOnce, name)
 	}
+}
+
+// A run into a database that held events before it is judged by what it
+// added: the publisher's stats_before are subtracted.
+func TestFillRunCountsWhatTheRunAdded(t *testing.T) {
+	t.Parallel()
+	e2eSecs, e2eRate := 2.0, 5000.0
+	before := loadgen.Stats{Received: 5_000_000, UniqueProcessed: 5_000_000, Published: 0}
+	pub := publisherRun{result: loadgen.Report{
+		Events: 10000, Unique: 7000, Duplicates: 3000, E2ESeconds: &e2eSecs, E2EEventsPerSec: &e2eRate,
+		StatsBefore: before,
+		StatsAfter: loadgen.Stats{Received: before.Received + 10000, UniqueProcessed: before.UniqueProcessed + 7000,
+			DuplicateDropped: 3000, Published: 10000},
+	}, ended: time.Unix(2000, 0)}
+	r := newRun(runSpec{label: "stored", pipe: pipeline{500, 4}, events: 10000})
+	fillRun(&r, pub, sampled{}, 2)
+	require.True(t, r.ExactlyOnce)
+	require.Equal(t, num(0.3), r.DuplicateRate, "3,000 of the run's 10,000, not of every event stored")
+	require.Equal(t, int64(5_010_000), r.Stats.Received, "the JSON keeps /stats as read")
+
+	pub.result.StatsAfter.UniqueProcessed++ // one event stored twice
+	pub.result.StatsAfter.DuplicateDropped--
+	r = newRun(runSpec{})
+	fillRun(&r, pub, sampled{}, 2)
+	require.False(t, r.ExactlyOnce)
 }

@@ -18,15 +18,10 @@ import (
 // config is the command line and environment, checked. Every flag takes its
 // default from a BENCH_* variable, so `make bench BENCH_EVENTS=…` works.
 type config struct {
+	runSettings
 	events         int     // main runs' events
 	runs           int     // runs of main and of baseline
 	baselineEvents int     // baseline runs' events
-	dupRate        float64 // share of duplicates
-	requestEvents  int     // events per publish request
-	concurrency    int     // publish requests in flight
-	batchSize      int     // main configuration's BATCH_SIZE
-	workers        int     // main configuration's WORKER_COUNT
-	maxBacklog     int64   // MAX_BACKLOG for every run
 	latencySeconds float64 // length of the latency run at half the maximum rate; 0 skips it
 	profileSeconds float64 // length of localrun's CPU profile, in a run of its own; 0 takes none
 	otlp           bool    // also run the main configuration loaded over OTLP/HTTP
@@ -38,15 +33,27 @@ type config struct {
 	sweepWorkers     []int   // WORKER_COUNT values
 	sweepSeconds     float64 // rough cap on one sweep point's length
 
+	out       string // JSON results
+	chart     string // SVG chart
+	docsChart string // where the chart is copied; empty: nowhere
+	strict    bool   // exit 1 when a target is missed
+}
+
+// runSettings are what every measured run needs, whichever benchmark it is
+// part of: the load's shape, localrun's configuration and the servers.
+type runSettings struct {
+	dupRate       float64 // share of duplicates
+	requestEvents int     // events per publish request
+	concurrency   int     // publish requests in flight
+	batchSize     int     // main configuration's BATCH_SIZE
+	workers       int     // main configuration's WORKER_COUNT
+	maxBacklog    int64   // MAX_BACKLOG for every run
+
 	localrunEnv []string // extra KEY=VALUE for localrun
 	databaseURL string   // any database on the PostgreSQL server the runs use
 	redisURL    string
-	out         string // JSON results
-	chart       string // SVG chart
-	docsChart   string // where the chart is copied; empty: nowhere
 	logDir      string // localrun and publisher logs
 	runTimeout  time.Duration
-	strict      bool // exit 1 when a target is missed
 }
 
 // smallBatch is the largest BATCH_SIZE whose sweep points send
@@ -62,12 +69,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.events, "events", env.int("BENCH_EVENTS", 1_000_000), "events per main run, duplicates included (BENCH_EVENTS)")
 	fs.IntVar(&c.runs, "runs", env.int("BENCH_RUNS", 3), "runs of the main and of the baseline configuration; figures are their median (BENCH_RUNS)")
 	fs.IntVar(&c.baselineEvents, "baseline-events", env.int("BENCH_BASELINE_EVENTS", 50_000), "events per baseline run (BENCH_BASELINE_EVENTS)")
-	fs.Float64Var(&c.dupRate, "dup-rate", env.float("BENCH_DUP_RATE", 0.3), "share of sent events that repeat an earlier one (BENCH_DUP_RATE)")
-	fs.IntVar(&c.requestEvents, "request-events", env.int("BENCH_REQUEST_EVENTS", 500), "events per publish request (BENCH_REQUEST_EVENTS)")
-	fs.IntVar(&c.concurrency, "concurrency", env.int("BENCH_CONCURRENCY", 4), "publish requests in flight (BENCH_CONCURRENCY)")
-	fs.IntVar(&c.batchSize, "batch-size", env.int("BENCH_BATCH_SIZE", 500), "BATCH_SIZE of the main configuration (BENCH_BATCH_SIZE)")
-	fs.IntVar(&c.workers, "workers", env.int("BENCH_WORKER_COUNT", 4), "WORKER_COUNT of the main configuration (BENCH_WORKER_COUNT)")
-	backlog := fs.Int64("max-backlog", int64(env.int("BENCH_MAX_BACKLOG", 1_000_000)), "MAX_BACKLOG of every run (BENCH_MAX_BACKLOG)")
+	finishRun := c.runSettings.register(fs, &env)
 	fs.Float64Var(&c.latencySeconds, "latency-seconds", env.float("BENCH_LATENCY_SECONDS", 20), "seconds of load at half the maximum rate for latency; 0 skips it (BENCH_LATENCY_SECONDS)")
 	fs.Float64Var(&c.profileSeconds, "profile-seconds", env.float("BENCH_PROFILE_SECONDS", 0), "take a CPU profile of localrun over this many seconds of an extra main-configuration run, which no figure counts; 0 takes none (BENCH_PROFILE_SECONDS)")
 	fs.BoolVar(&c.otlp, "otlp", env.bool("BENCH_OTLP", true), "also run the main configuration with the load sent as OTLP/HTTP protobuf exports to /v1/logs, alternating with the main runs (BENCH_OTLP=0 turns it off)")
@@ -77,14 +79,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	batches := fs.String("sweep-batches", env.str("BENCH_SWEEP_BATCHES", "1,10,50,100,500,1000"), "BATCH_SIZE values of the sweep (BENCH_SWEEP_BATCHES)")
 	workers := fs.String("sweep-workers", env.str("BENCH_SWEEP_WORKERS", "1,2,4,8"), "WORKER_COUNT values of the sweep (BENCH_SWEEP_WORKERS)")
 	fs.Float64Var(&c.sweepSeconds, "sweep-point-seconds", env.float("BENCH_SWEEP_POINT_SECONDS", 15), "fewer events for a sweep point that earlier points show would take longer than this (BENCH_SWEEP_POINT_SECONDS)")
-	localrunEnv := fs.String("localrun-env", env.str("BENCH_LOCALRUN_ENV", ""), "extra KEY=VALUE,… for every localrun, e.g. DB_MAX_CONNS=16 (BENCH_LOCALRUN_ENV)")
-	fs.StringVar(&c.databaseURL, "database-url", env.first("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "BENCH_DATABASE_URL", "DATABASE_URL"), "PostgreSQL server to create the run databases on; its database part is ignored (BENCH_DATABASE_URL, DATABASE_URL)")
-	fs.StringVar(&c.redisURL, "redis-url", env.first("redis://127.0.0.1:6379/0", "BENCH_REDIS_URL", "REDIS_URL"), "Redis for the runs' streams (BENCH_REDIS_URL, REDIS_URL)")
 	fs.StringVar(&c.out, "out", env.str("BENCH_OUT", "bench/results/latest.json"), "JSON results file (BENCH_OUT)")
 	fs.StringVar(&c.chart, "chart", env.str("BENCH_CHART", ""), "SVG chart file (BENCH_CHART; default: -out with .svg for .json)")
 	fs.StringVar(&c.docsChart, "docs-chart", env.str("BENCH_DOCS_CHART", "docs/bench-throughput.svg"), "copy of the chart for the docs; empty: none (BENCH_DOCS_CHART)")
-	fs.StringVar(&c.logDir, "log-dir", env.str("BENCH_LOG_DIR", ".bench/logs"), "directory for the processes' logs (BENCH_LOG_DIR)")
-	fs.DurationVar(&c.runTimeout, "run-timeout", env.duration("BENCH_RUN_TIMEOUT", 10*time.Minute), "give up on one run after this long (BENCH_RUN_TIMEOUT)")
 	fs.BoolVar(&c.strict, "strict", env.bool("BENCH_STRICT", false), "exit with status 1 when a target is missed (BENCH_STRICT)")
 	if err := proc.ParseFlags(fs, args, "Benchmarks logagg end to end: localrun against fresh databases and streams, loaded by the publisher.", stderr); err != nil {
 		return c, err
@@ -92,9 +89,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if err := env.err(); err != nil {
 		return c, err
 	}
-	c.maxBacklog = *backlog
+	if err := finishRun(); err != nil {
+		return c, err
+	}
 	if c.chart == "" {
-		c.chart = strings.TrimSuffix(c.out, filepath.Ext(c.out)) + ".svg"
+		c.chart = chartBeside(c.out)
 	}
 	var err error
 	if c.sweepBatches, err = parseInts("-sweep-batches", *batches, 1, 10000); err != nil {
@@ -103,10 +102,34 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.sweepWorkers, err = parseInts("-sweep-workers", *workers, 1, 1024); err != nil {
 		return c, err
 	}
-	if c.localrunEnv, err = parseEnvList(*localrunEnv); err != nil {
-		return c, err
-	}
 	return c, c.check()
+}
+
+// register adds the run settings' flags to fs. The function it returns
+// reads what the flags could not, once fs has parsed.
+func (r *runSettings) register(fs *flag.FlagSet, env *envDefaults) func() error {
+	fs.Float64Var(&r.dupRate, "dup-rate", env.float("BENCH_DUP_RATE", 0.3), "share of sent events that repeat an earlier one (BENCH_DUP_RATE)")
+	fs.IntVar(&r.requestEvents, "request-events", env.int("BENCH_REQUEST_EVENTS", 500), "events per publish request (BENCH_REQUEST_EVENTS)")
+	fs.IntVar(&r.concurrency, "concurrency", env.int("BENCH_CONCURRENCY", 4), "publish requests in flight (BENCH_CONCURRENCY)")
+	fs.IntVar(&r.batchSize, "batch-size", env.int("BENCH_BATCH_SIZE", 500), "BATCH_SIZE of the main configuration (BENCH_BATCH_SIZE)")
+	fs.IntVar(&r.workers, "workers", env.int("BENCH_WORKER_COUNT", 4), "WORKER_COUNT of the main configuration (BENCH_WORKER_COUNT)")
+	backlog := fs.Int64("max-backlog", int64(env.int("BENCH_MAX_BACKLOG", 1_000_000)), "MAX_BACKLOG of every run (BENCH_MAX_BACKLOG)")
+	localrunEnv := fs.String("localrun-env", env.str("BENCH_LOCALRUN_ENV", ""), "extra KEY=VALUE,… for every localrun, e.g. DB_MAX_CONNS=16 (BENCH_LOCALRUN_ENV)")
+	fs.StringVar(&r.databaseURL, "database-url", env.first("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "BENCH_DATABASE_URL", "DATABASE_URL"), "PostgreSQL server to create the run databases on; its database part is ignored (BENCH_DATABASE_URL, DATABASE_URL)")
+	fs.StringVar(&r.redisURL, "redis-url", env.first("redis://127.0.0.1:6379/0", "BENCH_REDIS_URL", "REDIS_URL"), "Redis for the runs' streams (BENCH_REDIS_URL, REDIS_URL)")
+	fs.StringVar(&r.logDir, "log-dir", env.str("BENCH_LOG_DIR", ".bench/logs"), "directory for the processes' logs (BENCH_LOG_DIR)")
+	fs.DurationVar(&r.runTimeout, "run-timeout", env.duration("BENCH_RUN_TIMEOUT", 10*time.Minute), "give up on one run after this long (BENCH_RUN_TIMEOUT)")
+	return func() error {
+		r.maxBacklog = *backlog
+		var err error
+		r.localrunEnv, err = parseEnvList(*localrunEnv)
+		return err
+	}
+}
+
+// chartBeside is the SVG file that goes with the JSON file out.
+func chartBeside(out string) string {
+	return strings.TrimSuffix(out, filepath.Ext(out)) + ".svg"
 }
 
 func (c config) check() error {
@@ -115,28 +138,34 @@ func (c config) check() error {
 		return proc.UsageError("event counts must be at least 1")
 	case c.runs < 1:
 		return proc.UsageError("-runs must be at least 1")
-	case !(c.dupRate >= 0 && c.dupRate < 1):
-		return proc.UsageError("-dup-rate must be at least 0 and below 1, e.g. 0.3")
-	case c.requestEvents < 1 || c.concurrency < 1:
-		return proc.UsageError("-request-events and -concurrency must be at least 1")
-	case c.batchSize < 1 || c.batchSize > 10000:
-		return proc.UsageError("-batch-size must be between 1 and 10000, as BATCH_SIZE")
-	case c.workers < 1 || c.workers > 1024:
-		return proc.UsageError("-workers must be between 1 and 1024")
-	case c.maxBacklog < 0:
-		return proc.UsageError("-max-backlog must be 0 (no limit) or positive")
 	case !(c.profileSeconds >= 0):
 		return proc.UsageError("-profile-seconds must be 0 (no profile) or positive")
 	case !(c.latencySeconds >= 0):
 		return proc.UsageError("-latency-seconds must be 0 (skip) or positive")
 	case !(c.sweepSeconds > 0):
 		return proc.UsageError("-sweep-point-seconds must be positive")
-	case c.runTimeout <= 0:
-		return proc.UsageError("-run-timeout must be positive")
 	case c.out == "":
 		return proc.UsageError("-out must name a file")
 	}
-	for name, raw := range map[string]string{"-database-url": c.databaseURL, "-redis-url": c.redisURL} {
+	return c.runSettings.check()
+}
+
+func (r runSettings) check() error {
+	switch {
+	case !(r.dupRate >= 0 && r.dupRate < 1):
+		return proc.UsageError("-dup-rate must be at least 0 and below 1, e.g. 0.3")
+	case r.requestEvents < 1 || r.concurrency < 1:
+		return proc.UsageError("-request-events and -concurrency must be at least 1")
+	case r.batchSize < 1 || r.batchSize > 10000:
+		return proc.UsageError("-batch-size must be between 1 and 10000, as BATCH_SIZE")
+	case r.workers < 1 || r.workers > 1024:
+		return proc.UsageError("-workers must be between 1 and 1024")
+	case r.maxBacklog < 0:
+		return proc.UsageError("-max-backlog must be 0 (no limit) or positive")
+	case r.runTimeout <= 0:
+		return proc.UsageError("-run-timeout must be positive")
+	}
+	for name, raw := range map[string]string{"-database-url": r.databaseURL, "-redis-url": r.redisURL} {
 		if u, err := url.Parse(raw); err != nil || u.Host == "" {
 			return proc.UsageError(fmt.Sprintf("%s %q is not a URL with a host", name, raw))
 		}

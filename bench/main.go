@@ -12,9 +12,15 @@
 // BATCH_SIZE × WORKER_COUNT for a chart. It prints a table, writes JSON and
 // an SVG chart, and checks the figures against the project's goals.
 //
+// `bench growth` measures the same as the store grows: with millions of
+// events preloaded, ingest against an empty store, the read shapes, the
+// disk per event and a retention pass under load (growth.go).
+//
 //	go run ./bench -h
 //	make bench        # the full run, about 15 minutes
 //	make bench-quick  # a small run to see that everything works
+//	go run ./bench growth -h
+//	make bench-growth # 0, 5 and 20 million events preloaded, most of an hour
 package main
 
 import (

@@ -15,36 +15,23 @@ import (
 
 // run is the whole benchmark: configuration, the phases, the outputs.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "growth" {
+		return runGrowth(ctx, args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	root, err := modroot.Find(wd)
+	root, err := checkoutRoot()
 	if err != nil {
 		return err
 	}
 	// Relative paths are the checkout's, wherever the command runs from.
-	for _, p := range []*string{&cfg.out, &cfg.chart, &cfg.docsChart, &cfg.logDir} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(root, *p)
-		}
-	}
+	inCheckout(root, &cfg.out, &cfg.chart, &cfg.docsChart, &cfg.logDir)
 
 	started := time.Now()
-	b := &bench{cfg: cfg, root: root, cores: runtime.NumCPU(), progress: stderr}
-	b.logDir = filepath.Join(cfg.logDir, started.UTC().Format("20060102T150405Z"))
-	if err := os.MkdirAll(b.logDir, 0o755); err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "bench: building localrun and the publisher …\n")
-	if b.localrun, b.publisher, err = buildBinaries(ctx, root); err != nil {
-		return err
-	}
-	if b.svc, err = connectServices(ctx, cfg.databaseURL, cfg.redisURL); err != nil {
+	b, err := startBench(ctx, cfg, root, started, stderr)
+	if err != nil {
 		return err
 	}
 	defer b.svc.Close()
@@ -106,6 +93,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	return nil
+}
+
+// checkoutRoot is the root of the module the command runs in.
+func checkoutRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return modroot.Find(wd)
+}
+
+// inCheckout makes each relative path relative to root.
+func inCheckout(root string, paths ...*string) {
+	for _, p := range paths {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(root, *p)
+		}
+	}
+}
+
+// startBench makes this invocation's log directory, builds the binaries and
+// connects to the servers. The caller closes b.svc.
+func startBench(ctx context.Context, cfg config, root string, started time.Time, stderr io.Writer) (*bench, error) {
+	b := &bench{cfg: cfg, root: root, cores: runtime.NumCPU(), progress: stderr}
+	b.logDir = filepath.Join(cfg.logDir, started.UTC().Format("20060102T150405Z"))
+	if err := os.MkdirAll(b.logDir, 0o755); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "bench: building localrun and the publisher …\n")
+	var err error
+	if b.localrun, b.publisher, err = buildBinaries(ctx, root); err != nil {
+		return nil, err
+	}
+	if b.svc, err = connectServices(ctx, cfg.databaseURL, cfg.redisURL); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func (b *bench) phases(ctx context.Context, rep *report) error {

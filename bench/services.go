@@ -105,6 +105,19 @@ func (s *services) remove(ctx context.Context, sc scratch) error {
 	if err != nil {
 		errs = append(errs, fmt.Sprintf("dropping database %s: %v", sc.database, err))
 	}
+	if err := s.deleteKeys(ctx, sc); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("cleaning up: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// deleteKeys deletes the run's Redis keys: its stream and the keys named
+// after it.
+func (s *services) deleteKeys(ctx context.Context, sc scratch) error {
+	var errs []string
 	keys := []string{sc.stream, sc.stream + ":published"}
 	iter := s.redis.Scan(ctx, 0, sc.keyPattern(), 1000).Iterator()
 	for iter.Next(ctx) {
@@ -117,7 +130,7 @@ func (s *services) remove(ctx context.Context, sc scratch) error {
 		errs = append(errs, fmt.Sprintf("deleting keys %s: %v", sc.keyPattern(), err))
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("cleaning up: %s", strings.Join(errs, "; "))
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
 }

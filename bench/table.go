@@ -203,6 +203,10 @@ func figure(v float64, unit string) string {
 		return ms(v)
 	case unit == "MB":
 		return fmt.Sprintf("%.0f MB", v)
+	case unit == "%": // v is a ratio
+		return pct(v)
+	case unit == "s":
+		return fmt.Sprintf("%.2f s", v)
 	default:
 		return thousands(v) + " " + unit
 	}
