@@ -33,6 +33,7 @@ func scheduleEvent(t *testing.T) events.EventBridgeEvent {
 func newMaintainer(t *testing.T, env envmap.Env) (*maintainer, testenv.Aged) {
 	t.Helper()
 	env["DATABASE_URL"] = testenv.NewDatabase(t)
+	env["PARTITION_INTERVAL"] = "24h" // the seeded records lie outside the partition for now
 	h, err := run(context.Background(), env.Getenv, &bytes.Buffer{})
 	require.NoError(t, err)
 	t.Cleanup(h.store.Close)

@@ -31,7 +31,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Empty(t, c.AllowedOrigins)
 	require.Zero(t, c.Retention, "events are kept for ever")
 	require.Zero(t, c.DedupWindow, "keys are kept for ever")
-	require.Equal(t, 24*time.Hour, c.PartitionInterval)
+	require.Equal(t, 7*24*time.Hour, c.PartitionInterval)
 	require.Zero(t, c.DuplicateAuditRetention)
 	require.Zero(t, c.DeadLetterRetention)
 	require.Equal(t, 168*time.Hour, c.LedgerRetention)

@@ -29,7 +29,7 @@ func TestSettingsDescribeEveryVariable(t *testing.T) {
 	require.Equal(t, "168h", byName["LEDGER_RETENTION"].Default)
 	require.Equal(t, "0", byName["RETENTION"].Default, "for ever, written as it is set")
 	require.Equal(t, "0", byName["DEDUP_WINDOW"].Default)
-	require.Equal(t, "24h", byName["PARTITION_INTERVAL"].Default)
+	require.Equal(t, "168h", byName["PARTITION_INTERVAL"].Default)
 	require.Equal(t, "10m", byName["MAINTENANCE_INTERVAL"].Default)
 	require.Equal(t, "30s", byName["BODY_READ_TIMEOUT"].Default)
 	require.Equal(t, "16 × MAX_BODY_BYTES", byName["INFLIGHT_BODY_BYTES"].Default)

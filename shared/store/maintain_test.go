@@ -36,6 +36,9 @@ func agedStore(t *testing.T) (*Store, time.Time) {
 func agedStoreWith(t *testing.T, opts Options) (*Store, time.Time) {
 	t.Helper()
 	ctx := context.Background()
+	if opts.PartitionInterval == 0 {
+		opts.PartitionInterval = day
+	}
 	s, err := Open(ctx, testenv.NewDatabase(t), opts)
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
@@ -407,7 +410,7 @@ func TestMaintainSummarisesTheBRINIndexOfThePartitionTakingRows(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	now := dbNow(t, s)
-	current := partitionName(now.Truncate(DefaultPartitionInterval))
+	current := partitionName(now.Truncate(day))
 	_, err := s.pool.Exec(ctx, `ALTER TABLE `+pgx.Identifier{current}.Sanitize()+` SET (autovacuum_enabled = off)`)
 	require.NoError(t, err)
 	// 100,000 events a second apart, in timestamp order, as logs arrive.

@@ -13,7 +13,7 @@ import (
 
 // DefaultPartitionInterval is how much processing time one partition of
 // processed_events covers when Options leave it 0 (PARTITION_INTERVAL).
-const DefaultPartitionInterval = 24 * time.Hour
+const DefaultPartitionInterval = 7 * 24 * time.Hour
 
 // MinPartitionInterval is the shortest partition interval: partitions are
 // named to the minute, and every partition costs the planner a little.

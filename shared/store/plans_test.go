@@ -94,7 +94,7 @@ func populatePlanStore(t *testing.T) planStore {
 	t.Helper()
 	ctx := context.Background()
 	url := testenv.NewDatabase(t)
-	s, err := Open(ctx, url, Options{})
+	s, err := Open(ctx, url, Options{PartitionInterval: 24 * time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 

@@ -19,7 +19,8 @@ var testTime = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 // newStore opens a Store on a database of the test's own.
 func newStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), testenv.NewDatabase(t), Options{})
+	// Daily partitions: the tests of partitions and retention count in days.
+	s, err := Open(context.Background(), testenv.NewDatabase(t), Options{PartitionInterval: 24 * time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	return s
