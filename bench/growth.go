@@ -382,7 +382,9 @@ func (b *bench) retentionPhase(ctx context.Context, g growthConfig, sc scratch, 
 					if passErr = conn.QueryRow(ctx, `SELECT now()`).Scan(&at); passErr != nil {
 						return
 					}
-					policy := store.Policy{Retention: at.Sub(rp.Cutoff)}
+					// The ledger as localrun keeps it by default: the
+					// partitions dropped are older than it.
+					policy := store.Policy{Retention: at.Sub(rp.Cutoff), Ledger: store.DefaultLedgerRetention}
 					if g.retentionKeys {
 						policy.DedupWindow = policy.Retention
 					}

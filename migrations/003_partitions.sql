@@ -24,6 +24,11 @@
 -- indexes are kept as they are, and its keys are copied into event_keys
 -- (the migration's cost, which grows with the number of rows).
 
+-- Consumers of the previous version may still be running: no row may be
+-- committed between the copy of the keys below and the end of the
+-- migration, or it would be stored without a key. SHARE lets reads go on.
+LOCK TABLE processed_events IN SHARE MODE;
+
 CREATE TABLE event_keys (
     topic        text COLLATE "C" NOT NULL,
     event_id     text COLLATE "C" NOT NULL,

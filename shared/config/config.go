@@ -118,10 +118,13 @@ func load(getenv func(string) string) (Config, *reader) {
 		PartitionInterval:       r.atLeast("PARTITION_INTERVAL", "processing time that one partition of the events covers; every replica and function should use the same", store.DefaultPartitionInterval, store.MinPartitionInterval),
 		DuplicateAuditRetention: r.retention("DUPLICATE_AUDIT_RETENTION", "how long the audit of dropped duplicates is kept; 0 = for ever", 0),
 		DeadLetterRetention:     r.retention("DEAD_LETTER_RETENTION", "how long dead letters are kept, replayed or not; 0 = for ever", 0),
-		LedgerRetention:         r.retention("LEDGER_RETENTION", "how long consumed message IDs are kept to recognise a redelivery; longer than the queue may take to redeliver; 0 = for ever", 168*time.Hour),
+		LedgerRetention:         r.retention("LEDGER_RETENTION", "how long consumed message IDs are kept to recognise a redelivery; longer than the queue may take to redeliver; 0 = for ever", store.DefaultLedgerRetention),
 		MaintenanceInterval:     r.duration("MAINTENANCE_INTERVAL", "localrun only: time between maintenance passes (partitions ahead, retention, pruning); the first runs at start", 10*time.Minute),
 	}
 	r.dedupWindowCoversRetention(c.DedupWindow, c.Retention)
+	if c.PartitionInterval%time.Minute != 0 {
+		r.fail("PARTITION_INTERVAL", r.get("PARTITION_INTERVAL"), "must be a whole number of minutes: partitions are named to the minute")
+	}
 	if c.WriteTimeout <= c.BodyReadTimeout {
 		r.fail("WRITE_TIMEOUT", formatDuration(c.WriteTimeout), "must be longer than BODY_READ_TIMEOUT ("+formatDuration(c.BodyReadTimeout)+"), or a body read in time could not be answered")
 	}

@@ -87,6 +87,10 @@ func TestLoadValues(t *testing.T) {
 
 func TestRetentionSettings(t *testing.T) {
 	t.Parallel()
+	_, err := Load(envmap.Env{"PARTITION_INTERVAL": "1h0m30s"}.Getenv)
+	require.ErrorContains(t, err, "PARTITION_INTERVAL")
+	require.ErrorContains(t, err, "whole number of minutes")
+
 	c, err := Load(envmap.Env{
 		"RETENTION":                 "720h",
 		"DEDUP_WINDOW":              "2160h",

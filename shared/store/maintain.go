@@ -37,6 +37,11 @@ type Policy struct {
 	Ledger time.Duration
 }
 
+// DefaultLedgerRetention is how long the ledger keeps a consumed message's
+// ID by default (LEDGER_RETENTION): longer than a queue redelivers (SQS
+// keeps a message 4 days in the template).
+const DefaultLedgerRetention = 7 * 24 * time.Hour
+
 // Maintenance is what one Maintain pass did.
 type Maintenance struct {
 	// Skipped is set when another process was maintaining the store.
@@ -107,7 +112,9 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	}
 	var due, kept []partition
 	for _, part := range parts {
-		if p.Retention > 0 && !part.to.After(now.Add(-p.Retention)) {
+		// A partition pending detach is no longer read, and blocks every
+		// other concurrent detach: finish it whatever RETENTION says now.
+		if part.pending || p.Retention > 0 && !part.to.After(now.Add(-p.Retention)) {
 			due = append(due, part)
 		} else {
 			kept = append(kept, part)
@@ -134,6 +141,9 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	for _, part := range due {
 		var n float64
 		_ = conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace`, part.name).Scan(&n)
+		if err := s.ledgerMessagesOf(ctx, conn, part, now, p.Ledger); err != nil {
+			return m, s.classify(err, "keeping the messages of partition "+part.name+" in the ledger")
+		}
 		if err := s.dropPartition(ctx, conn, part.name); err != nil {
 			return m, s.classify(err, "dropping partition "+part.name)
 		}
@@ -226,4 +236,28 @@ func (s *Store) deleteOlder(ctx context.Context, q execer, table, column string,
 			return total, nil
 		}
 	}
+}
+
+// ledgerMessagesOf puts into the ledger the messages whose events part
+// holds and that were consumed within ledger (0: for ever) before now: a
+// message whose events were all new has no ledger entry and is recognised
+// on redelivery by its rows, which the drop removes. consumed_at is when
+// the message was processed, so that the ledger forgets it on time.
+func (s *Store) ledgerMessagesOf(ctx context.Context, db dbConn, part partition, now time.Time, ledger time.Duration) error {
+	if part.from.IsZero() && part.to.IsZero() {
+		return nil // an orphan, detached already: its table is not a partition
+	}
+	since := time.Time{}
+	if ledger > 0 {
+		since = now.Add(-ledger)
+	}
+	if !part.to.After(since) {
+		return nil
+	}
+	_, err := db.Exec(ctx, `
+		INSERT INTO consumed_messages (message_id, consumed_at)
+		SELECT message_id, max(processed_at) FROM `+pgx.Identifier{part.name}.Sanitize()+`
+		WHERE processed_at >= $1 GROUP BY message_id
+		ON CONFLICT (message_id) DO NOTHING`, since)
+	return err
 }

@@ -87,6 +87,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if opts.PartitionInterval < MinPartitionInterval {
 		return nil, event.Errorf(event.Invalid, "a partition interval of %s is shorter than the least, %s", opts.PartitionInterval, MinPartitionInterval)
 	}
+	if opts.PartitionInterval%time.Minute != 0 {
+		// Partitions are named to the minute: two starting in one minute
+		// would have one name.
+		return nil, event.Errorf(event.Invalid, "a partition interval of %s is not a whole number of minutes", opts.PartitionInterval)
+	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgconn redacts the password in its parse errors.
