@@ -51,12 +51,12 @@ const (
 
 var faultKinds = []faultKind{
 	{
-		// A replica dies with what it holds and is started again where it
-		// was, under the same consumer name.
+		// A replica dies with what it holds (caught holding some) and is
+		// started again where it was, under the same consumer name.
 		name: "kill", target: oneReplica, weight: 3, shortest: 0, longest: 5 * time.Second,
 		inject: func(n *nemesis, f *fault) {
 			m := n.member(f.Target)
-			f.Held = n.heldBy(m.name)
+			f.Held = n.catchHolding(m)
 			m.kill(n.t)
 		},
 		heal: func(n *nemesis, f *fault) {
@@ -66,14 +66,13 @@ var faultKinds = []faultKind{
 		},
 	},
 	{
-		// A replica stops in its tracks (SIGSTOP), for longer than
-		// CLAIM_IDLE about half the time, so that others take over what it
-		// holds; when it goes on, it finds them gone.
+		// A replica stops in its tracks (SIGSTOP), caught holding
+		// messages, for longer than CLAIM_IDLE about half the time, so
+		// that others take over what it holds; when it goes on, it finds
+		// them gone.
 		name: "pause", target: oneReplica, weight: 3, shortest: 500 * time.Millisecond, longest: 6 * time.Second,
 		inject: func(n *nemesis, f *fault) {
-			m := n.member(f.Target)
-			f.Held = n.heldBy(m.name)
-			m.pause(n.t)
+			f.Held = n.catchHolding(n.member(f.Target))
 		},
 		heal: func(n *nemesis, f *fault) {
 			m := n.member(f.Target)
@@ -345,6 +344,24 @@ func (n *nemesis) watch(f *fault, served func() bool) {
 		f.Recovered = n.since()
 		n.mu.Unlock()
 	})
+}
+
+// catchHolding stops m (SIGSTOP) at a moment when it holds messages, so
+// that a kill or a pause takes something with it: a replica under a
+// steady load holds its messages for a few milliseconds at a time. It
+// tries for up to two seconds, then leaves m stopped whatever it holds,
+// and returns what it holds (-1 when Redis cannot say).
+func (n *nemesis) catchHolding(m *member) int64 {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		m.pause(n.t)
+		held := n.heldBy(m.name)
+		if held != 0 || time.Now().After(deadline) {
+			return held
+		}
+		m.resume(n.t)
+		time.Sleep(time.Duration(3+rand.IntN(8)) * time.Millisecond)
+	}
 }
 
 // heldBy is how many messages the replica named name holds pending, or -1
