@@ -61,7 +61,7 @@ var faultKinds = []faultKind{
 		},
 		heal: func(n *nemesis, f *fault) {
 			m := n.member(f.Target)
-			m.restart(n.s)
+			m.launch(n.s)
 			n.watch(f, func() bool { code, _ := health(m.current()); return code != 0 })
 		},
 	},
@@ -421,8 +421,7 @@ type member struct {
 	r    *replica
 	// state is "running", "paused" or "killed": what the nemesis made of
 	// the process, so that the checker can tell a death it did not cause.
-	state    string
-	restarts int
+	state string
 }
 
 func newMember(t *testing.T, name string) *member {
@@ -452,13 +451,6 @@ func (m *member) kill(t *testing.T) {
 	if err := m.r.proc.Kill(); err != nil {
 		t.Fatalf("kill -9 %s: %v", m.name, err)
 	}
-}
-
-func (m *member) restart(s *system) {
-	m.launch(s)
-	m.mu.Lock()
-	m.restarts++
-	m.mu.Unlock()
 }
 
 func (m *member) pause(t *testing.T) {

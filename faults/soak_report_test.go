@@ -92,13 +92,13 @@ type finalCounts struct {
 func (so *soak) report() soakReport {
 	r := soakReport{
 		Seed:           so.cfg.seed,
-		Replay:         fmt.Sprintf("SOAK_SEED=%d SOAK_DURATION=%s SOAK_RATE=%g make soak", so.cfg.seed, so.cfg.duration, so.cfg.rate),
+		Replay:         so.cfg.replay(),
 		Passed:         so.passed,
 		Duration:       so.cfg.duration.String(),
 		EventsPerSec:   so.cfg.rate,
 		DuplicateShare: soakDupRate,
 		Replicas:       len(so.members),
-		ClaimIdle:      "2s",
+		ClaimIdle:      so.claimIdle,
 		MaxDeliveries:  so.limit,
 	}
 	if so.nemesis != nil {

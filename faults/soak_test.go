@@ -36,6 +36,11 @@ const (
 	soakRound = 5 * time.Second
 )
 
+// replay is the command that runs the soak again with these settings.
+func (cfg soakSettings) replay() string {
+	return fmt.Sprintf("SOAK_SEED=%d SOAK_DURATION=%s SOAK_RATE=%g make soak", cfg.seed, cfg.duration, cfg.rate)
+}
+
 // readSoakSettings reads the settings, and skips the soak unless
 // SOAK_DURATION is set: `make soak` sets it, and `make test-faults`, which
 // runs the other scenarios of this package, leaves it out.
@@ -94,12 +99,11 @@ func TestSoak(t *testing.T) {
 	plan := planFaults(cfg.seed, cfg.duration, names)
 	limit := deliveryLimit(plan)
 	t.Logf("soak seed %d: %s at %.0f events/s (%.0f%% duplicates), %d replicas, %d faults planned, MAX_DELIVERIES %d; "+
-		"replay with SOAK_SEED=%d SOAK_DURATION=%s make soak",
-		cfg.seed, cfg.duration, cfg.rate, 100*soakDupRate, soakReplicas, len(plan), limit, cfg.seed, cfg.duration)
+		"replay with %s", cfg.seed, cfg.duration, cfg.rate, 100*soakDupRate, soakReplicas, len(plan), limit, cfg.replay())
 	t.Logf("report: %s", cfg.report)
 
 	s := newSystem(t, map[string]string{"MAX_DELIVERIES": strconv.Itoa(limit)})
-	so := &soak{cfg: cfg, plan: plan, limit: limit, alarm: newAlarm()}
+	so := &soak{cfg: cfg, plan: plan, limit: limit, claimIdle: s.env["CLAIM_IDLE"], alarm: newAlarm()}
 	for _, name := range names {
 		m := newMember(t, name)
 		m.launch(s)
@@ -146,7 +150,7 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("soak seed %d: %v", cfg.seed, err)
 	}
 	so.loadEnded = so.nemesis.since()
-	t.Logf("%s the load ended: %d events in %d rounds", at(so.loadEnded), so.load.sent(), len(so.load.rounds))
+	t.Logf("%s the load ended: %d events accepted", at(so.loadEnded), so.load.sent())
 
 	// Drained: everything published was consumed and acknowledged.
 	var st loadgen.Stats
@@ -177,15 +181,16 @@ func TestSoak(t *testing.T) {
 
 // soak is one soak's parts and what it saw, for the report.
 type soak struct {
-	cfg     soakSettings
-	plan    []*fault
-	limit   int
-	alarm   *alarm
-	members []*member
-	start   time.Time
-	checker *checker
-	load    *load
-	nemesis *nemesis
+	cfg       soakSettings
+	plan      []*fault
+	limit     int // MAX_DELIVERIES
+	claimIdle string
+	alarm     *alarm
+	members   []*member
+	start     time.Time
+	checker   *checker
+	load      *load
+	nemesis   *nemesis
 
 	lastHealed, loadEnded, drained time.Duration
 	final                          loadgen.Stats
