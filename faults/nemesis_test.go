@@ -23,10 +23,11 @@ import (
 
 // faultKind is one way of breaking the system. The plan draws kinds by
 // weight among those whose target is free; adding a kind is adding an
-// entry to faultKinds. Network partitions (a replica cut off from
-// PostgreSQL, Redis or both by the netns helper of the partition
-// scenario) belong here as one more replica kind, whose inject cuts the
-// replica's link and whose heal restores it.
+// entry to faultKinds (and changes the plan a seed draws: a seed replays
+// a run of the same code). A network partition — a replica cut off from
+// PostgreSQL, Redis or both — fits as one more replica kind, whose inject
+// cuts the link of the replica's network namespace and whose heal
+// restores it, once members are launched in namespaces of their own.
 type faultKind struct {
 	name   string
 	target target
