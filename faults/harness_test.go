@@ -96,17 +96,28 @@ type replica struct {
 // to the system's environment.
 func (s *system) start(name string, env map[string]string) *replica {
 	s.t.Helper()
+	r := s.launch(name, env)
+	testenv.WaitHealthy(s.t, r.url, r.proc, 60*time.Second)
+	return r
+}
+
+// launch runs a replica named name without waiting for it. It listens on
+// env's PORT when given, so that a replica restarted there is found where
+// its clients left it, and on a free port otherwise.
+func (s *system) launch(name string, env map[string]string) *replica {
+	s.t.Helper()
 	e := maps.Clone(s.env)
 	maps.Copy(e, env)
 	e["CONSUMER_NAME"] = name
-	e["PORT"] = strconv.Itoa(testenv.FreePort(s.t))
+	if e["PORT"] == "" {
+		e["PORT"] = strconv.Itoa(testenv.FreePort(s.t))
+	}
 	workers := 4
 	if v, ok := e["WORKER_COUNT"]; ok {
 		workers, _ = strconv.Atoi(v)
 	}
 	r := &replica{name: name, url: "http://127.0.0.1:" + e["PORT"], workers: workers}
 	r.proc = testenv.Start(s.t, s.bin, e)
-	testenv.WaitHealthy(s.t, r.url, r.proc, 60*time.Second)
 	return r
 }
 
@@ -136,12 +147,35 @@ func stopAll(t *testing.T, replicas ...*replica) {
 // requests go round-robin to the replicas that answer, and a request whose
 // replica cannot be reached is sent to another.
 func client(replicas ...*replica) *loadgen.Client {
-	hosts := make([]string, len(replicas))
+	urls := make([]string, len(replicas))
 	for i, r := range replicas {
-		hosts[i] = strings.TrimPrefix(r.url, "http://")
+		urls[i] = r.url
 	}
-	b := &balancer{hosts: hosts, base: loadgen.NewHTTPClient(256).Transport}
-	return &loadgen.Client{BaseURL: replicas[0].url, HTTP: &http.Client{Transport: b}}
+	return balanced(balancing{}, urls...)
+}
+
+// balancing says how a balanced client treats replicas that fail it.
+type balancing struct {
+	// retryDown is how long a replica that could not be reached is passed
+	// over; 0 passes it over for good. A replica that is restarted where it
+	// was needs it.
+	retryDown time.Duration
+	// answerWithin, when positive, is how long a replica has to begin its
+	// answer before the request goes to another: a stopped process accepts
+	// connections and never answers them.
+	answerWithin time.Duration
+}
+
+// balanced is a client of the replicas at urls, balanced as opt says.
+func balanced(opt balancing, urls ...string) *loadgen.Client {
+	hosts := make([]string, len(urls))
+	for i, u := range urls {
+		hosts[i] = strings.TrimPrefix(u, "http://")
+	}
+	base := loadgen.NewHTTPClient(256).Transport.(*http.Transport)
+	base.ResponseHeaderTimeout = opt.answerWithin
+	b := &balancer{hosts: hosts, base: base, retryDown: opt.retryDown}
+	return &loadgen.Client{BaseURL: urls[0], HTTP: &http.Client{Transport: b}}
 }
 
 // failovers counts the requests c's balancer sent to another replica
@@ -151,11 +185,12 @@ func failovers(c *loadgen.Client) int64 {
 }
 
 type balancer struct {
-	hosts []string
-	base  http.RoundTripper
-	next  atomic.Uint64
-	mu    sync.Mutex
-	down  map[string]bool
+	hosts     []string
+	base      http.RoundTripper
+	retryDown time.Duration
+	next      atomic.Uint64
+	mu        sync.Mutex
+	down      map[string]time.Time // when each host last failed
 
 	failovers atomic.Int64
 }
@@ -179,9 +214,9 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		b.mu.Lock()
 		if b.down == nil {
-			b.down = map[string]bool{}
+			b.down = map[string]time.Time{}
 		}
-		b.down[host] = true
+		b.down[host] = time.Now()
 		b.mu.Unlock()
 		b.failovers.Add(1)
 	}
@@ -194,7 +229,8 @@ func (b *balancer) pick() string {
 	defer b.mu.Unlock()
 	for range len(b.hosts) {
 		h := b.hosts[b.next.Add(1)%uint64(len(b.hosts))]
-		if !b.down[h] {
+		failed, ok := b.down[h]
+		if !ok || (b.retryDown > 0 && time.Since(failed) >= b.retryDown) {
 			return h
 		}
 	}
