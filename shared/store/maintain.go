@@ -70,8 +70,8 @@ const deleteChunk = 10000
 //     p.Retention.
 //  3. It closes the partitions whose range is over: vacuums them and builds
 //     the indexes that serve time windows (see windowIndexes).
-//  4. It summarises the block ranges of the BRIN index on "timestamp" that
-//     rows filled since.
+//  4. It analyzes the partition taking rows, and summarises the block
+//     ranges of the BRIN index on "timestamp" that rows filled since.
 //  5. It forgets the keys, the duplicate audit, the dead letters and the
 //     ledger entries older than p says.
 //
@@ -152,6 +152,15 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	}
 	for _, part := range kept {
 		if part.to.After(now.Add(-closeMargin)) {
+			if !part.from.After(now) {
+				// The partition taking rows: without statistics of its
+				// own (autovacuum may not have come by yet), the planner
+				// takes it for empty and scans it whole rather than
+				// through its BRIN index.
+				if _, err := conn.Exec(ctx, `ANALYZE `+pgx.Identifier{part.name}.Sanitize()); err != nil {
+					return m, s.classify(err, "analyzing partition "+part.name)
+				}
+			}
 			continue
 		}
 		built, err := s.closePartition(ctx, conn, part.name)

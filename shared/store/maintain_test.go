@@ -457,3 +457,32 @@ func TestMaintainSummarisesTheBRINIndexOfThePartitionTakingRows(t *testing.T) {
 	// A block range of 128 pages holds about 10,000 of these rows.
 	require.Less(t, after, 25000.0, "summarised, it reads the ranges around the window (was %.0f)", before)
 }
+
+// A pass gives the partition taking rows statistics of its own, without
+// which the planner takes it for empty and scans it whole.
+func TestMaintainAnalyzesThePartitionTakingRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	now := dbNow(t, s)
+	current := partitionName(now.Truncate(day))
+	_, err := s.pool.Exec(ctx, `ALTER TABLE `+pgx.Identifier{current}.Sanitize()+` SET (autovacuum_enabled = off)`)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(ctx, `
+		INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id)
+		SELECT 't', 'e' || g, $1::timestamptz - make_interval(secs => 1000 - g), 's', '{}', 'm'
+		FROM generate_series(1, 1000) g`, now)
+	require.NoError(t, err)
+	analyzed := func() bool {
+		var n int
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT coalesce(analyze_count, 0) + coalesce(autoanalyze_count, 0) FROM pg_stat_user_tables WHERE relname = $1`, current).Scan(&n))
+		return n > 0
+	}
+	require.False(t, analyzed())
+	_, err = s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Eventually(t, analyzed, 10*time.Second, 20*time.Millisecond, "the statistics collector reports the ANALYZE")
+	var tuples float64
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE relname = $1`, current).Scan(&tuples))
+	require.Equal(t, 1000.0, tuples)
+}
