@@ -33,8 +33,10 @@ const maxAttempts = 5
 //     message ID, or, for a message that carried a duplicate or was
 //     dead-lettered, by its entry in the ledger of consumed messages.
 //  2. Records with a DeadReason are dead-lettered.
-//  3. The events of the other records are inserted with ON CONFLICT DO
-//     NOTHING on (topic, event_id); the first occurrence in the batch wins.
+//  3. The keys of the other records' events are inserted into event_keys
+//     with ON CONFLICT DO NOTHING on (topic, event_id), and the events whose
+//     keys were new into processed_events; the first occurrence in the batch
+//     wins.
 //  4. Every event not inserted is a duplicate. Each is audited (who sent it,
 //     when, whether its payload matched the stored one); a mismatch is a
 //     payload conflict, and its message goes into the ledger.
@@ -166,8 +168,9 @@ func (s *Store) retryOnDeadlock(ctx context.Context, recs []event.Record) (event
 
 // commitAssumingFresh is one attempt at the transaction described at
 // Consume, pipelined into two round trips: BEGIN, the dead letters and the
-// event insert go together, then the ledger, the audit, the counters and
-// COMMIT. It bets that no message of the batch was committed before, which
+// insert of the keys go together, then the events of the keys that were
+// new (with the ids their keys were given: only those events' payloads are
+// sent), the ledger, the audit, the counters and COMMIT. It bets that no message of the batch was committed before, which
 // holds for all but redeliveries; the ledger statements abort the
 // transaction when the bet is lost, and it then asks which messages were
 // committed and writes only the others.
@@ -197,7 +200,7 @@ func (s *Store) commitAssumingFresh(ctx context.Context, recs []event.Record) (e
 	}
 	for attempt := 0; ; attempt++ {
 		plan := planBatch(recs, maps.Clone(fresh))
-		inserted := make(map[event.Key]bool, len(plan.candidates))
+		inserted := make(map[event.Key]int64, len(plan.candidates))
 		b := &pgx.Batch{}
 		b.Queue(beginSQL)
 		plan.queueWrites(b, inserted)
@@ -205,6 +208,7 @@ func (s *Store) commitAssumingFresh(ctx context.Context, recs []event.Record) (e
 		if err == nil {
 			faultpoint.Hit(faultpoint.StoreBetweenRoundTrips)
 			b = &pgx.Batch{}
+			plan.queueEvents(b, inserted)
 			plan.queueCounts(b, inserted, s.shard())
 			b.Queue("COMMIT")
 			err = conn.SendBatch(ctx, b).Close()
@@ -309,9 +313,9 @@ func planBatch(recs []event.Record, fresh map[string]bool) batchPlan {
 	return p
 }
 
-// queueWrites adds the dead letters and the event insert to b; inserted
-// receives the keys of the rows the insert created.
-func (p *batchPlan) queueWrites(b *pgx.Batch, inserted map[event.Key]bool) {
+// queueWrites adds the dead letters and the insert of the keys to b;
+// inserted receives the keys it created, with the id of each one's row.
+func (p *batchPlan) queueWrites(b *pgx.Batch, inserted map[event.Key]int64) {
 	if len(p.dead.messageIDs) > 0 {
 		b.Queue(insertDeadLettersSQL, p.dead.messageIDs, p.dead.bodies, p.dead.reasons, p.dead.events).
 			Query(func(rows pgx.Rows) error {
@@ -326,22 +330,48 @@ func (p *batchPlan) queueWrites(b *pgx.Batch, inserted map[event.Key]bool) {
 	if len(p.candidates) == 0 {
 		return
 	}
-	rows := newEventRows(p.candidates)
-	b.Queue(insertEventsSQL, rows.topics, rows.eventIDs, rows.timestamps, rows.sources, rows.payloads, rows.messageIDs).
+	topics := make([]string, len(p.candidates))
+	eventIDs := make([]string, len(p.candidates))
+	for i, e := range p.candidates {
+		topics[i], eventIDs[i] = e.Topic, e.EventID
+	}
+	b.Queue(insertKeysSQL, topics, eventIDs).
 		Query(func(rows pgx.Rows) error {
-			var k event.Key
-			_, err := pgx.ForEachRow(rows, []any{&k.Topic, &k.EventID}, func() error {
-				inserted[k] = true
+			var (
+				k  event.Key
+				id int64
+			)
+			_, err := pgx.ForEachRow(rows, []any{&k.Topic, &k.EventID, &id}, func() error {
+				inserted[k] = id
 				return nil
 			})
 			return err
 		})
 }
 
+// queueEvents adds to b the insert of the events whose keys were new, each
+// with the id its key was given. Only they cross the network with their
+// payloads in this round trip.
+func (p *batchPlan) queueEvents(b *pgx.Batch, inserted map[event.Key]int64) {
+	if len(inserted) == 0 {
+		return
+	}
+	fresh := make([]pendingEvent, 0, len(inserted))
+	ids := make([]int64, 0, len(inserted))
+	for _, e := range p.candidates {
+		if id, ok := inserted[e.Key()]; ok {
+			fresh = append(fresh, e)
+			ids = append(ids, id)
+		}
+	}
+	rows := newEventRows(fresh)
+	b.Queue(insertEventsSQL, ids, rows.topics, rows.eventIDs, rows.timestamps, rows.sources, rows.payloads, rows.messageIDs)
+}
+
 // queueCounts works out the counts from what the insert created and adds
 // the duplicate audit and the counter updates to b. Whatever was not
 // inserted is a duplicate.
-func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard int32) {
+func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]int64, shard int32) {
 	res := &p.res
 	topics := make(map[string]*topicDelta)
 	delta := func(topic string) *topicDelta {
@@ -353,7 +383,7 @@ func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard
 		return d
 	}
 	for _, e := range p.candidates {
-		if inserted[e.Key()] {
+		if _, ok := inserted[e.Key()]; ok {
 			res.Unique++
 			delta(e.Topic).unique++
 		} else {
@@ -378,7 +408,8 @@ func (p *batchPlan) queueCounts(b *pgx.Batch, inserted map[event.Key]bool, shard
 		ledger = append(ledger, e.messageID)
 		// A duplicate of a row this transaction inserted is no sign of a
 		// redelivery, even when both came in one message.
-		recheck[i] = !inserted[e.Key()]
+		_, here := inserted[e.Key()]
+		recheck[i] = !here
 	}
 	if len(ledger) > 0 {
 		slices.Sort(ledger)
@@ -535,23 +566,23 @@ WITH fresh AS (
 )
 SELECT logagg_require_new_messages(count(*), $2::bigint) FROM fresh`
 
-// insertEventsSQL inserts the first occurrence of each key, sorted by key:
-// the key into event_keys, whose primary key decides, and the event, with
-// the same id and processed_at, into processed_events.
+// insertKeysSQL inserts the keys of the first occurrence of each key,
+// sorted by key, and returns those it created, each with the id its event
+// will have: event_keys' primary key decides what is new.
+const insertKeysSQL = `
+INSERT INTO event_keys (topic, event_id, id)
+SELECT u.topic, u.event_id, nextval('processed_events_id_seq')
+FROM unnest($1::text[], $2::text[]) AS u (topic, event_id)
+ON CONFLICT (topic, event_id) DO NOTHING
+RETURNING topic, event_id, id`
+
+// insertEventsSQL inserts the events whose keys insertKeysSQL created, in
+// the same transaction: processed_at is the transaction's start in both.
 const insertEventsSQL = `
-WITH u AS (
-	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
-		AS u (topic, event_id, ts, source, payload, message_id)
-), k AS (
-	INSERT INTO event_keys (topic, event_id, id)
-	SELECT topic, event_id, nextval('processed_events_id_seq') FROM u
-	ON CONFLICT (topic, event_id) DO NOTHING
-	RETURNING topic, event_id, id
-)
 INSERT INTO processed_events (id, topic, event_id, "timestamp", source, payload, message_id)
-SELECT k.id, u.topic, u.event_id, u.ts, u.source, u.payload::jsonb, u.message_id
-FROM k JOIN u ON u.topic = k.topic AND u.event_id = k.event_id
-RETURNING topic, event_id`
+SELECT u.id, u.topic, u.event_id, u.ts, u.source, u.payload::jsonb, u.message_id
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
+	AS u (id, topic, event_id, ts, source, payload, message_id)`
 
 // auditAndCountSQL audits the dropped duplicates against the stored rows
 // (payloads compared as jsonb, so key order and whitespace do not count;

@@ -171,7 +171,7 @@ func TestAnIdleTransactionIsEndedSoThatConsumeDoesNotWaitOnItsLocks(t *testing.T
 	require.NoError(t, err)
 	defer stopped.Release()
 	plan := planBatch(recs, map[string]bool{"m1": true})
-	inserted := map[event.Key]bool{}
+	inserted := map[event.Key]int64{}
 	first := &pgx.Batch{}
 	first.Queue(beginSQL)
 	plan.queueWrites(first, inserted)
@@ -187,6 +187,7 @@ func TestAnIdleTransactionIsEndedSoThatConsumeDoesNotWaitOnItsLocks(t *testing.T
 	require.Equal(t, 2, res.Unique)
 
 	second := &pgx.Batch{}
+	plan.queueEvents(second, inserted)
 	plan.queueCounts(second, inserted, s.shard())
 	second.Queue("COMMIT")
 	err = stopped.SendBatch(ctx, second).Close()
