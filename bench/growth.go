@@ -62,7 +62,7 @@ func newGrowthReport(ctx context.Context, b *bench, g growthConfig, started time
 		Commit: gitDescribe(ctx, b.root), Changes: gitChanges(ctx, b.root), Machine: describeMachine(ctx, b.svc),
 		Settings: g.describe(),
 		Notes: []string{
-			"Each size is a fresh database: the events are preloaded server-side (generate_series), one a second up to a few seconds ago, processed 3 to 5 s after their timestamp, in daily partitions; then a maintenance pass closes the ended partitions (vacuum, analyze, window indexes).",
+			"Each size is a fresh database: the events are preloaded server-side (generate_series), one a second up to a few seconds ago, processed 3 to 5 s after their timestamp, in partitions of the default PARTITION_INTERVAL; then a maintenance pass closes the ended partitions (vacuum, analyze, window indexes).",
 			"Ingest runs into the preloaded database alternate with runs into an empty one, so that whatever else the machine does weighs on both; the preloaded database keeps what each run stores.",
 			"Reads are timed with ingest idle, before the ingest runs (whose events carry the publisher's timestamps, of 2026-01-01), one request at a time against a localrun of the main configuration, from sending to the last byte of the answer. With nothing stored, only the shapes that need no topic, source or history are measured: the floor of HTTP and planning.",
 			"The keys' primary key is built once after the preload: denser than the index the consumers' random inserts grow, by about 24 bytes per event (78 against 101 bytes per key, measured at a million keys).",
