@@ -44,9 +44,16 @@ type system struct {
 // environment.
 func newSystem(t *testing.T, env map[string]string) *system {
 	t.Helper()
+	return newSystemFor(t, env, nil)
+}
+
+// newSystemFor is newSystem with servers that replicas inside ns reach as
+// well: PostgreSQL over its "pg" link, Redis over its "redis" link.
+func newSystemFor(t *testing.T, env map[string]string, ns *netns) *system {
+	t.Helper()
 	s := &system{t: t, bin: testenv.Build(t, "./localrun")}
-	s.pg = startPostgres(t)
-	s.redis = startRedis(t)
+	s.pg = startPostgres(t, ns.linksNamed("pg")...)
+	s.redis = startRedis(t, ns.linksNamed("redis")...)
 	s.rdb = s.redis.Client()
 	t.Cleanup(func() { s.rdb.Close() })
 	s.env = map[string]string{
@@ -73,15 +80,33 @@ func startTwo(t *testing.T, env map[string]string) (s *system, a, b *replica, c 
 type replica struct {
 	name    string
 	url     string
+	port    string
 	workers int
 	proc    *proc.Process
+	ns      *netns // the network namespace it runs in; nil: the test's
 }
 
 // start runs a replica named name and waits until it is healthy. env adds
 // to the system's environment.
 func (s *system) start(name string, env map[string]string) *replica {
 	s.t.Helper()
+	return s.startIn(nil, name, env)
+}
+
+// startIn is start inside ns, when ns is not nil: the replica reaches
+// PostgreSQL over ns's "pg" link and Redis over its "redis" link, and the
+// test reaches it over its "http" link.
+func (s *system) startIn(ns *netns, name string, env map[string]string) *replica {
+	s.t.Helper()
 	e := maps.Clone(s.env)
+	host, bin, args := "127.0.0.1", s.bin, []string(nil)
+	if ns != nil {
+		e["DATABASE_URL"] = s.pg.URLOver(ns.link("pg"))
+		e["REDIS_URL"] = s.redis.URLOver(ns.link("redis"))
+		host = ns.link("http").peer.String()
+		// ip execs the replica: the process started is the replica itself.
+		bin, args = "ip", []string{"netns", "exec", ns.name, s.bin}
+	}
 	maps.Copy(e, env)
 	e["CONSUMER_NAME"] = name
 	e["PORT"] = strconv.Itoa(testenv.FreePort(s.t))
@@ -89,8 +114,8 @@ func (s *system) start(name string, env map[string]string) *replica {
 	if v, ok := e["WORKER_COUNT"]; ok {
 		workers, _ = strconv.Atoi(v)
 	}
-	r := &replica{name: name, url: "http://127.0.0.1:" + e["PORT"], workers: workers}
-	r.proc = testenv.Start(s.t, s.bin, e)
+	r := &replica{name: name, url: "http://" + host + ":" + e["PORT"], port: e["PORT"], workers: workers, ns: ns}
+	r.proc = testenv.Start(s.t, bin, e, args...)
 	testenv.WaitHealthy(s.t, r.url, r.proc, 60*time.Second)
 	return r
 }
