@@ -76,6 +76,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
+	detectDeadPeers(&cfg.ConnConfig.Config)
 	s := &Store{
 		host:     net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
 		shards:   opts.Shards,
