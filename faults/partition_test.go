@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,7 +79,7 @@ func TestPartitionPostgresOnly(t *testing.T) {
 }
 
 func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
-	const events, after = 60_000, 10_000
+	const events, after = 40_000, 20_000
 	ns := newNetns(t, "pg", "redis", "http")
 	s := newSystemFor(t, nil, ns)
 	t.Cleanup(func() {
@@ -87,11 +89,14 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 	})
 	cutOff, survivor := s.startIn(ns, "cutoff", nil), s.start("survivor", nil)
 	c := client(cutOff, survivor)
+	peer := ns.link("pg").peer
 
-	r := publish(c, events, 0.3, seed, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 6_000})
-	eventually(t, time.Minute, "a fifth of the events received", func() bool { return stats(client(survivor)).Received >= events/5 })
+	// Late in the run, so that the requests the balancer sends to the
+	// cut-off replica, which wait out its 503s, are few.
+	r := publish(c, events, 0.3, seed, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 8_000})
+	eventually(t, time.Minute, "60% of the events published", func() bool { return r.sent.Load() >= events*6/10 })
 
-	held := s.catchInTransaction(t, cutOff, ns.link("pg").peer)
+	held := s.catchInTransaction(t, cutOff, peer)
 	for _, name := range cut.links {
 		if cut.drop {
 			ns.link(name).Drop()
@@ -102,8 +107,13 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 	cutAt := time.Now()
 	sentAtCut := r.sent.Load()
 	require.NoError(t, thaw(cutOff.proc))
+	reclaimed := since(t, cutAt, func() bool { return len(s.pendingOf(cutOff.consumers()...)) == 0 })
+	sessions := s.sessionsFrom(t, peer)
+	sessionsGone := since(t, cutAt, func() bool { return sessions() == 0 })
 
 	// Seen from inside: /health names what is cut off, /publish answers.
+	// A load balancer that checks /health then sends the publisher's
+	// requests to the survivor alone.
 	var body map[string]string
 	noticed := eventually(t, 15*time.Second, "/health inside the namespace names what is cut off", func() bool {
 		var code int
@@ -111,6 +121,7 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 		return code == http.StatusServiceUnavailable && body["status"] == "unhealthy" &&
 			body["database"] == connection(!cut.cuts("pg")) && body["redis"] == connection(!cut.cuts("redis"))
 	})
+	setDown(c, cutOff, true)
 	pub := publishInside(t, cutOff, 5*time.Second)
 	if cut.cuts("redis") {
 		require.Equal(t, http.StatusServiceUnavailable, pub.code, "/publish with Redis cut off: %s", pub)
@@ -119,19 +130,21 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 		require.Equal(t, http.StatusAccepted, pub.code, "/publish with only PostgreSQL cut off: %s", pub)
 	}
 
-	// The survivor takes over everything but what the cut-off replica may
-	// still hold: all of it when Redis is cut.
-	var reclaimed time.Duration
+	// PostgreSQL drops the cut-off replica's sessions, and the locks of its
+	// transaction with them. The survivor takes over everything but what
+	// the cut-off replica may still hold: all of it when Redis is cut.
+	if cut.cuts("pg") {
+		eventually(t, time.Minute, "PostgreSQL drops the cut-off replica's sessions", func() bool { return sessionsGone() > 0 })
+	}
 	if cut.cuts("redis") {
-		reclaimed = eventually(t, time.Minute, "the survivor reclaims the cut-off replica's messages", func() bool {
-			return len(s.pendingOf(cutOff.consumers()...)) == 0
-		})
+		eventually(t, time.Minute, "the survivor reclaims the cut-off replica's messages", func() bool { return reclaimed() > 0 })
 	}
 	res := r.wait(t)
-	tookOver := eventually(t, 90*time.Second, "the survivor consumes everything the cut-off replica does not hold", func() bool {
+	eventually(t, time.Minute, "the survivor consumes everything the cut-off replica does not hold", func() bool {
 		return s.lag() == 0 && len(s.pendingOf(survivor.consumers()...)) == 0 &&
 			(cut.cuts("redis") || s.pendingTotal() == int64(len(s.pendingOf(cutOff.consumers()...))))
 	})
+	tookOver := time.Since(cutAt)
 	stillHeld := s.pendingOf(cutOff.consumers()...)
 	if !cut.cuts("redis") {
 		require.NotEmpty(t, stillHeld, "the replica cut off from PostgreSQL alone keeps its messages")
@@ -145,7 +158,6 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 			}
 		}
 	}
-	cutFor := time.Since(cutAt)
 
 	for _, name := range cut.links {
 		if cut.drop {
@@ -155,12 +167,18 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 		}
 	}
 	healed := time.Now()
+	cutFor := healed.Sub(cutAt)
 	recovered := eventually(t, time.Minute, "/health inside the namespace says healthy again", func() bool {
 		code, _ := healthInside(t, cutOff)
 		return code == http.StatusOK
 	})
+	setDown(c, cutOff, false)
 	consumedBefore := metric(t, cutOff, "logagg_consumed_events_total", "")
-	r2 := publish(c, after, 0.3, seed+100, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 10_000})
+	r2 := publish(c, after, 0.3, seed+100, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 4_000})
+	eventually(t, time.Minute, "the cut-off replica consumes again", func() bool {
+		return metric(t, cutOff, "logagg_consumed_events_total", "") > consumedBefore
+	})
+	consuming := time.Since(healed)
 	res2 := r2.wait(t)
 	all := append(slices.Clone(r.events), r2.events...)
 	if pub.code == http.StatusAccepted {
@@ -168,24 +186,78 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 	}
 	keys := keysOf(t, all)
 	st := s.requireExact(t, c, want{sent: int64(len(all)), resent: true, unique: int64(len(keys)), keys: keys})
-	resumed := time.Since(healed)
-	require.Greater(t, metric(t, cutOff, "logagg_consumed_events_total", ""), consumedBefore, "the cut-off replica consumes again after the cut heals")
 	stopAll(t, cutOff, survivor)
 
 	t.Logf("partition of 1 of 2 replicas (%s): %d + %d events (%.0f%% duplicates), cut %s after the start, at %d/%d published",
 		cut, events, after, 100*float64(len(all)-len(keys))/float64(len(all)), cutAt.Sub(r.start).Round(time.Millisecond), sentAtCut, events)
-	t.Logf("  cut while in a consume transaction, holding %d messages (deliveries up to %d); /health inside said %v after %s; /publish inside answered %d in %s",
+	t.Logf("  cut in a consume transaction, holding %d messages (deliveries up to %d); /health inside said %v after %s; /publish inside answered %d in %s",
 		len(held), maxDeliveries(held), body, noticed.Round(time.Millisecond), pub.code, pub.took.Round(time.Millisecond))
-	if cut.cuts("redis") {
-		t.Logf("  the survivor reclaimed them %s after the cut (CLAIM_IDLE 2s) and had consumed everything %s after it; healed after %s",
-			reclaimed.Round(time.Millisecond), tookOver.Round(time.Millisecond), cutFor.Round(time.Millisecond))
-	} else {
-		t.Logf("  the survivor had consumed everything else %s after the cut; the cut-off replica still held %d messages (deliveries up to %d); healed after %s",
-			tookOver.Round(time.Millisecond), len(stillHeld), maxDeliveries(stillHeld), cutFor.Round(time.Millisecond))
+	if cut.cuts("pg") {
+		t.Logf("  PostgreSQL dropped the cut-off replica's sessions %s after the cut", sessionsGone().Round(time.Millisecond))
 	}
-	t.Logf("  healthy again %s after the heal, everything drained %s after it; the publisher retried %d requests",
-		recovered.Round(time.Millisecond), resumed.Round(time.Millisecond), res.Retries+res2.Retries)
+	if cut.cuts("redis") {
+		t.Logf("  the survivor reclaimed its messages %s after the cut (CLAIM_IDLE 2s) and had consumed everything %s after it",
+			reclaimed().Round(time.Millisecond), tookOver.Round(time.Millisecond))
+	} else {
+		t.Logf("  the survivor had consumed everything else %s after the cut; the cut-off replica still held %d messages (deliveries up to %d), extending them",
+			tookOver.Round(time.Millisecond), len(stillHeld), maxDeliveries(stillHeld))
+	}
+	t.Logf("  healed after %s; /health inside healthy %s later, consuming again %s later; the publisher retried %d requests",
+		cutFor.Round(time.Millisecond), recovered.Round(time.Millisecond), consuming.Round(time.Millisecond), res.Retries+res2.Retries)
 	logEnd(t, st)
+}
+
+// since watches cond in the background from now until the test ends, and
+// returns how long after from it first held, or 0 while it has not.
+func since(t *testing.T, from time.Time, cond func() bool) func() time.Duration {
+	var after atomic.Int64
+	go func() {
+		for t.Context().Err() == nil {
+			if cond() {
+				after.Store(int64(time.Since(from)))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return func() time.Duration { return time.Duration(after.Load()) }
+}
+
+// sessionsFrom returns a probe that counts the PostgreSQL sessions of a
+// client at addr, on a connection of its own, or -1 when it cannot tell.
+// It may be called from any goroutine.
+func (s *system) sessionsFrom(t *testing.T, addr netip.Addr) func() int64 {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.pg.URL())
+	require.NoError(t, err)
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = conn.Close(ctx)
+	})
+	return func() int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		var n int64
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE client_addr = $1::inet`, addr.String()).Scan(&n); err != nil {
+			return -1
+		}
+		return n
+	}
+}
+
+// setDown takes r out of c's balancing, or puts it back, as a load
+// balancer does when r's /health fails or passes again.
+func setDown(c *loadgen.Client, r *replica, down bool) {
+	b := c.HTTP.Transport.(*balancer)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.down == nil {
+		b.down = map[string]bool{}
+	}
+	b.down[strings.TrimPrefix(r.url, "http://")] = down
 }
 
 // connection is what /health says of a dependency it reaches or not.
