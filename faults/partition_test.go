@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,12 +83,15 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 	const events, after = 40_000, 20_000
 	ns := newNetns(t, "pg", "redis", "http")
 	s := newSystemFor(t, nil, ns)
-	t.Cleanup(func() {
+	cutOff, survivor := s.startIn(ns, "cutoff", nil), s.start("survivor", nil)
+	t.Cleanup(func() { // before the replicas are stopped
 		if t.Failed() {
 			s.logState(t)
+			// Its goroutines' stacks go to its output, which is logged.
+			_ = cutOff.proc.Signal(syscall.SIGQUIT)
+			_ = cutOff.proc.Wait(5 * time.Second)
 		}
 	})
-	cutOff, survivor := s.startIn(ns, "cutoff", nil), s.start("survivor", nil)
 	c := client(cutOff, survivor)
 	peer := ns.link("pg").peer
 
@@ -173,12 +177,17 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 		return code == http.StatusOK
 	})
 	setDown(c, cutOff, false)
+	// Its fetching may be waiting out a backoff of up to 7.5 s: publish
+	// again once it reads the stream, so that it gets a share.
+	eventually(t, time.Minute, "the cut-off replica waits on the stream again", func() bool {
+		return s.waitingOnStream(ns.link("redis").peer)
+	})
+	reading := time.Since(healed)
 	consumedBefore := metric(t, cutOff, "logagg_consumed_events_total", "")
 	r2 := publish(c, after, 0.3, seed+100, loadgen.PublishOptions{BatchSize: 500, Concurrency: 4, Rate: 4_000})
 	eventually(t, time.Minute, "the cut-off replica consumes again", func() bool {
 		return metric(t, cutOff, "logagg_consumed_events_total", "") > consumedBefore
 	})
-	consuming := time.Since(healed)
 	res2 := r2.wait(t)
 	all := append(slices.Clone(r.events), r2.events...)
 	if pub.code == http.StatusAccepted {
@@ -186,6 +195,10 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 	}
 	keys := keysOf(t, all)
 	st := s.requireExact(t, c, want{sent: int64(len(all)), resent: true, unique: int64(len(keys)), keys: keys})
+	failedAcks, failedBatches := logLines(cutOff, "acknowledge failed"), logLines(cutOff, "batch not committed")
+	if !cut.cuts("pg") {
+		require.Positive(t, failedAcks, "the transaction the cut caught committed, and its acknowledgement failed")
+	}
 	stopAll(t, cutOff, survivor)
 
 	t.Logf("partition of 1 of 2 replicas (%s): %d + %d events (%.0f%% duplicates), cut %s after the start, at %d/%d published",
@@ -202,8 +215,10 @@ func partitionScenario(t *testing.T, cut partitionCut, seed int64) {
 		t.Logf("  the survivor had consumed everything else %s after the cut; the cut-off replica still held %d messages (deliveries up to %d), extending them",
 			tookOver.Round(time.Millisecond), len(stillHeld), maxDeliveries(stillHeld))
 	}
-	t.Logf("  healed after %s; /health inside healthy %s later, consuming again %s later; the publisher retried %d requests",
-		cutFor.Round(time.Millisecond), recovered.Round(time.Millisecond), consuming.Round(time.Millisecond), res.Retries+res2.Retries)
+	t.Logf("  on the cut-off replica %d batches failed to commit and %d acknowledgements failed, all retried or redelivered",
+		failedBatches, failedAcks)
+	t.Logf("  healed after %s; /health inside healthy %s later, waiting on the stream again %s later; the publisher retried %d requests",
+		cutFor.Round(time.Millisecond), recovered.Round(time.Millisecond), reading.Round(time.Millisecond), res.Retries+res2.Retries)
 	logEnd(t, st)
 }
 
@@ -286,6 +301,34 @@ func (s *system) catchInTransaction(t *testing.T, r *replica, from netip.Addr) [
 		require.False(t, time.Now().After(deadline), "%s was never caught in a transaction holding messages", r.name)
 		time.Sleep(time.Duration(3+attempt%7) * time.Millisecond)
 	}
+}
+
+// waitingOnStream reports whether a client at addr is blocked in
+// XREADGROUP, waiting for new entries. (XINFO CONSUMERS cannot tell: Redis
+// 7.0 counts a consumer idle until a read delivers something.)
+func (s *system) waitingOnStream(addr netip.Addr) bool {
+	clients, err := s.rdb.ClientList(context.Background()).Result()
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(clients, "\n") {
+		var from, flags, cmd string
+		for _, field := range strings.Fields(line) {
+			k, v, _ := strings.Cut(field, "=")
+			switch k {
+			case "addr":
+				from = v
+			case "flags":
+				flags = v
+			case "cmd":
+				cmd = v
+			}
+		}
+		if strings.HasPrefix(from, addr.String()+":") && cmd == "xreadgroup" && strings.Contains(flags, "b") {
+			return true
+		}
+	}
+	return false
 }
 
 // lag is how many stream entries the group has not yet delivered.
@@ -396,4 +439,10 @@ func (s *system) logState(t *testing.T) {
 		t.Logf("state: pg_stat_activity: %v", err)
 	}
 	t.Logf("state: lag %d, pending %v", s.lag(), s.pending())
+	if clients, err := s.rdb.ClientList(ctx).Result(); err == nil {
+		t.Logf("state: Redis clients:\n%s", clients)
+	}
+	if consumers, err := s.rdb.XInfoConsumers(ctx, stream, group).Result(); err == nil {
+		t.Logf("state: consumers %+v", consumers)
+	}
 }
