@@ -129,6 +129,7 @@ func TestCallsGiveUpOnASilentRedis(t *testing.T) {
 		"ack":       func(ctx context.Context) error { return c.Ack(ctx, queue.IDs(msgs)) },
 		"extend":    func(ctx context.Context) error { return c.Extend(ctx, queue.IDs(msgs)) },
 		"trim":      func(ctx context.Context) error { _, err := q.Trim(ctx); return err },
+		"eviction":  func(ctx context.Context) error { _, err := q.EvictionPolicy(ctx); return err },
 	}
 	for what, call := range calls {
 		err := returnsWithin(t, 30*time.Second, what, func() error { return call(ctx) })
