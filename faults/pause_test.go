@@ -75,7 +75,10 @@ func runPause(t *testing.T, point string, seed int64) {
 	r := publish(c, events, 0.3, seed, opts)
 	eventually(t, time.Minute, "the zombie stops at "+point, zombie.proc.Stopped)
 	pausedAt := time.Now()
-	require.Contains(t, zombie.proc.Output(), faultpoint.Announcement+point)
+	// Its announcement may still be in the pipe the test reads it from.
+	eventually(t, 5*time.Second, "the zombie announces where it stopped", func() bool {
+		return strings.Contains(zombie.proc.Output(), faultpoint.Announcement+point)
+	})
 	held := ids(s.pendingOf(zombie.consumers()...))
 	require.NotEmpty(t, held, "the zombie stopped holding messages")
 	committedAtPause := s.committed(t, held)
