@@ -54,14 +54,18 @@ func newSystem(t *testing.T, env map[string]string) *system {
 type servers struct {
 	pg    pgOptions
 	redis []string // added to redis-server's command line
+	// ns, when set, is a network namespace whose replicas reach the
+	// servers too: PostgreSQL over its "pg" link, Redis over its "redis"
+	// link.
+	ns *netns
 }
 
 // newSystemOn is newSystem on servers started as srv says.
 func newSystemOn(t *testing.T, env map[string]string, srv servers) *system {
 	t.Helper()
 	s := &system{t: t, bin: testenv.Build(t, "./localrun", "-tags", "faults")}
-	s.pg = startPostgres(t, srv.pg)
-	s.redis = startRedis(t, srv.redis...)
+	s.pg = startPostgres(t, srv.pg, srv.ns.linksNamed("pg")...)
+	s.redis = startRedis(t, srv.redis, srv.ns.linksNamed("redis")...)
 	s.rdb = s.redis.Client()
 	t.Cleanup(func() { s.rdb.Close() })
 	s.env = map[string]string{
@@ -88,15 +92,23 @@ func startTwo(t *testing.T, env map[string]string) (s *system, a, b *replica, c 
 type replica struct {
 	name    string
 	url     string
+	port    string
 	workers int
 	proc    *proc.Process
+	ns      *netns // the network namespace it runs in; nil: the test's
 }
 
 // start runs a replica named name and waits until it is healthy. env adds
 // to the system's environment.
 func (s *system) start(name string, env map[string]string) *replica {
 	s.t.Helper()
-	r := s.launch(name, env)
+	return s.startIn(nil, name, env)
+}
+
+// startIn is start inside ns, when ns is not nil (see launchIn).
+func (s *system) startIn(ns *netns, name string, env map[string]string) *replica {
+	s.t.Helper()
+	r := s.launchIn(ns, name, env)
 	testenv.WaitHealthy(s.t, r.url, r.proc, 60*time.Second)
 	return r
 }
@@ -106,7 +118,23 @@ func (s *system) start(name string, env map[string]string) *replica {
 // its clients left it, and on a free port otherwise.
 func (s *system) launch(name string, env map[string]string) *replica {
 	s.t.Helper()
+	return s.launchIn(nil, name, env)
+}
+
+// launchIn is launch inside ns, when ns is not nil: the replica reaches
+// PostgreSQL over ns's "pg" link and Redis over its "redis" link, and the
+// test reaches it over its "http" link.
+func (s *system) launchIn(ns *netns, name string, env map[string]string) *replica {
+	s.t.Helper()
 	e := maps.Clone(s.env)
+	host, bin, args := "127.0.0.1", s.bin, []string(nil)
+	if ns != nil {
+		e["DATABASE_URL"] = s.pg.URLOver(ns.link("pg"))
+		e["REDIS_URL"] = s.redis.URLOver(ns.link("redis"))
+		host = ns.link("http").peer.String()
+		// ip execs the replica: the process started is the replica itself.
+		bin, args = "ip", []string{"netns", "exec", ns.name, s.bin}
+	}
 	maps.Copy(e, env)
 	e["CONSUMER_NAME"] = name
 	if e["PORT"] == "" {
@@ -116,8 +144,8 @@ func (s *system) launch(name string, env map[string]string) *replica {
 	if v, ok := e["WORKER_COUNT"]; ok {
 		workers, _ = strconv.Atoi(v)
 	}
-	r := &replica{name: name, url: "http://127.0.0.1:" + e["PORT"], workers: workers}
-	r.proc = testenv.Start(s.t, s.bin, e)
+	r := &replica{name: name, url: "http://" + host + ":" + e["PORT"], port: e["PORT"], workers: workers, ns: ns}
+	r.proc = testenv.Start(s.t, bin, e, args...)
 	return r
 }
 

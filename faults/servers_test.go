@@ -1,11 +1,13 @@
 //go:build faults
 
 // Package faults breaks logagg on purpose — kills replicas, pauses them,
-// restarts PostgreSQL and Redis, feeds it poison, fills its queue, stops it
-// under load — and checks that every count stays exact. Each scenario runs its
-// own PostgreSQL cluster and Redis server on free 127.0.0.1 ports, started
-// here from the installed binaries, and localrun as real processes; the
-// shared servers are never touched.
+// cuts them off from PostgreSQL and Redis, restarts PostgreSQL and Redis,
+// runs them out of memory, disk or connections, feeds it poison, fills its
+// queue, stops it under load — and checks that every count stays exact.
+// Each scenario runs its own PostgreSQL cluster and Redis server on free
+// 127.0.0.1 ports (and on the host ends of a partition scenario's links),
+// started here from the installed binaries, and localrun as real processes;
+// the shared servers are never touched.
 //
 // Run it with `make test-faults` (go test -tags faults ./faults/...). The
 // scenarios run one at a time, so that the figures each logs are not
@@ -14,6 +16,7 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -23,6 +26,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +46,8 @@ type postgres struct {
 	uid     int
 	gid     int
 	opts    pgOptions
-	dataDir string // the data directory's parent: dir, or a filesystem of its own
+	dataDir string   // the data directory's parent: dir, or a filesystem of its own
+	listen  []string // addresses it listens on
 }
 
 // pgOptions say how a scenario's cluster differs from the default one.
@@ -56,12 +61,14 @@ type pgOptions struct {
 }
 
 // startPostgres creates a cluster with trust authentication in a fresh
-// directory, as opts say, and starts it on a free port. PostgreSQL refuses
-// to run as root, so when the tests run as root the cluster belongs to the
-// postgres user and every pg_ctl call runs as that user.
-func startPostgres(t *testing.T, opts pgOptions) *postgres {
+// directory, as opts say, and starts it on a free port of 127.0.0.1 and of
+// the host end of each link in also, trusting the link's other end.
+// PostgreSQL refuses to run as root, so when the tests run as root the
+// cluster belongs to the postgres user and every pg_ctl call runs as that
+// user.
+func startPostgres(t *testing.T, opts pgOptions, also ...*link) *postgres {
 	t.Helper()
-	p := &postgres{t: t, port: testenv.FreePort(t), uid: -1, gid: -1, opts: opts}
+	p := &postgres{t: t, port: testenv.FreePort(t), uid: -1, gid: -1, opts: opts, listen: []string{"127.0.0.1"}}
 	dir, err := os.MkdirTemp("", "logagg-faults-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +93,10 @@ func startPostgres(t *testing.T, opts pgOptions) *postgres {
 		p.asOwner = []string{"runuser", "-u", "postgres", "--"}
 	}
 	p.run("initdb", "-D", p.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions")
+	for _, l := range also {
+		p.listen = append(p.listen, l.host.String())
+		p.trust(l.peer.String() + "/32")
+	}
 	t.Cleanup(func() {
 		_ = p.ctl("stop", "-m", "immediate")
 		if t.Failed() {
@@ -101,14 +112,34 @@ func (p *postgres) data() string { return filepath.Join(p.dataDir, "data") }
 func (p *postgres) log() string  { return filepath.Join(p.dir, "postgres.log") }
 
 // URL is the connection string of the cluster's postgres database.
-func (p *postgres) URL() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=5", p.port)
+func (p *postgres) URL() string { return p.urlAt("127.0.0.1") }
+
+// URLOver is the connection string over the link l, for a client at its
+// other end.
+func (p *postgres) URLOver(l *link) string { return p.urlAt(l.host.String()) }
+
+func (p *postgres) urlAt(host string) string {
+	return fmt.Sprintf("postgres://postgres@%s:%d/postgres?sslmode=disable&connect_timeout=5", host, p.port)
+}
+
+// trust lets clients from cidr in without a password, as initdb's -A trust
+// does for the loopback addresses.
+func (p *postgres) trust(cidr string) {
+	p.t.Helper()
+	f, err := os.OpenFile(filepath.Join(p.data(), "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = fmt.Fprintf(f, "host all all %s trust\n", cidr)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		p.t.Fatal(err)
+	}
 }
 
 // Start starts the cluster and waits until it accepts connections.
 func (p *postgres) Start() {
 	p.t.Helper()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", p.port, p.dir)
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=%s", p.port, p.dir, strings.Join(p.listen, ","))
 	for _, name := range slices.Sorted(maps.Keys(p.opts.settings)) {
 		opts += fmt.Sprintf(" -c %s=%s", name, p.opts.settings[name])
 	}
@@ -182,12 +213,18 @@ type redisServer struct {
 	dir  string
 	port int
 	args []string // added to the command line
+	bind []string // addresses it listens on
 	proc *proc.Process
 }
 
-func startRedis(t *testing.T, args ...string) *redisServer {
+// startRedis starts a server on a free port of 127.0.0.1 and of the host
+// end of each link in also, with args added to its command line.
+func startRedis(t *testing.T, args []string, also ...*link) *redisServer {
 	t.Helper()
-	r := &redisServer{t: t, dir: t.TempDir(), port: testenv.FreePort(t), args: args}
+	r := &redisServer{t: t, dir: t.TempDir(), port: testenv.FreePort(t), args: args, bind: []string{"127.0.0.1"}}
+	for _, l := range also {
+		r.bind = append(r.bind, l.host.String())
+	}
 	r.Start()
 	return r
 }
@@ -200,10 +237,17 @@ func (r *redisServer) Start() {
 	if err != nil {
 		r.t.Fatalf("redis-server is not installed (apt-get install redis-server): %v", err)
 	}
+	// Protected mode turns away every client but loopback ones; the other
+	// addresses are the host ends of links the test made, and only their
+	// other ends can connect.
+	protected := "yes"
+	if len(r.bind) > 1 {
+		protected = "no"
+	}
 	args := append([]string{
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
+		"--port", strconv.Itoa(r.port), "--bind", strings.Join(r.bind, " "), "--dir", r.dir,
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "",
-		"--daemonize", "no", "--protected-mode", "yes",
+		"--daemonize", "no", "--protected-mode", protected,
 	}, r.args...)
 	r.proc = testenv.Start(r.t, bin, nil, args...)
 	c := r.Client()
@@ -220,6 +264,12 @@ func (r *redisServer) Kill() { _ = r.proc.Kill() }
 
 // URL is the server's Redis URL.
 func (r *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+// URLOver is the server's Redis URL over the link l, for a client at its
+// other end.
+func (r *redisServer) URLOver(l *link) string {
+	return fmt.Sprintf("redis://%s:%d/0", l.host, r.port)
+}
 
 // Client is a new client of the server; the caller closes it.
 func (r *redisServer) Client() *redis.Client {

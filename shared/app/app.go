@@ -68,7 +68,7 @@ func RedisQueue(ctx context.Context, cfg config.Config, poolSize int, wait time.
 		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opt.PoolSize = max(opt.PoolSize, poolSize)
-	client := redis.NewClient(opt)
+	client := redisqueue.NewClient(opt)
 	q := redisqueue.New(client, redisqueue.Options{
 		Stream: cfg.Stream, Group: cfg.Group, MaxBacklog: cfg.MaxBacklog, ClaimIdle: cfg.ClaimIdle,
 	})

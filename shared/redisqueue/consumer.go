@@ -68,7 +68,9 @@ func (c *Consumer) receive(ctx context.Context, maxMessages int) ([]queue.Messag
 	if len(msgs) > 0 {
 		block = -1 // return the reclaimed messages without waiting
 	}
-	streams, err := c.q.client.XReadGroup(ctx, &redis.XReadGroupArgs{
+	readCtx, cancel := c.q.bound(ctx, max(block, 0))
+	defer cancel()
+	streams, err := c.q.client.XReadGroup(readCtx, &redis.XReadGroupArgs{
 		Group:    c.q.opts.Group,
 		Consumer: c.name,
 		Streams:  []string{c.q.opts.Stream, ">"},
@@ -127,6 +129,8 @@ func (c *Consumer) reclaim(ctx context.Context, limit int) ([]queue.Message, err
 	if now.Before(c.nextClaim) {
 		return nil, nil
 	}
+	ctx, cancel := c.q.bound(ctx, 0)
+	defer cancel()
 	res, err := claimScript.Run(ctx, c.q.client, []string{c.q.opts.Stream, c.q.backlogKey},
 		c.q.opts.Group, c.name, max(c.q.opts.ClaimIdle.Milliseconds(), 1), c.cursor, limit).Slice()
 	if err != nil {
@@ -230,6 +234,8 @@ func (c *Consumer) AckOwn(ctx context.Context, ids []string) (queue.TakenOver, e
 		args = append(args, id, n)
 	}
 	c.heldMu.Unlock()
+	ctx, cancel := c.q.bound(ctx, 0)
+	defer cancel()
 	res, err := ackScript.Run(ctx, c.q.client, []string{c.q.opts.Stream, c.q.backlogKey}, args...).Slice()
 	if isNoGroup(err) {
 		res, err = nil, nil
@@ -261,6 +267,8 @@ func (c *Consumer) AckOwn(ctx context.Context, ids []string) (queue.TakenOver, e
 // that consumers of stopped workers do not pile up in the group. A consumer
 // with pending messages stays, and other consumers reclaim its messages.
 func (c *Consumer) Close(ctx context.Context) error {
+	ctx, cancel := c.q.bound(ctx, 0)
+	defer cancel()
 	err := closeScript.Run(ctx, c.q.client, []string{c.q.opts.Stream}, c.q.opts.Group, c.name).Err()
 	if isNoGroup(err) {
 		return nil

@@ -42,6 +42,8 @@ func (c *Consumer) Extend(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		args = append(args, id)
 	}
+	ctx, cancel := c.q.bound(ctx, 0)
+	defer cancel()
 	err := extendScript.Run(ctx, c.q.client, []string{c.q.opts.Stream}, args...).Err()
 	if isNoGroup(err) {
 		return nil

@@ -52,6 +52,8 @@ func (q *Queue) groupExists(ctx context.Context) (bool, error) {
 // Redis's refusal is then an error with code Internal, which the caller
 // may note and go on; an unreachable Redis is Unavailable.
 func (q *Queue) EvictionPolicy(ctx context.Context) (string, error) {
+	ctx, cancel := q.bound(ctx, 0)
+	defer cancel()
 	res, err := q.client.ConfigGet(ctx, "maxmemory-policy").Result()
 	if err != nil {
 		return "", wrapErr(err)

@@ -40,6 +40,13 @@ const (
 	DefaultClaimIdle = 30 * time.Second
 )
 
+// DefaultTimeout bounds each call to Redis when Options leave Timeout 0.
+// Redis answers in milliseconds; a call that takes seconds has lost its
+// server, and a caller waiting on it — a /publish request, a worker —
+// is better told so, to answer 503 or retry, than kept waiting for as long
+// as a silently dropping network lets a connection hang.
+const DefaultTimeout = 3 * time.Second
+
 // Options configure a Queue. Zero fields take their defaults.
 type Options struct {
 	Stream     string        // stream key; default "logagg:events"
@@ -47,6 +54,11 @@ type Options struct {
 	MaxBacklog int64         // Publish refuses with Overloaded when the events waiting, or the stream's entries, would exceed it; 0 = no limit
 	ClaimIdle  time.Duration // messages pending longer than this are reclaimed by other consumers; default 30s
 	Block      time.Duration // how long Receive waits for new messages; default 1s
+	// Timeout bounds every call to Redis, retries included (a read that
+	// waits for new messages: Block more); default DefaultTimeout. It
+	// takes a client from NewClient: go-redis ignores the deadline of a
+	// call otherwise.
+	Timeout time.Duration
 }
 
 // Queue publishes to a Redis Stream and hands out its consumers.
@@ -63,7 +75,8 @@ var (
 	_ queue.Pinger    = (*Queue)(nil)
 )
 
-// New returns a queue on client. It does not talk to Redis; consumers need
+// New returns a queue on client, which should come from NewClient. It does
+// not talk to Redis; consumers need
 // the group, which EnsureGroup creates (Receive also recreates it when it
 // has vanished).
 func New(client redis.UniversalClient, opts Options) *Queue {
@@ -79,6 +92,9 @@ func New(client redis.UniversalClient, opts Options) *Queue {
 	if opts.Block <= 0 {
 		opts.Block = time.Second
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
 	return &Queue{client: client, opts: opts, counterKey: opts.Stream + ":published", backlogKey: opts.Stream + ":backlog"}
 }
 
@@ -90,6 +106,8 @@ func New(client redis.UniversalClient, opts Options) *Queue {
 // maxmemory, even for a group that exists; the group is then looked up, so
 // that a process can start while Redis is full.
 func (q *Queue) EnsureGroup(ctx context.Context) error {
+	ctx, cancel := q.bound(ctx, 0)
+	defer cancel()
 	err := q.client.XGroupCreateMkStream(ctx, q.opts.Stream, q.opts.Group, "0").Err()
 	if isOutOfMemory(err) {
 		if exists, lookErr := q.groupExists(ctx); lookErr == nil && exists {
@@ -118,6 +136,8 @@ func (q *Queue) Publish(ctx context.Context, msgs []queue.Outgoing) error {
 		events += m.EventCount()
 	}
 	args[0], args[1] = q.opts.MaxBacklog, events
+	ctx, cancel := q.bound(ctx, 0)
+	defer cancel()
 	res, err := publishScript.Run(ctx, q.client, []string{q.opts.Stream, q.counterKey, q.backlogKey}, args...).Int64Slice()
 	if isOutOfMemory(err) {
 		// Refused at the script's first write: nothing was added.
@@ -144,6 +164,8 @@ func (q *Queue) Published(ctx context.Context) (int64, error) {
 
 // Ping reports whether Redis answers.
 func (q *Queue) Ping(ctx context.Context) error {
+	ctx, cancel := q.bound(ctx, 0)
+	defer cancel()
 	return wrapErr(q.client.Ping(ctx).Err())
 }
 
@@ -157,6 +179,8 @@ func (q *Queue) Backlog(ctx context.Context) (int64, error) {
 
 // count reads one of the queue's counters; one never set is 0.
 func (q *Queue) count(ctx context.Context, key string) (int64, error) {
+	ctx, cancel := q.bound(ctx, 0)
+	defer cancel()
 	n, err := q.client.Get(ctx, key).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
@@ -169,6 +193,8 @@ func (q *Queue) count(ctx context.Context, key string) (int64, error) {
 // has not acknowledged, delivered or not, is never dropped. When nothing
 // can be waiting any more, it also sets the backlog to zero.
 func (q *Queue) Trim(ctx context.Context) (int64, error) {
+	ctx, cancel := q.bound(ctx, 0)
+	defer cancel()
 	n, err := trimScript.Run(ctx, q.client, []string{q.opts.Stream, q.backlogKey}).Int64()
 	return n, wrapErr(err)
 }
@@ -179,6 +205,8 @@ func (q *Queue) Trim(ctx context.Context) (int64, error) {
 // cleanly removes its own, Consumer.Close); once others have reclaimed its
 // messages, this takes it out of XINFO CONSUMERS.
 func (q *Queue) PruneConsumers(ctx context.Context, idle time.Duration) (int64, error) {
+	ctx, cancel := q.bound(ctx, 0)
+	defer cancel()
 	n, err := pruneScript.Run(ctx, q.client, []string{q.opts.Stream}, q.opts.Group, idle.Milliseconds()).Int64()
 	if isNoGroup(err) || redis.HasErrorPrefix(err, "no such key") {
 		return 0, nil
@@ -190,6 +218,12 @@ func (q *Queue) PruneConsumers(ctx context.Context, idle time.Duration) (int64, 
 // unique among live workers; a restarted worker may reuse its name.
 func (q *Queue) Consumer(name string) *Consumer {
 	return &Consumer{q: q, name: name, cursor: "0-0", held: map[string]int{}}
+}
+
+// bound is ctx ended after the queue's Timeout, and wait more for a call
+// that waits on purpose.
+func (q *Queue) bound(ctx context.Context, wait time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, q.opts.Timeout+wait)
 }
 
 // wrapErr turns a Redis error into an *event.Error: Unavailable when Redis

@@ -24,7 +24,7 @@ func newQueue(t testing.TB, opts redisqueue.Options) (*redisqueue.Queue, *redis.
 	redisURL, prefix := testenv.NewRedisPrefix(t)
 	o, err := redis.ParseURL(redisURL)
 	require.NoError(t, err)
-	client := redis.NewClient(o)
+	client := redisqueue.NewClient(o)
 	t.Cleanup(func() { _ = client.Close() })
 	opts.Stream = prefix + "events"
 	q := redisqueue.New(client, opts)
@@ -386,7 +386,7 @@ func TestDefaults(t *testing.T) {
 	redisURL, prefix := testenv.NewRedisPrefix(t)
 	o, err := redis.ParseURL(redisURL)
 	require.NoError(t, err)
-	client := redis.NewClient(o)
+	client := redisqueue.NewClient(o)
 	t.Cleanup(func() { _ = client.Close() })
 
 	// The group defaults to "logagg" and the counter sits beside the stream.

@@ -107,6 +107,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		ms := max(opts.IdleInTransactionTimeout.Milliseconds(), 1)
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(ms, 10)
 	}
+	detectDeadPeers(&cfg.ConnConfig.Config)
 	s := &Store{
 		host:     net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
 		shards:   opts.Shards,
