@@ -124,7 +124,7 @@ func (b *bench) growSize(ctx context.Context, g growthConfig, n int, largest boo
 		}
 	}()
 	dbURL := b.svc.databaseURL(sc.database)
-	p, err := b.prepare(ctx, dbURL, n, &sz)
+	p, err := b.prepare(ctx, dbURL, n, g.partitionInterval, &sz)
 	if err != nil {
 		sz.Error = err.Error()
 		fmt.Fprintf(b.progress, "bench: %s: %v\n", sizeName(n), err)
@@ -161,8 +161,8 @@ func (b *bench) growSize(ctx context.Context, g growthConfig, n int, largest boo
 // prepare opens the store on the new database (which migrates it and
 // creates the current partitions), preloads n events, closes the ended
 // partitions as the maintenance does, and measures disk and planning.
-func (b *bench) prepare(ctx context.Context, dbURL string, n int, sz *growthSize) (preloaded, error) {
-	st, err := store.Open(ctx, dbURL, store.Options{})
+func (b *bench) prepare(ctx context.Context, dbURL string, n int, interval time.Duration, sz *growthSize) (preloaded, error) {
+	st, err := store.Open(ctx, dbURL, store.Options{PartitionInterval: interval})
 	if err != nil {
 		return preloaded{}, err
 	}
@@ -355,7 +355,7 @@ func (b *bench) retentionPhase(ctx context.Context, g growthConfig, sc scratch, 
 	if err := conn.QueryRow(ctx, `SELECT coalesce(sum(unique_processed), 0)::bigint FROM stats_shards`).Scan(&rp.StoredBefore); err != nil {
 		return rp, err
 	}
-	st, err := store.Open(ctx, dbURL, store.Options{})
+	st, err := store.Open(ctx, dbURL, store.Options{PartitionInterval: g.partitionInterval})
 	if err != nil {
 		return rp, err
 	}

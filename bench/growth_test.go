@@ -29,6 +29,9 @@ func TestGrowthQuickMeasuresEverything(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	g, err := parseGrowthConfig([]string{
+		// Hours: 100,000 events, a second apart, then fill several partitions
+		// that have ended, whatever day of the week it is.
+		"-partition-interval", "1h",
 		"-sizes", "0,100000", "-events", "20000", "-runs", "1", "-reads", "20", "-cursor-page", "5", "-retention-drop", "50000",
 		"-database-url", testenv.AdminDatabaseURL(), "-redis-url", testenv.RedisURL(), "-out", filepath.Join(dir, "growth.json"),
 	}, envmap.Env{}.Getenv, &bytes.Buffer{}, time.Now())

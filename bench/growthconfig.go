@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logagg/logagg/internal/proc"
+	"github.com/logagg/logagg/shared/store"
 )
 
 // growthConfig is `bench growth`'s command line and environment, checked.
@@ -21,9 +22,12 @@ type growthConfig struct {
 	cursorPage    int   // the page of a topic's listing that the cursor shape times
 	retentionDrop int   // events the retention pass should drop; 0 skips it
 	retentionKeys bool  // the retention pass also forgets the dropped events' keys
-	out           string
-	chart         string
-	strict        bool
+	// partitionInterval is PARTITION_INTERVAL of the stores the harness
+	// opens and of every localrun it starts.
+	partitionInterval time.Duration
+	out               string
+	chart             string
+	strict            bool
 }
 
 // growthFlagSet is the name -h shows.
@@ -41,6 +45,7 @@ func parseGrowthConfig(args []string, getenv func(string) string, stderr io.Writ
 	fs.IntVar(&c.cursorPage, "cursor-page", env.int("BENCH_GROWTH_CURSOR_PAGE", 50), "the page of a topic's listing the cursor shape times, after following the cursor to it (BENCH_GROWTH_CURSOR_PAGE)")
 	fs.IntVar(&c.retentionDrop, "retention-drop", env.int("BENCH_GROWTH_RETENTION_DROP", 5_000_000), "events the retention pass on the largest size should drop, to the nearest partition; 0 skips the pass (BENCH_GROWTH_RETENTION_DROP)")
 	fs.BoolVar(&c.retentionKeys, "retention-keys", env.bool("BENCH_GROWTH_RETENTION_KEYS", false), "the retention pass also forgets the dropped events' keys, as with DEDUP_WINDOW = RETENTION (BENCH_GROWTH_RETENTION_KEYS)")
+	fs.DurationVar(&c.partitionInterval, "partition-interval", env.duration("BENCH_GROWTH_PARTITION_INTERVAL", store.DefaultPartitionInterval), "PARTITION_INTERVAL of the preloaded stores and of localrun (BENCH_GROWTH_PARTITION_INTERVAL)")
 	finishRun := c.runSettings.register(fs, &env)
 	fs.StringVar(&c.out, "out", env.str("BENCH_GROWTH_OUT", ""), "JSON results file (BENCH_GROWTH_OUT; default bench/results/growth-<date>.json)")
 	fs.StringVar(&c.chart, "chart", env.str("BENCH_GROWTH_CHART", ""), "SVG chart file (BENCH_GROWTH_CHART; default: -out with .svg for .json)")
@@ -54,6 +59,7 @@ func parseGrowthConfig(args []string, getenv func(string) string, stderr io.Writ
 	if err := finishRun(); err != nil {
 		return c, err
 	}
+	c.localrunEnv = append(c.localrunEnv, "PARTITION_INTERVAL="+c.partitionInterval.String())
 	var err error
 	if c.sizes, err = parseInts("-sizes", *sizes, 0, 1_000_000_000); err != nil {
 		return c, err

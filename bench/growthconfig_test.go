@@ -48,7 +48,7 @@ func TestParseGrowthConfigFromEnvironmentAndFlags(t *testing.T) {
 	require.Equal(t, 1, c.runs)
 	require.Equal(t, 50, c.reads, "a flag wins over the environment")
 	require.True(t, c.retentionKeys)
-	require.Equal(t, []string{"DB_MAX_CONNS=16"}, c.localrunEnv)
+	require.Equal(t, []string{"DB_MAX_CONNS=16", "PARTITION_INTERVAL=168h0m0s"}, c.localrunEnv, "localrun partitions as the preload does")
 	require.Equal(t, 0.1, c.dupRate)
 	require.Equal(t, "x/g.svg", c.chart)
 	s := c.describe()
