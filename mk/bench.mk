@@ -17,8 +17,8 @@ bench-profile: services ## CPU profile of localrun under the main load (1–2 mi
 		-out .bench/profile.json -docs-chart ''
 
 # The growth benchmark is not part of CI: at 20 million events it needs
-# about 20 GB of disk (it checks first) and most of an hour.
-bench-growth: services ## Growth benchmark (not in CI; ~20 min, ~20 GB disk): ingest, reads, disk and a retention pass with 0, 5M, 20M events preloaded (BENCH_GROWTH_SIZES); writes bench/results/growth-<date>.{json,svg}
+# about 20 GB of disk (it checks first) and a quarter of an hour.
+bench-growth: services ## Growth benchmark (not in CI; ~15 min, ~20 GB disk): ingest, reads, disk and a retention pass with 0, 5M, 20M events preloaded (BENCH_GROWTH_SIZES); writes bench/results/growth-<date>.{json,svg}
 	$(GO) run ./bench growth
 
 bench-growth-quick: services ## Small growth benchmark (about a minute) to check that its harness works; writes bench/results/growth-quick.json
