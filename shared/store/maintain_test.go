@@ -279,14 +279,12 @@ func TestMaintainClosesEndedPartitionsOnly(t *testing.T) {
 	require.Empty(t, again.Closed)
 }
 
-func TestMaintainFinishesAnInterruptedDetach(t *testing.T) {
-	t.Parallel()
+// leaveDetachPending leaves partition name pending detach, as a pass
+// interrupted in DETACH … CONCURRENTLY does: a reader holds the table, so
+// the detach waits for it in its second transaction, and is cancelled there.
+func leaveDetachPending(t *testing.T, s *Store, name string) {
+	t.Helper()
 	ctx := context.Background()
-	s, now := agedStore(t)
-	old := partitionName(now.Add(-8 * day).Truncate(day))
-
-	// A reader holds the table, so DETACH … CONCURRENTLY waits for it in
-	// its second transaction; cancelled there, it leaves the detach pending.
 	reader, err := s.pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = reader.Rollback(ctx) }()
@@ -300,7 +298,7 @@ func TestMaintainFinishesAnInterruptedDetach(t *testing.T) {
 	require.NoError(t, detacher.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid))
 	done := make(chan error, 1)
 	go func() {
-		_, err := detacher.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+pgx.Identifier{old}.Sanitize()+` CONCURRENTLY`)
+		_, err := detacher.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+pgx.Identifier{name}.Sanitize()+` CONCURRENTLY`)
 		done <- err
 	}()
 	require.Eventually(t, func() bool {
@@ -312,6 +310,15 @@ func TestMaintainFinishesAnInterruptedDetach(t *testing.T) {
 	require.NoError(t, err)
 	require.Error(t, <-done)
 	require.NoError(t, reader.Rollback(ctx))
+}
+
+func TestMaintainFinishesAnInterruptedDetach(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, now := agedStore(t)
+	old := partitionName(now.Add(-8 * day).Truncate(day))
+
+	leaveDetachPending(t, s, old)
 	var pending bool
 	require.NoError(t, s.pool.QueryRow(ctx, `
 		SELECT i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname = $1`, old).Scan(&pending))

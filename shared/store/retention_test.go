@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logagg/logagg/internal/testenv"
@@ -62,30 +61,7 @@ func TestMaintainFinishesAPendingDetachThatIsNoLongerDue(t *testing.T) {
 	s, now := agedStore(t)
 	old := partitionName(now.Add(-8 * day).Truncate(day))
 
-	reader, err := s.pool.Begin(ctx)
-	require.NoError(t, err)
-	defer func() { _ = reader.Rollback(ctx) }()
-	_, err = reader.Exec(ctx, `SELECT count(*) FROM processed_events`)
-	require.NoError(t, err)
-	detacher, err := s.pool.Acquire(ctx)
-	require.NoError(t, err)
-	defer detacher.Release()
-	var pid int32
-	require.NoError(t, detacher.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid))
-	done := make(chan error, 1)
-	go func() {
-		_, err := detacher.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+pgx.Identifier{old}.Sanitize()+` CONCURRENTLY`)
-		done <- err
-	}()
-	require.Eventually(t, func() bool {
-		var waiting bool
-		_ = s.pool.QueryRow(ctx, `SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&waiting)
-		return waiting
-	}, 30*time.Second, 10*time.Millisecond)
-	_, err = s.pool.Exec(ctx, `SELECT pg_cancel_backend($1)`, pid)
-	require.NoError(t, err)
-	require.Error(t, <-done)
-	require.NoError(t, reader.Rollback(ctx))
+	leaveDetachPending(t, s, old)
 
 	listed, err := s.Events(ctx, event.Filter{})
 	require.NoError(t, err)
