@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -52,6 +53,9 @@ type Maintenance struct {
 	// is about how many events they held (PostgreSQL's estimate).
 	Dropped       []string
 	DroppedEvents int64
+	// Rested is how long the pass paused between the steps of the drops,
+	// for ingest's sake: see dropPartition.
+	Rested time.Duration
 	// The rows forgotten by age.
 	Keys, Duplicates, DeadLetters, LedgerEntries int64
 }
@@ -144,7 +148,9 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		if err := s.ledgerMessagesOf(ctx, conn, part, now, p.Ledger); err != nil {
 			return m, s.classify(err, "keeping the messages of partition "+part.name+" in the ledger")
 		}
-		if err := s.dropPartition(ctx, conn, part.name); err != nil {
+		rested, err := s.dropPartition(ctx, conn, part.name)
+		m.Rested += rested
+		if err != nil {
 			return m, s.classify(err, "dropping partition "+part.name)
 		}
 		m.Dropped = append(m.Dropped, part.name)
@@ -153,11 +159,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	for _, part := range kept {
 		if part.to.After(now.Add(-closeMargin)) {
 			if !part.from.After(now) {
-				// The partition taking rows: without statistics of its
-				// own (autovacuum may not have come by yet), the planner
-				// takes it for empty and scans it whole rather than
-				// through its BRIN index.
-				if _, err := conn.Exec(ctx, `ANALYZE `+pgx.Identifier{part.name}.Sanitize()); err != nil {
+				if err := analyzeIfStale(ctx, conn, part.name); err != nil {
 					return m, s.classify(err, "analyzing partition "+part.name)
 				}
 			}
@@ -209,6 +211,32 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		}
 	}
 	return m, nil
+}
+
+// analyzeIfStale analyzes the partition taking rows when its statistics
+// are missing or stale by autovacuum's default measure (more than 50 rows
+// and a tenth of the partition changed since): without statistics of its
+// own the planner takes it for empty and scans it whole rather than
+// through its BRIN index, and autovacuum may be off or not have come by.
+// The measure spares a pass sampling a partition that hardly changed.
+func analyzeIfStale(ctx context.Context, db dbConn, name string) error {
+	var stale bool
+	err := db.QueryRow(ctx, `
+		SELECT s.last_analyze IS NULL AND s.last_autoanalyze IS NULL
+			OR s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
+		FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+		WHERE s.relid = $1::regclass`, pgx.Identifier{name}.Sanitize()).Scan(&stale)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		stale = true
+	case err != nil:
+		return err
+	}
+	if !stale {
+		return nil
+	}
+	_, err = db.Exec(ctx, `ANALYZE `+pgx.Identifier{name}.Sanitize())
+	return err
 }
 
 // detachedPartitions names the tables that were partitions of
