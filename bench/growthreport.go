@@ -97,7 +97,10 @@ type retentionPhase struct {
 	PartitionsDropped int   `json:"partitions_dropped"`
 	KeysForgotten     int64 `json:"keys_forgotten"`
 	Seconds           num   `json:"pass_seconds"`
-	Retries           int   `json:"pass_retries"` // passes skipped for another process's
+	// RestedSeconds is the part of Seconds the pass paused between the
+	// steps of its drops, for ingest's sake.
+	RestedSeconds num `json:"pass_rested_seconds"`
+	Retries       int `json:"pass_retries"` // passes skipped for another process's
 	// The load: With is the run the pass ran beside, Without the runs
 	// before and after it.
 	With    runResult   `json:"run_with_pass"`
@@ -117,7 +120,7 @@ type retentionPhase struct {
 func newRetentionPhase(n int, g growthConfig) *retentionPhase {
 	return &retentionPhase{
 		Preloaded: n, TargetEvents: g.retentionDrop, ForgetsKeys: g.retentionKeys,
-		RetentionSeconds: nan(), Seconds: nan(), RateDuring: nan(), RateWithout: nan(), Span: nan(), Ratio: nan(), E2ERatio: nan(),
+		RetentionSeconds: nan(), Seconds: nan(), RestedSeconds: nan(), RateDuring: nan(), RateWithout: nan(), Span: nan(), Ratio: nan(), E2ERatio: nan(),
 	}
 }
 
@@ -128,6 +131,7 @@ func (rp *retentionPhase) fill(with *retentionRun, without []*retentionRun, left
 	if with.pass != nil {
 		rp.PartitionsDropped = len(with.pass.Dropped)
 		rp.KeysForgotten = with.pass.Keys
+		rp.RestedSeconds = num(with.pass.Rested.Seconds())
 	}
 	rp.Seconds = num(with.passFor.Seconds())
 	during, span := with.series.rate(with.passAt, with.passFor)

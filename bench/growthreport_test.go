@@ -49,7 +49,7 @@ func sampleGrowthReport() *growthReport {
 	rp := newRetentionPhase(20_000_000, growthConfig{retentionDrop: 5_000_000})
 	rp.StoredBefore, rp.Cutoff, rp.RetentionSeconds = 21_890_000, time.Date(2026, 5, 30, 0, 0, 0, 0, time.UTC), 183*86400
 	rp.PartitionsToDrop, rp.PartitionsDropped, rp.EventsDropped = 58, 58, 5_011_200
-	rp.Seconds, rp.RateDuring, rp.RateWithout, rp.Span = 2.5, 45_000, 50_000, 2.5
+	rp.Seconds, rp.RestedSeconds, rp.RateDuring, rp.RateWithout, rp.Span = 2.5, 1.2, 45_000, 50_000, 2.5
 	rp.Ratio, rp.E2ERatio = 0.9, 0.95
 	rp.With = sampleRun("retention-pass", 500, 4, 47_500)
 	rp.Without = []runResult{sampleRun("retention-1", 500, 4, 50_000), sampleRun("retention-3", 500, 4, 50_000)}
@@ -114,13 +114,14 @@ func TestRetentionPhaseFill(t *testing.T) {
 		return s
 	}
 	with := &retentionRun{series: series(40_000), stride: t0.Add(time.Second), passAt: t0.Add(time.Second), passFor: 2 * time.Second, retries: 1}
-	with.pass = &store.Maintenance{Dropped: []string{"processed_events_20260501_0000", "processed_events_20260502_0000"}, Keys: 7}
+	with.pass = &store.Maintenance{Dropped: []string{"processed_events_20260501_0000", "processed_events_20260502_0000"}, Keys: 7, Rested: 800 * time.Millisecond}
 	without := []*retentionRun{{series: series(50_000), stride: t0.Add(time.Second)}, {series: series(60_000), stride: t0.Add(time.Second)}}
 	rp := newRetentionPhase(20_000_000, growthConfig{retentionDrop: 5_000_000})
 	rp.With = sampleRun("pass", 500, 4, 40_000)
 	rp.Without = []runResult{sampleRun("a", 500, 4, 50_000), sampleRun("b", 500, 4, 60_000)}
 	rp.fill(with, without, 0)
 	require.Equal(t, num(2), rp.Seconds)
+	require.Equal(t, num(0.8), rp.RestedSeconds)
 	require.InDelta(t, 40_000, float64(rp.RateDuring), 1e-6)
 	require.InDelta(t, 55_000, float64(rp.RateWithout), 1e-6, "the median of the runs without")
 	require.InDelta(t, 40.0/55, float64(rp.Ratio), 1e-9)
@@ -145,7 +146,7 @@ func TestPrintGrowth(t *testing.T) {
 		"Reads, ms p50 / p99 over 200 requests each",
 		"topic, page 50", "1d window, order=timestamp",
 		"Retention pass at 20,000,000 preloaded (21,890,000 stored), under load",
-		"dropped 58 partitions, 5,011,200 events processed before 2026-05-30 00:00 UTC (RETENTION 4392h), in 2.50 s",
+		"dropped 58 partitions, 5,011,200 events processed before 2026-05-30 00:00 UTC (RETENTION 4392h), in 2.50 s (1.20 s of it resting between drop steps)",
 		"45,000; over the same span of the runs without it: 50,000 (90.0%)",
 		"FAIL  read p99 at 20M stored",
 		"note: a note",

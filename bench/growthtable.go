@@ -83,9 +83,9 @@ func printGrowth(w io.Writer, rep *growthReport, jsonPath string) {
 			if rp.ForgetsKeys {
 				keys = fmt.Sprintf(", and forgot %s keys (DEDUP_WINDOW = RETENTION)", thousands(float64(rp.KeysForgotten)))
 			}
-			fmt.Fprintf(w, "  dropped %d partitions, %s events processed before %s (RETENTION %s), in %s%s; %s left\n",
+			fmt.Fprintf(w, "  dropped %d partitions, %s events processed before %s (RETENTION %s), in %s (%s of it resting between drop steps)%s; %s left\n",
 				rp.PartitionsDropped, thousands(float64(rp.EventsDropped)), rp.Cutoff.Format("2006-01-02 15:04 MST"),
-				hours(float64(rp.RetentionSeconds)), secondsShort(float64(rp.Seconds)), keys, thousands(float64(rp.EventsLeft)))
+				hours(float64(rp.RetentionSeconds)), secondsShort(float64(rp.Seconds)), secondsShort(float64(rp.RestedSeconds)), keys, thousands(float64(rp.EventsLeft)))
 			fmt.Fprintf(w, "  events received per second from the pass's start, over %s: %s; over the same span of the runs without it: %s (%s)\n",
 				secondsShort(float64(rp.Span)), thousands(float64(rp.RateDuring)), thousands(float64(rp.RateWithout)), pct(float64(rp.Ratio)))
 		}
