@@ -177,10 +177,18 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	// The partition taking rows is read by "timestamp" through its BRIN
 	// index, which knows nothing of the block ranges filled since the last
 	// VACUUM: every window query reads those whole. Summarising them each
-	// pass bounds that to what came in since.
+	// pass bounds that to what came in since. A closed partition's VACUUM
+	// summarised all of its ranges: only the others are looked at.
+	var open []string
+	for _, part := range kept {
+		if part.to.After(now.Add(-closeMargin)) {
+			open = append(open, pgx.Identifier{part.name}.Sanitize())
+		}
+	}
 	if _, err := conn.Exec(ctx, `
 		SELECT brin_summarize_new_values(i.inhrelid::regclass)
-		FROM pg_inherits i WHERE i.inhparent = 'processed_events_timestamp_brin'::regclass`); err != nil {
+		FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid
+		WHERE i.inhparent = 'processed_events_timestamp_brin'::regclass AND x.indrelid = ANY($1::regclass[])`, open); err != nil {
 		return m, s.classify(err, "summarising the BRIN indexes")
 	}
 
