@@ -257,9 +257,9 @@ func (r *reader) duration(name, meaning string, def time.Duration) time.Duration
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
+	d, err := parseDuration(v)
 	if err != nil || d <= 0 {
-		r.fail(name, v, "not a positive duration such as 500ms, 30s or 2m")
+		r.fail(name, v, "not a positive duration such as 500ms, 30s, 2m or 7d")
 		return def
 	}
 	return d
@@ -273,9 +273,9 @@ func (r *reader) retention(name, meaning string, def time.Duration) time.Duratio
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
+	d, err := parseDuration(v)
 	if err != nil || d < 0 {
-		r.fail(name, v, "not a duration such as 720h (30 days) or 90m, nor 0 for ever")
+		r.fail(name, v, "not a duration such as 30d, 720h or 90m, nor 0 for ever")
 		return def
 	}
 	return d
@@ -314,11 +314,34 @@ func (r *reader) dedupWindowCoversRetention(window, retention time.Duration) {
 
 // durationOrOff is duration that also takes 0, which turns the thing off.
 func (r *reader) durationOrOff(name, meaning string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(r.get(name)); err == nil && d == 0 {
+	if d, err := parseDuration(r.get(name)); err == nil && d == 0 {
 		r.describe(name, meaning, formatDuration(def))
 		return 0
 	}
 	return r.duration(name, meaning, def)
+}
+
+// parseDuration reads a Go duration (90m, 1h30m), which may begin with a
+// whole number of days: 30d, 1d12h. Retentions are set in days; Go's own
+// syntax stops at hours.
+func parseDuration(v string) (time.Duration, error) {
+	days, rest, found := strings.Cut(v, "d")
+	if !found {
+		return time.ParseDuration(v)
+	}
+	n, err := strconv.ParseUint(days, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("time: invalid duration %q", v)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest == "" {
+		return d, nil
+	}
+	more, err := time.ParseDuration(rest)
+	if err != nil || more < 0 {
+		return 0, fmt.Errorf("time: invalid duration %q", v)
+	}
+	return d + more, nil
 }
 
 // formatDuration writes d as it would be set: 168h rather than 168h0m0s.

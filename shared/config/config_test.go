@@ -112,6 +112,29 @@ func TestRetentionSettings(t *testing.T) {
 	c, err = Load(envmap.Env{"RETENTION": "24h", "DEDUP_WINDOW": "24h"}.Getenv)
 	require.NoError(t, err, "a window as long as the retention is enough")
 	require.Equal(t, c.Retention, c.DedupWindow)
+
+	// Retentions are thought of in days.
+	c, err = Load(envmap.Env{"RETENTION": "30d", "DEDUP_WINDOW": "90d", "PARTITION_INTERVAL": "1d", "LEDGER_RETENTION": "3d12h"}.Getenv)
+	require.NoError(t, err)
+	require.Equal(t, 30*24*time.Hour, c.Retention)
+	require.Equal(t, 90*24*time.Hour, c.DedupWindow)
+	require.Equal(t, 24*time.Hour, c.PartitionInterval)
+	require.Equal(t, 84*time.Hour, c.LedgerRetention)
+}
+
+func TestParseDuration(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{
+		"90m": 90 * time.Minute, "0": 0, "0d": 0, "7d": 168 * time.Hour, "1d12h": 36 * time.Hour, "2d30m": 48*time.Hour + 30*time.Minute,
+	} {
+		got, err := parseDuration(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"d", "1.5d", "-1d", "+1d", "1d-1h", "1dd", "1d2d", "d1h", "7 d", "99999d"} {
+		_, err := parseDuration(in)
+		require.Error(t, err, in)
+	}
 }
 
 // 0 keeps a record for ever, however it is written, LEDGER_RETENTION's
@@ -172,7 +195,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"ALLOWED_ORIGINS":     "https://ops.example.com/dashboard",
 		"WRITE_TIMEOUT":       "30s", // not longer than BODY_READ_TIMEOUT: a body read in time could not be answered
 
-		"RETENTION":                 "30d", // time.ParseDuration has no days
+		"RETENTION":                 "1.5d", // days are whole
 		"DEDUP_WINDOW":              "-1h",
 		"DUPLICATE_AUDIT_RETENTION": "a week",
 		"DEAD_LETTER_RETENTION":     "-5m",
