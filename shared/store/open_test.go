@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,6 +149,27 @@ func TestOpenSetsTheIdleInTransactionTimeout(t *testing.T) {
 		require.NoError(t, s.pool.QueryRow(ctx, `SHOW idle_in_transaction_session_timeout`).Scan(&got))
 		s.Close()
 		require.Equal(t, want, got, "IdleInTransactionTimeout %s", opt)
+	}
+}
+
+func TestOpenTurnsParallelQueryOffUnlessTheURLSaysOtherwise(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.NewDatabase(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for u, want := range map[string]string{
+		url: "0",
+		url + sep + "max_parallel_workers_per_gather=1": "1",
+	} {
+		s, err := Open(ctx, u, Options{MaxConns: 1})
+		require.NoError(t, err)
+		var got string
+		require.NoError(t, s.pool.QueryRow(ctx, `SHOW max_parallel_workers_per_gather`).Scan(&got))
+		s.Close()
+		require.Equal(t, want, got, u)
 	}
 }
 
