@@ -156,8 +156,10 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		m.Dropped = append(m.Dropped, part.name)
 		m.DroppedEvents += max(int64(n), 0)
 	}
+	var open []string // the partitions not closed: taking rows, ahead, or just ended
 	for _, part := range kept {
 		if part.to.After(now.Add(-closeMargin)) {
+			open = append(open, pgx.Identifier{part.name}.Sanitize())
 			if !part.from.After(now) {
 				if err := analyzeIfStale(ctx, conn, part.name); err != nil {
 					return m, s.classify(err, "analyzing partition "+part.name)
@@ -178,13 +180,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	// index, which knows nothing of the block ranges filled since the last
 	// VACUUM: every window query reads those whole. Summarising them each
 	// pass bounds that to what came in since. A closed partition's VACUUM
-	// summarised all of its ranges: only the others are looked at.
-	var open []string
-	for _, part := range kept {
-		if part.to.After(now.Add(-closeMargin)) {
-			open = append(open, pgx.Identifier{part.name}.Sanitize())
-		}
-	}
+	// summarised all of its ranges: only the open ones are looked at.
 	if _, err := conn.Exec(ctx, `
 		SELECT brin_summarize_new_values(i.inhrelid::regclass)
 		FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid

@@ -414,6 +414,31 @@ func TestMaintainClosesAMigratedPartition(t *testing.T) {
 	require.Empty(t, again.Closed)
 }
 
+// storeTakingRows is a new store, the time in its database, and the name of
+// its partition taking rows, which autovacuum leaves alone: what a test
+// sees of that partition is what Maintain did.
+func storeTakingRows(t *testing.T) (*Store, time.Time, string) {
+	t.Helper()
+	s := newStore(t)
+	now := dbNow(t, s)
+	current := partitionName(now.Truncate(day))
+	_, err := s.pool.Exec(context.Background(), `ALTER TABLE `+pgx.Identifier{current}.Sanitize()+` SET (autovacuum_enabled = off)`)
+	require.NoError(t, err)
+	return s, now, current
+}
+
+// insertLogLines stores events from to to of one topic and source, with
+// the payload, their timestamps a second apart and in order, the last at
+// now.
+func insertLogLines(t *testing.T, s *Store, now time.Time, from, to int, payload string) {
+	t.Helper()
+	_, err := s.pool.Exec(context.Background(), `
+		INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id)
+		SELECT 't', 'e' || g, $1::timestamptz - make_interval(secs => $3 - g), 's', $4::jsonb, 'm'
+		FROM generate_series($2::int, $3::int) g`, now, from, to, payload)
+	require.NoError(t, err)
+}
+
 // The partition taking rows is read by "timestamp" through BRIN alone, and
 // a BRIN index knows nothing of the ranges filled since the last VACUUM:
 // until they are summarised, a window query reads them whole. A pass
@@ -421,17 +446,9 @@ func TestMaintainClosesAMigratedPartition(t *testing.T) {
 func TestMaintainSummarisesTheBRINIndexOfThePartitionTakingRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := newStore(t)
-	now := dbNow(t, s)
-	current := partitionName(now.Truncate(day))
-	_, err := s.pool.Exec(ctx, `ALTER TABLE `+pgx.Identifier{current}.Sanitize()+` SET (autovacuum_enabled = off)`)
-	require.NoError(t, err)
+	s, now, current := storeTakingRows(t)
 	// 100,000 events a second apart, in timestamp order, as logs arrive.
-	_, err = s.pool.Exec(ctx, `
-		INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id)
-		SELECT 't', 'e' || g, $1::timestamptz - make_interval(secs => 100000 - g), 's', '{"message":"a line of a log"}', 'm'
-		FROM generate_series(1, 100000) g`, now)
-	require.NoError(t, err)
+	insertLogLines(t, s, now, 1, 100000, `{"message":"a line of a log"}`)
 
 	// The rows a one-minute window in the middle reads beside its own 60.
 	recheck := func() float64 {
@@ -464,7 +481,7 @@ func TestMaintainSummarisesTheBRINIndexOfThePartitionTakingRows(t *testing.T) {
 	}
 	before := recheck()
 	require.Greater(t, before, 50000.0, "unsummarised, the window reads most of the partition")
-	_, err = s.Maintain(ctx, Policy{})
+	_, err := s.Maintain(ctx, Policy{})
 	require.NoError(t, err)
 	after := recheck()
 	// A block range of 128 pages holds about 10,000 of these rows.
@@ -476,23 +493,8 @@ func TestMaintainSummarisesTheBRINIndexOfThePartitionTakingRows(t *testing.T) {
 func TestMaintainAnalyzesThePartitionTakingRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := newStore(t)
-	now := dbNow(t, s)
-	current := partitionName(now.Truncate(day))
-	_, err := s.pool.Exec(ctx, `ALTER TABLE `+pgx.Identifier{current}.Sanitize()+` SET (autovacuum_enabled = off)`)
-	require.NoError(t, err)
-	_, err = s.pool.Exec(ctx, `
-		INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id)
-		SELECT 't', 'e' || g, $1::timestamptz - make_interval(secs => 1000 - g), 's', '{}', 'm'
-		FROM generate_series(1, 1000) g`, now)
-	require.NoError(t, err)
-	insert := func(from, to int) {
-		t.Helper()
-		_, err := s.pool.Exec(ctx, `
-			INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id)
-			SELECT 't', 'e' || g, $1::timestamptz, 's', '{}', 'm' FROM generate_series($2::int, $3::int) g`, now, from, to)
-		require.NoError(t, err)
-	}
+	s, now, current := storeTakingRows(t)
+	insertLogLines(t, s, now, 1, 1000, `{}`)
 	stat := func(column string) int64 {
 		var n int64
 		require.NoError(t, s.pool.QueryRow(ctx, `SELECT coalesce(`+column+`, 0) FROM pg_stat_user_tables WHERE relname = $1`, current).Scan(&n))
@@ -508,7 +510,7 @@ func TestMaintainAnalyzesThePartitionTakingRows(t *testing.T) {
 	}
 	changesReported(1000)
 	require.Zero(t, analyzes())
-	_, err = s.Maintain(ctx, Policy{})
+	_, err := s.Maintain(ctx, Policy{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return analyzes() == 1 }, 10*time.Second, 20*time.Millisecond, "the statistics collector reports the ANALYZE")
 	var tuples float64
@@ -517,11 +519,11 @@ func TestMaintainAnalyzesThePartitionTakingRows(t *testing.T) {
 
 	// A tenth of the partition and 50 rows more must change before the
 	// next pass samples it again.
-	insert(1001, 1100)
+	insertLogLines(t, s, now, 1001, 1100, `{}`)
 	changesReported(100)
 	_, err = s.Maintain(ctx, Policy{})
 	require.NoError(t, err)
-	insert(1101, 1200)
+	insertLogLines(t, s, now, 1101, 1200, `{}`)
 	changesReported(200)
 	require.Equal(t, int64(1), analyzes(), "100 of 1,000 rows changed: not stale yet")
 	_, err = s.Maintain(ctx, Policy{})

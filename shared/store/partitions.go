@@ -239,7 +239,7 @@ func (s *Store) closePartition(ctx context.Context, db dbConn, name string) (bui
 // use it) and drops it. A detach that an earlier pass began and could not
 // finish is finished first.
 //
-// The files are freed a few at a time: freeing a file stalls the fsyncs
+// The files are freed in two steps: freeing a file stalls the fsyncs
 // of everything else on its volume while the file system discards its
 // blocks (on this project's test machine, an ext4 volume mounted with
 // discard, about 0.3 ms per MB), and every consume transaction commits
