@@ -152,13 +152,17 @@ ORDER BY ` + order
 	case f.Order == event.ByProcessed:
 		// Which of the window's events were processed last, nothing but
 		// the whole window tells: its keys come from an index-only scan of
-		// a window index (MATERIALIZED keeps the planner from walking
-		// (processed_at, id) backwards in the hope of meeting the window
-		// soon), and only the page's rows are then fetched. The cost grows
-		// with the events in the window, not with the store.
+		// a window index and a top-N sort in memory, and only the page's
+		// rows are then fetched. The sort is on processed_at + interval
+		// '0', an order no index gives, which keeps the planner from
+		// walking (processed_at, id) backwards in the hope of meeting the
+		// window soon. (Materializing the window's keys did that as well,
+		// at the price of writing them all to a tuplestore: a one-day
+		// window, 86,400 events, took 51 ms that way against 32.) The cost
+		// grows with the events in the window, not with the store.
 		conds, _ := where(false, true)
-		return `WITH w AS MATERIALIZED (SELECT processed_at, id FROM processed_events` + conds + `),
-page AS (SELECT processed_at, id FROM w ORDER BY processed_at DESC, id DESC LIMIT ` + n + `)` +
+		return `WITH page AS MATERIALIZED (SELECT processed_at, id FROM processed_events` + conds + `
+	ORDER BY processed_at + interval '0' DESC, id DESC LIMIT ` + n + `)` +
 			fetch(`p.processed_at DESC, p.id DESC`), args, limit
 
 	case since != "" || until != "":
