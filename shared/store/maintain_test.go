@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -440,52 +441,112 @@ func insertLogLines(t *testing.T, s *Store, now time.Time, from, to int, payload
 }
 
 // The partition taking rows is read by "timestamp" through BRIN alone, and
-// a BRIN index knows nothing of the ranges filled since the last VACUUM:
-// until they are summarised, a window query reads them whole. A pass
-// summarises them.
+// a BRIN index knows nothing of the ranges filled since they were last
+// summarised: until then, a window query reads them whole. A pass
+// summarises them (so does autovacuum, soon after a range fills: that is
+// turned off here, to see the pass's part).
 func TestMaintainSummarisesTheBRINIndexOfThePartitionTakingRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, now, current := storeTakingRows(t)
+	_, err := s.pool.Exec(ctx, `ALTER INDEX `+pgx.Identifier{current + "_timestamp_idx"}.Sanitize()+` SET (autosummarize = off)`)
+	require.NoError(t, err)
 	// 100,000 events a second apart, in timestamp order, as logs arrive.
 	insertLogLines(t, s, now, 1, 100000, `{"message":"a line of a log"}`)
 
-	// The rows a one-minute window in the middle reads beside its own 60.
-	recheck := func() float64 {
-		var plan []map[string]any
-		tx, err := s.pool.Begin(ctx)
-		require.NoError(t, err)
-		defer func() { _ = tx.Rollback(ctx) }()
-		// The BRIN index is what is tested, whatever the planner thinks.
-		_, err = tx.Exec(ctx, `SET LOCAL enable_seqscan = off`)
-		require.NoError(t, err)
-		require.NoError(t, tx.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON)
-			SELECT count(*) FROM `+pgx.Identifier{current}.Sanitize()+` WHERE "timestamp" >= $1 AND "timestamp" < $2`,
-			now.Add(-50000*time.Second), now.Add(-49940*time.Second)).Scan(&plan))
-		var removed float64
-		var walk func(n map[string]any)
-		walk = func(n map[string]any) {
-			if v, ok := n["Rows Removed by Index Recheck"].(float64); ok {
-				removed += v
-			}
-			if v, ok := n["Rows Removed by Filter"].(float64); ok {
-				removed += v
-			}
-			children, _ := n["Plans"].([]any)
-			for _, c := range children {
-				walk(c.(map[string]any))
-			}
-		}
-		walk(plan[0]["Plan"].(map[string]any))
-		return removed
-	}
-	before := recheck()
+	before := windowRecheck(t, s, current, now.Add(-50000*time.Second), time.Minute)
 	require.Greater(t, before, 50000.0, "unsummarised, the window reads most of the partition")
-	_, err := s.Maintain(ctx, Policy{})
+	_, err = s.Maintain(ctx, Policy{})
 	require.NoError(t, err)
-	after := recheck()
+	after := windowRecheck(t, s, current, now.Add(-50000*time.Second), time.Minute)
 	// A block range of 128 pages holds about 10,000 of these rows.
 	require.Less(t, after, 25000.0, "summarised, it reads the ranges around the window (was %.0f)", before)
+}
+
+// A few events whose timestamps are far off, among the rest, must not make
+// a window read every block range they fall in: a plain minmax summary
+// would stretch each such range over years.
+func TestWindowSkipsTheRangesOfOutlyingTimestamps(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, now, current := storeTakingRows(t)
+	// 100,000 events a second apart, one in 1,000 of them stamped 1,000 days
+	// earlier: about ten in every block range.
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id)
+		SELECT 't', 'e' || g,
+			CASE WHEN g % 1000 = 0 THEN $1::timestamptz - interval '1000 days' ELSE $1::timestamptz - make_interval(secs => 100000 - g) END,
+			's', '{"message":"a line of a log"}', 'm'
+		FROM generate_series(1, 100000) g`, now)
+	require.NoError(t, err)
+	_, err = s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+
+	removed := windowRecheck(t, s, current, now.Add(-50000*time.Second), time.Minute)
+	require.Less(t, removed, 25000.0, "the window reads the ranges around it, not every range holding an outlier")
+	var outliers int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM processed_events WHERE "timestamp" >= $1 AND "timestamp" < $2`,
+		now.Add(-1001*day), now.Add(-999*day)).Scan(&outliers))
+	require.Equal(t, 100, outliers, "a window over the outliers finds them all")
+}
+
+// Autovacuum summarises a block range of the BRIN index soon after it
+// fills, on every partition, those created later included.
+func TestEveryPartitionsBRINIndexIsSummarisedByAutovacuum(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	now := dbNow(t, s)
+	require.NoError(t, s.EnsurePartitions(ctx, now, now.Add(10*day)))
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.relname, coalesce(c.reloptions, '{}') FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'processed_events_timestamp_brin'::regclass`)
+	require.NoError(t, err)
+	options, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var name string
+		var opts []string
+		err := r.Scan(&name, &opts)
+		return name + " " + strings.Join(opts, ","), err
+	})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(options), 3, "the partitions ahead have the index too")
+	for _, o := range options {
+		require.Contains(t, o, "autosummarize=on")
+	}
+}
+
+// windowRecheck is how many rows a window of length w from since, in the
+// partition named current, reads beside its own: those of the BRIN index's
+// block ranges that the window could not rule out.
+func windowRecheck(t *testing.T, s *Store, current string, since time.Time, w time.Duration) float64 {
+	t.Helper()
+	ctx := context.Background()
+	var plan []map[string]any
+	tx, err := s.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	// The BRIN index is what is tested, whatever the planner thinks.
+	_, err = tx.Exec(ctx, `SET LOCAL enable_seqscan = off`)
+	require.NoError(t, err)
+	require.NoError(t, tx.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON)
+		SELECT count(*) FROM `+pgx.Identifier{current}.Sanitize()+` WHERE "timestamp" >= $1 AND "timestamp" < $2`,
+		since, since.Add(w)).Scan(&plan))
+	var removed float64
+	var walk func(n map[string]any)
+	walk = func(n map[string]any) {
+		if v, ok := n["Rows Removed by Index Recheck"].(float64); ok {
+			removed += v
+		}
+		if v, ok := n["Rows Removed by Filter"].(float64); ok {
+			removed += v
+		}
+		children, _ := n["Plans"].([]any)
+		for _, c := range children {
+			walk(c.(map[string]any))
+		}
+	}
+	walk(plan[0]["Plan"].(map[string]any))
+	return removed
 }
 
 // A pass gives the partition taking rows statistics of its own, without
