@@ -170,9 +170,32 @@ ORDER BY ` + order
 		// from an index-only scan of a window index, and only the page's
 		// rows are then fetched. The partition taking rows has no index in
 		// this order: its events in the window are found through the BRIN
-		// index on "timestamp", and sorted.
-		conds, _ := where(false, true)
-		return `WITH page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events` + conds + `
+		// index on "timestamp", and sorted. Both read the whole window,
+		// unless a floor narrows it: the page's worth of newest events of
+		// the window's last windowProbe (or of what is left of it below the
+		// cursor) lie above the page's last event, so a page lies at or
+		// above the n-th newest of them. When the probe holds fewer than a
+		// page, the floor is the window's start. A day's window then reads
+		// an hour of it where events are dense, as logs are.
+		var probe []string
+		if top, ok := windowTop(f); ok && (f.Since == nil || f.Since.Before(top.Add(-2*windowProbe))) {
+			probe = append(probe, `"timestamp" >= `+arg(top.Add(-windowProbe)))
+		}
+		if len(probe) == 0 {
+			conds, _ := where(false, true)
+			return `WITH page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events` + conds + `
+	ORDER BY "timestamp" DESC, id DESC LIMIT ` + n + `)` +
+				fetch(`page."timestamp" DESC, page.id DESC`), args, limit
+		}
+		floorIfNone := `'-infinity'::timestamptz`
+		if since != "" {
+			floorIfNone = since + `::timestamptz`
+		}
+		probeConds, _ := where(false, true, probe...)
+		conds, _ := where(false, true, `"timestamp" >= (SELECT at FROM floor)`)
+		return `WITH floor AS (SELECT coalesce((SELECT "timestamp" FROM processed_events` + probeConds + `
+	ORDER BY "timestamp" DESC, id DESC OFFSET ` + strconv.Itoa(limit-1) + ` LIMIT 1), ` + floorIfNone + `) AS at),
+page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events` + conds + `
 	ORDER BY "timestamp" DESC, id DESC LIMIT ` + n + `)` +
 			fetch(`page."timestamp" DESC, page.id DESC`), args, limit
 
@@ -205,6 +228,23 @@ page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events
 	ORDER BY "timestamp" DESC, id DESC LIMIT ` + n + `)` +
 			fetch(`page."timestamp" DESC, page.id DESC`), args, limit
 	}
+}
+
+// windowProbe is how much of a window's end a listing in timestamp order
+// reads first to find a floor for its page (see eventsQuery); windows less
+// than twice as long are read whole.
+const windowProbe = time.Hour
+
+// windowTop is the upper end of what a listing in timestamp order with a
+// window may still return: the cursor's time, or else the window's end.
+func windowTop(f event.Filter) (time.Time, bool) {
+	switch {
+	case f.After != nil:
+		return f.After.At, true
+	case f.Until != nil:
+		return *f.Until, true
+	}
+	return time.Time{}, false
 }
 
 // Count returns how many distinct events of topic were processed; "" counts

@@ -81,11 +81,13 @@ func TestEveryListingMatchesBruteForce(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all, n)
 
-	since, until := testTime.Add(5*time.Minute), testTime.Add(15*time.Minute)
+	// A window longer than twice windowProbe is listed in timestamp order
+	// through a floor found in its last windowProbe ("until", "long").
+	since, until, longSince := testTime.Add(5*time.Minute), testTime.Add(15*time.Minute), testTime.Add(-3*time.Hour)
 	windows := []struct {
 		name         string
 		since, until *time.Time
-	}{{"none", nil, nil}, {"since", &since, nil}, {"until", nil, &until}, {"both", &since, &until}}
+	}{{"none", nil, nil}, {"since", &since, nil}, {"until", nil, &until}, {"both", &since, &until}, {"long", &longSince, &until}}
 	checked := 0
 	for _, order := range []event.Order{event.ByProcessed, event.ByTimestamp} {
 		for _, topic := range []string{"", "a"} {
