@@ -178,11 +178,8 @@ ORDER BY ` + order
 		// above the n-th newest of them. When the probe holds fewer than a
 		// page, the floor is the window's start. A day's window then reads
 		// an hour of it where events are dense, as logs are.
-		var probe []string
-		if top, ok := windowTop(f); ok && (f.Since == nil || f.Since.Before(top.Add(-2*windowProbe))) {
-			probe = append(probe, `"timestamp" >= `+arg(top.Add(-windowProbe)))
-		}
-		if len(probe) == 0 {
+		top, ok := windowTop(f)
+		if !ok || f.Since != nil && !f.Since.Before(top.Add(-2*windowProbe)) {
 			conds, _ := where(false, true)
 			return `WITH page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events` + conds + `
 	ORDER BY "timestamp" DESC, id DESC LIMIT ` + n + `)` +
@@ -192,7 +189,7 @@ ORDER BY ` + order
 		if since != "" {
 			floorIfNone = since + `::timestamptz`
 		}
-		probeConds, _ := where(false, true, probe...)
+		probeConds, _ := where(false, true, `"timestamp" >= `+arg(top.Add(-windowProbe)))
 		conds, _ := where(false, true, `"timestamp" >= (SELECT at FROM floor)`)
 		return `WITH floor AS (SELECT coalesce((SELECT "timestamp" FROM processed_events` + probeConds + `
 	ORDER BY "timestamp" DESC, id DESC OFFSET ` + strconv.Itoa(limit-1) + ` LIMIT 1), ` + floorIfNone + `) AS at),
