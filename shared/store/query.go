@@ -171,13 +171,12 @@ ORDER BY ` + order
 		// from an index-only scan of a window index, and only the page's
 		// rows are then fetched. The partition taking rows has no index in
 		// this order: its events in the window are found through the BRIN
-		// index on "timestamp", and sorted. Both read the whole window,
-		// unless a floor narrows it: the page's worth of newest events of
-		// the window's last windowProbe (or of what is left of it below the
-		// cursor) lie above the page's last event, so a page lies at or
-		// above the n-th newest of them. When the probe holds fewer than a
-		// page, the floor is the window's start. A day's window then reads
-		// an hour of it where events are dense, as logs are.
+		// index on "timestamp", and sorted. Both read the whole window
+		// unless a floor narrows it: when the window's last windowProbe
+		// (below the cursor) holds a page of events, the page cannot reach
+		// below the n-th newest of them, as those n alone fill it; when it
+		// holds fewer, the floor is the window's start. A day's window then
+		// reads an hour of it where events are dense, as logs are.
 		top, ok := windowTop(f)
 		if !ok || f.Since != nil && !f.Since.Before(top.Add(-2*windowProbe)) {
 			conds, _ := where(false, true)
