@@ -100,7 +100,9 @@ type retentionPhase struct {
 	// RestedSeconds is the part of Seconds the pass paused between the
 	// steps of its drops, for ingest's sake.
 	RestedSeconds num `json:"pass_rested_seconds"`
-	Retries       int `json:"pass_retries"` // passes skipped for another process's
+	// Steps is how long each step of the pass took (store.MaintenanceSteps).
+	Steps   *passSteps `json:"pass_steps_seconds,omitempty"`
+	Retries int        `json:"pass_retries"` // passes skipped for another process's
 	// The load: With is the run the pass ran beside, Without the runs
 	// before and after it.
 	With    runResult   `json:"run_with_pass"`
@@ -115,6 +117,15 @@ type retentionPhase struct {
 	Ratio       num    `json:"ratio_during_pass_to_without"`
 	E2ERatio    num    `json:"e2e_ratio_with_to_without"`
 	Error       string `json:"error,omitempty"`
+}
+
+// passSteps is store.MaintenanceSteps in seconds.
+type passSteps struct {
+	Partitions  num `json:"partitions_ahead"`
+	Dropping    num `json:"dropping"`
+	Closing     num `json:"closing_and_analyzing"`
+	Summarising num `json:"summarising_brin"`
+	Pruning     num `json:"pruning"`
 }
 
 func newRetentionPhase(n int, g growthConfig) *retentionPhase {
@@ -132,6 +143,9 @@ func (rp *retentionPhase) fill(with *retentionRun, without []*retentionRun, left
 		rp.PartitionsDropped = len(with.pass.Dropped)
 		rp.KeysForgotten = with.pass.Keys
 		rp.RestedSeconds = num(with.pass.Rested.Seconds())
+		sp := with.pass.Spent
+		rp.Steps = &passSteps{num(sp.Partitions.Seconds()), num(sp.Dropping.Seconds()), num(sp.Closing.Seconds()),
+			num(sp.Summarising.Seconds()), num(sp.Pruning.Seconds())}
 	}
 	rp.Seconds = num(with.passFor.Seconds())
 	during, span := with.series.rate(with.passAt, with.passFor)

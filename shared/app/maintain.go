@@ -34,7 +34,14 @@ func Maintain(ctx context.Context, st *store.Store, cfg config.Config, log *slog
 		"partitions_dropped", m.Dropped, "events_dropped_estimate", m.DroppedEvents,
 		"partitions_closed", m.Closed, "keys_forgotten", m.Keys,
 		"duplicate_audit_pruned", m.Duplicates, "dead_letters_pruned", m.DeadLetters,
-		"ledger_entries_pruned", m.LedgerEntries}
+		"ledger_entries_pruned", m.LedgerEntries,
+		"steps", slog.GroupValue(
+			slog.Duration("partitions_ahead", m.Spent.Partitions.Round(time.Millisecond)),
+			slog.Duration("dropping", m.Spent.Dropping.Round(time.Millisecond)),
+			slog.Duration("resting", m.Rested.Round(time.Millisecond)),
+			slog.Duration("closing", m.Spent.Closing.Round(time.Millisecond)),
+			slog.Duration("summarising", m.Spent.Summarising.Round(time.Millisecond)),
+			slog.Duration("pruning", m.Spent.Pruning.Round(time.Millisecond)))}
 	switch {
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
 		log.Debug("store maintenance stopped", did...) // the process is stopping

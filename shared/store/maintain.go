@@ -56,8 +56,20 @@ type Maintenance struct {
 	// Rested is how long the pass paused between the steps of the drops,
 	// for ingest's sake: see dropPartition.
 	Rested time.Duration
+	// Spent is how long each step of the pass took.
+	Spent MaintenanceSteps
 	// The rows forgotten by age.
 	Keys, Duplicates, DeadLetters, LedgerEntries int64
+}
+
+// MaintenanceSteps is how long each step of a Maintain pass took, in the
+// order they run: where the time of a slow pass went.
+type MaintenanceSteps struct {
+	Partitions  time.Duration // creating the partitions ahead
+	Dropping    time.Duration // detaching and dropping, Rested included
+	Closing     time.Duration // closing ended partitions, analyzing the one taking rows
+	Summarising time.Duration // the BRIN ranges filled since the last pass
+	Pruning     time.Duration // forgetting keys and records by age
 }
 
 // maintenanceLock is the advisory lock key held for a whole Maintain pass.
@@ -107,9 +119,14 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	if err := conn.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 		return m, s.classify(err, "maintaining the store")
 	}
+	step := time.Now()
+	lap := func(d *time.Duration) {
+		*d, step = time.Since(step), time.Now()
+	}
 	if err := s.ensurePartitions(ctx, conn, now, now.Add(partitionsAhead*s.interval)); err != nil {
 		return m, err
 	}
+	lap(&m.Spent.Partitions)
 	parts, err := partitions(ctx, conn)
 	if err != nil {
 		return m, s.classify(err, "listing partitions")
@@ -156,6 +173,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		m.Dropped = append(m.Dropped, part.name)
 		m.DroppedEvents += max(int64(n), 0)
 	}
+	lap(&m.Spent.Dropping)
 	var open []string // the partitions not closed: taking rows, ahead, or just ended
 	for _, part := range kept {
 		if part.to.After(now.Add(-closeMargin)) {
@@ -175,6 +193,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 			m.Closed = append(m.Closed, part.name)
 		}
 	}
+	lap(&m.Spent.Closing)
 
 	// The partition taking rows is read by "timestamp" through its BRIN
 	// index, which knows nothing of the block ranges filled since the last
@@ -187,6 +206,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		WHERE i.inhparent = 'processed_events_timestamp_brin'::regclass AND x.indrelid = ANY($1::regclass[])`, open); err != nil {
 		return m, s.classify(err, "summarising the BRIN indexes")
 	}
+	lap(&m.Spent.Summarising)
 
 	if p.DedupWindow > 0 && len(kept) > 0 && !kept[0].from.IsZero() {
 		// Never forget a key whose event is still kept.
@@ -214,6 +234,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 			return m, err
 		}
 	}
+	lap(&m.Spent.Pruning)
 	return m, nil
 }
 

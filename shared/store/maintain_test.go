@@ -111,6 +111,7 @@ func TestMaintainDropsWholePartitionsPastRetention(t *testing.T) {
 	}
 	require.Equal(t, dropped, m.Dropped)
 	require.Positive(t, m.Rested, "the pass rests between the steps of a drop")
+	require.Greater(t, m.Spent.Dropping, m.Rested, "the drops' time holds their rests")
 	require.Contains(t, m.Dropped, partitionName(now.Add(-8*day).Truncate(day)))
 	require.Contains(t, m.Dropped, partitionName(now.Add(-5*day).Truncate(day)))
 	for _, name := range m.Dropped {
@@ -385,11 +386,14 @@ func TestMaintainPrunesByAge(t *testing.T) {
 	// Kept for ever by default.
 	m, err := s.Maintain(ctx, Policy{})
 	require.NoError(t, err)
+	m.Spent = MaintenanceSteps{}
 	require.Equal(t, Maintenance{}, m)
 	require.EqualValues(t, oldAudits+3, rowCount(t, s, "duplicate_events"))
 
 	m, err = s.Maintain(ctx, Policy{DuplicateAudit: day, DeadLetters: day, Ledger: day})
 	require.NoError(t, err)
+	require.Positive(t, m.Spent.Pruning, "the pruning is timed")
+	m.Spent = MaintenanceSteps{}
 	require.Equal(t, Maintenance{Duplicates: oldAudits, DeadLetters: 5, LedgerEntries: 12}, m)
 	require.EqualValues(t, 3, rowCount(t, s, "duplicate_events"))
 	require.EqualValues(t, 2, rowCount(t, s, "dead_letters"))
