@@ -287,6 +287,61 @@ func TestMaintainClosesEndedPartitionsOnly(t *testing.T) {
 	require.Empty(t, again.Closed)
 }
 
+// relationBytes is the size of a table's or an index's main fork, 0 when
+// there is none.
+func relationBytes(t testing.TB, s *Store, name string) int64 {
+	t.Helper()
+	var n int64
+	require.NoError(t, s.pool.QueryRow(context.Background(), `SELECT coalesce(pg_relation_size(to_regclass($1)), 0)`,
+		pgx.Identifier{name}.Sanitize()).Scan(&n))
+	return n
+}
+
+// Inserts grow the topic and source listing indexes half empty (each
+// topic's keys come at the end of its range, and leaves split in halves);
+// closing a partition rebuilds them packed. It also drops what a rebuild
+// cut short left: an invalid index.
+func TestMaintainRepacksTheListingIndexesOfAClosedPartition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, now := agedStore(t)
+	old := partitionName(now.Add(-8 * day).Truncate(day))
+	// 40,000 events of 50 topics and 20 sources taking turns, in processing
+	// order, as consumers store them; rows wide enough that a topic's
+	// consecutive events are not in neighbouring pages.
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO processed_events (topic, event_id, "timestamp", source, payload, message_id, processed_at)
+		SELECT 'topic-' || g % 50, 'e' || g, $1::timestamptz + make_interval(secs => g),
+			'source-' || g % 20, jsonb_build_object('msg', repeat('x', 300)), 'm', $1::timestamptz + make_interval(secs => g)
+		FROM generate_series(1, 40000) g`, now.Add(-8*day).Truncate(day))
+	require.NoError(t, err)
+	leftover := old + "_topic_idx_ccnew"
+	_, err = s.pool.Exec(ctx, `CREATE INDEX `+pgx.Identifier{leftover}.Sanitize()+` ON `+pgx.Identifier{old}.Sanitize()+` (topic)`)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(ctx, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass($1)`, pgx.Identifier{leftover}.Sanitize())
+	require.NoError(t, err)
+	listing := []string{old + "_topic_processed_at_id_idx", old + "_source_processed_at_id_idx"}
+	var grown []int64
+	for _, ix := range listing {
+		grown = append(grown, relationBytes(t, s, ix))
+	}
+
+	m, err := s.Maintain(ctx, Policy{})
+	require.NoError(t, err)
+	require.Contains(t, m.Closed, old)
+	for i, ix := range listing {
+		repacked := relationBytes(t, s, ix)
+		require.Positive(t, repacked, ix)
+		require.Less(t, float64(repacked), 0.75*float64(grown[i]), "%s: %d bytes grown, %d rebuilt", ix, grown[i], repacked)
+	}
+	require.Zero(t, relationBytes(t, s, leftover), "the invalid index is dropped")
+	require.NotContains(t, indexesOf(t, s, old), " USING btree (topic)")
+	// The rebuilt indexes are still the parent's: listings read them.
+	var attached int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhrelid = ANY($1::regclass[])`, listing).Scan(&attached))
+	require.Equal(t, 2, attached)
+}
+
 // leaveDetachPending leaves partition name pending detach, as a pass
 // interrupted in DETACH … CONCURRENTLY does: a reader holds the table, so
 // the detach waits for it in its second transaction, and is cancelled there.

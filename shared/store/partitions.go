@@ -226,12 +226,60 @@ func (s *Store) closePartition(ctx context.Context, db dbConn, name string) (bui
 	if _, err := db.Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{name}.Sanitize()); err != nil {
 		return false, err
 	}
+	if err := repackListingIndexes(ctx, db, name); err != nil {
+		return false, err
+	}
 	for _, sql := range todo {
 		if _, err := db.Exec(ctx, sql); err != nil {
 			return false, err
 		}
 	}
 	return true, nil
+}
+
+// repackedListingIndexes are the parent indexes whose share in a partition
+// is rebuilt when it closes. Their keys begin with a topic or a source, and
+// every insert goes to the end of its topic's (source's) range: a full leaf
+// splits in two halves, and the left half never takes another key. So they
+// grow half empty, 88 and 104 bytes an event where rebuilt ones take 50 and
+// 59, which retention then frees. (processed_at, id) grows at its right
+// edge, and full.
+var repackedListingIndexes = []string{
+	"processed_events_topic_processed_at_id_idx",
+	"processed_events_source_processed_at_id_idx",
+}
+
+// repackListingIndexes rebuilds partition name's share of the
+// repackedListingIndexes, CONCURRENTLY: reads go on meanwhile (a plain
+// REINDEX would lock each index, and every query's planning with it). A
+// rebuild cut short leaves an invalid copy, which is dropped first.
+func repackListingIndexes(ctx context.Context, db dbConn, name string) error {
+	rows, err := db.Query(ctx, `
+		SELECT x.indexrelid::regclass::text, x.indisvalid FROM pg_index x
+		LEFT JOIN pg_inherits i ON i.inhrelid = x.indexrelid
+		WHERE x.indrelid = $1::regclass AND (NOT x.indisvalid OR i.inhparent = ANY($2::regclass[]))
+		ORDER BY x.indisvalid, 1`, pgx.Identifier{name}.Sanitize(), repackedListingIndexes)
+	if err != nil {
+		return err
+	}
+	type index struct {
+		Name  string
+		Valid bool
+	}
+	indexes, err := pgx.CollectRows(rows, pgx.RowToStructByPos[index])
+	if err != nil {
+		return err
+	}
+	for _, ix := range indexes {
+		sql := `REINDEX INDEX CONCURRENTLY ` + ix.Name
+		if !ix.Valid {
+			sql = `DROP INDEX CONCURRENTLY IF EXISTS ` + ix.Name
+		}
+		if _, err := db.Exec(ctx, sql); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dropPartition detaches a partition without blocking inserts or reads of
