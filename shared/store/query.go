@@ -152,17 +152,39 @@ ORDER BY ` + order
 	case f.Order == event.ByProcessed:
 		// Which of the window's events were processed last, nothing but
 		// the whole window tells: its keys come from an index-only scan of
-		// a window index and a top-N sort in memory, and only the page's
-		// rows are then fetched. OFFSET 0 plans the window's scan apart
-		// from the order, which keeps the planner from walking
-		// (processed_at, id) backwards in the hope of meeting the window
-		// soon. (Materializing the window's keys did that too, at the
-		// price of writing them all to a tuplestore: a one-day window,
-		// 86,400 events, took 51 ms that way against 32 ms sorted on
-		// processed_at + interval '0', and 26 to 29 ms like this.) The
-		// cost grows with the events in the window, not with the store.
-		conds, _ := where(false, true)
-		return `WITH page AS MATERIALIZED (SELECT processed_at, id FROM (SELECT processed_at, id FROM processed_events` + conds + ` OFFSET 0) w
+		// a window index (through BRIN in the partition taking rows) and a
+		// top-N sort in memory, and only the page's rows are then fetched.
+		// OFFSET 0 plans the window's scan apart from the order, which
+		// keeps the planner from walking (processed_at, id) backwards in
+		// the hope of meeting the window soon. (Materializing the window's
+		// keys did that too, at the price of writing them all to a
+		// tuplestore: a one-day window, 86,400 events, took 51 ms that way
+		// against 32 ms sorted on processed_at + interval '0', and 26 to
+		// 29 ms like this.) The cost grows with the events in the window,
+		// not with the store.
+		//
+		// A window longer than twice windowProbe still reads all of its
+		// events, but sorts few: any page's worth of them bounds the page
+		// from below, as they alone would fill it. The floor is the n-th
+		// latest processed among the events of the window's last
+		// windowProbe (below the cursor); those processed earlier are
+		// dropped as they are read, and the partitions that ended before
+		// it are not read at all. Log lines are processed soon after they
+		// happen, so few pass. A one-day window at 20 million events: 25
+		// ms before, 18 ms with the floor, and in the partition taking rows
+		// 47 ms before, 20 ms with it (pgbench, 2 cores).
+		top, ok := windowTop(f)
+		if !ok || f.Since != nil && !f.Since.Before(top.Add(-2*windowProbe)) {
+			conds, _ := where(false, true)
+			return `WITH page AS MATERIALIZED (SELECT processed_at, id FROM (SELECT processed_at, id FROM processed_events` + conds + ` OFFSET 0) w
+	ORDER BY processed_at DESC, id DESC LIMIT ` + n + `)` +
+				fetch(`p.processed_at DESC, p.id DESC`), args, limit
+		}
+		probeConds, _ := where(false, true, `"timestamp" >= `+arg(top.Add(-windowProbe)))
+		conds, _ := where(false, true, `processed_at >= (SELECT at FROM floor)`)
+		return `WITH floor AS (SELECT coalesce((SELECT processed_at FROM (SELECT processed_at, id FROM processed_events` + probeConds + ` OFFSET 0) s
+	ORDER BY processed_at DESC, id DESC OFFSET ` + strconv.Itoa(limit-1) + ` LIMIT 1), '-infinity') AS at),
+page AS MATERIALIZED (SELECT processed_at, id FROM (SELECT processed_at, id FROM processed_events` + conds + ` OFFSET 0) w
 	ORDER BY processed_at DESC, id DESC LIMIT ` + n + `)` +
 			fetch(`p.processed_at DESC, p.id DESC`), args, limit
 
@@ -227,13 +249,17 @@ page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events
 	}
 }
 
-// windowProbe is how much of a window's end a listing in timestamp order
-// reads first to find a floor for its page (see eventsQuery); windows less
-// than twice as long are read whole.
+// windowProbe is how much of a window's end a listing reads first to find
+// a floor for its page (see eventsQuery); windows less than twice as long
+// are read whole.
 const windowProbe = time.Hour
 
-// windowTop is the upper end of what a listing in timestamp order with a
-// window may still return: the cursor's time, or else the window's end.
+// windowTop is where a listing with a window probes for its floor: below
+// the cursor's time, or else the window's end. In timestamp order nothing
+// above it can be listed; in processing order the cursor's time is a
+// processed_at, which stands for the timestamps of the events just below
+// the cursor (events are processed soon after they happen): the floor is
+// right whatever the probe finds, and only slower when it finds little.
 func windowTop(f event.Filter) (time.Time, bool) {
 	switch {
 	case f.After != nil:
