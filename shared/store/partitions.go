@@ -194,7 +194,8 @@ func isMissingPartition(err error) bool {
 // names a partition's share of the parent's BRIN index on "timestamp"
 // <partition>_timestamp_idx, and a window index of that name would be taken
 // as built. (The longest name, of the migrated partition's source index,
-// is 63 bytes, PostgreSQL's limit.)
+// is 63 bytes, PostgreSQL's limit.) Their leaves are filled whole
+// (closedFillfactor).
 var windowIndexes = []struct{ suffix, columns string }{
 	{"timestamp_id_idx", `("timestamp", id) INCLUDE (processed_at)`},
 	{"topic_timestamp_id_idx", `(topic, "timestamp", id) INCLUDE (processed_at)`},
@@ -216,8 +217,8 @@ func (s *Store) closePartition(ctx context.Context, db dbConn, name string) (bui
 	var todo []string
 	for _, ix := range windowIndexes {
 		if !slices.Contains(have, name+"_"+ix.suffix) {
-			todo = append(todo, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s %s`,
-				pgx.Identifier{name + "_" + ix.suffix}.Sanitize(), pgx.Identifier{name}.Sanitize(), ix.columns))
+			todo = append(todo, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s %s WITH (fillfactor = %d)`,
+				pgx.Identifier{name + "_" + ix.suffix}.Sanitize(), pgx.Identifier{name}.Sanitize(), ix.columns, closedFillfactor))
 		}
 	}
 	if len(todo) == 0 {
@@ -237,22 +238,29 @@ func (s *Store) closePartition(ctx context.Context, db dbConn, name string) (bui
 	return true, nil
 }
 
+// closedFillfactor is how full the leaves of a closed partition's indexes
+// are built: whole, where B-trees leave a tenth free by default for the
+// inserts that a closed partition no longer takes.
+const closedFillfactor = 100
+
 // repackedListingIndexes are the parent indexes whose share in a partition
-// is rebuilt when it closes. Their keys begin with a topic or a source, and
-// every insert goes to the end of its topic's (source's) range: a full leaf
-// splits in two halves, and the left half never takes another key. So they
-// grow half empty, 88 and 104 bytes an event where rebuilt ones take 50 and
-// 59, which retention then frees. (processed_at, id) grows at its right
-// edge, and full.
+// is rebuilt when it closes. Those whose keys begin with a topic or a
+// source grow half empty: every insert goes to the end of its topic's
+// (source's) range, a full leaf splits in two halves, and the left half
+// never takes another key (88 and 104 bytes an event, where rebuilt ones
+// take 50 and 59, which retention then frees). (processed_at, id) grows at
+// its right edge, nine tenths full; rebuilt, whole.
 var repackedListingIndexes = []string{
+	"processed_events_processed_at_id_idx",
 	"processed_events_topic_processed_at_id_idx",
 	"processed_events_source_processed_at_id_idx",
 }
 
 // repackListingIndexes rebuilds partition name's share of the
-// repackedListingIndexes, CONCURRENTLY: reads go on meanwhile (a plain
-// REINDEX would lock each index, and every query's planning with it). A
-// rebuild cut short leaves an invalid copy, which is dropped first.
+// repackedListingIndexes at closedFillfactor, CONCURRENTLY: reads go on
+// meanwhile (a plain REINDEX would lock each index, and every query's
+// planning with it). A rebuild cut short leaves an invalid copy, which is
+// dropped first.
 func repackListingIndexes(ctx context.Context, db dbConn, name string) error {
 	rows, err := db.Query(ctx, `
 		SELECT x.indexrelid::regclass::text, x.indisvalid FROM pg_index x
@@ -271,12 +279,17 @@ func repackListingIndexes(ctx context.Context, db dbConn, name string) error {
 		return err
 	}
 	for _, ix := range indexes {
-		sql := `REINDEX INDEX CONCURRENTLY ` + ix.Name
-		if !ix.Valid {
-			sql = `DROP INDEX CONCURRENTLY IF EXISTS ` + ix.Name
+		steps := []string{
+			fmt.Sprintf(`ALTER INDEX %s SET (fillfactor = %d)`, ix.Name, closedFillfactor),
+			`REINDEX INDEX CONCURRENTLY ` + ix.Name,
 		}
-		if _, err := db.Exec(ctx, sql); err != nil {
-			return err
+		if !ix.Valid {
+			steps = []string{`DROP INDEX CONCURRENTLY IF EXISTS ` + ix.Name}
+		}
+		for _, sql := range steps {
+			if _, err := db.Exec(ctx, sql); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
