@@ -123,7 +123,8 @@ type retentionPhase struct {
 type passSteps struct {
 	Partitions  num `json:"partitions_ahead"`
 	Dropping    num `json:"dropping"`
-	Closing     num `json:"closing_and_analyzing"`
+	Closing     num `json:"closing"`
+	Analyzing   num `json:"analyzing"`
 	Summarising num `json:"summarising_brin"`
 	Pruning     num `json:"pruning"`
 }
@@ -145,7 +146,7 @@ func (rp *retentionPhase) fill(with *retentionRun, without []*retentionRun, left
 		rp.RestedSeconds = num(with.pass.Rested.Seconds())
 		sp := with.pass.Spent
 		rp.Steps = &passSteps{num(sp.Partitions.Seconds()), num(sp.Dropping.Seconds()), num(sp.Closing.Seconds()),
-			num(sp.Summarising.Seconds()), num(sp.Pruning.Seconds())}
+			num(sp.Analyzing.Seconds()), num(sp.Summarising.Seconds()), num(sp.Pruning.Seconds())}
 	}
 	rp.Seconds = num(with.passFor.Seconds())
 	during, span := with.series.rate(with.passAt, with.passFor)

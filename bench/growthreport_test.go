@@ -115,7 +115,7 @@ func TestRetentionPhaseFill(t *testing.T) {
 	}
 	with := &retentionRun{series: series(40_000), stride: t0.Add(time.Second), passAt: t0.Add(time.Second), passFor: 2 * time.Second, retries: 1}
 	with.pass = &store.Maintenance{Dropped: []string{"processed_events_20260501_0000", "processed_events_20260502_0000"}, Keys: 7, Rested: 800 * time.Millisecond,
-		Spent: store.MaintenanceSteps{Dropping: 1500 * time.Millisecond, Closing: 300 * time.Millisecond}}
+		Spent: store.MaintenanceSteps{Dropping: 1500 * time.Millisecond, Analyzing: 300 * time.Millisecond}}
 	without := []*retentionRun{{series: series(50_000), stride: t0.Add(time.Second)}, {series: series(60_000), stride: t0.Add(time.Second)}}
 	rp := newRetentionPhase(20_000_000, growthConfig{retentionDrop: 5_000_000})
 	rp.With = sampleRun("pass", 500, 4, 40_000)
@@ -123,7 +123,7 @@ func TestRetentionPhaseFill(t *testing.T) {
 	rp.fill(with, without, 0)
 	require.Equal(t, num(2), rp.Seconds)
 	require.Equal(t, num(0.8), rp.RestedSeconds)
-	require.Equal(t, &passSteps{Dropping: 1.5, Closing: 0.3}, rp.Steps)
+	require.Equal(t, &passSteps{Dropping: 1.5, Analyzing: 0.3}, rp.Steps)
 	require.InDelta(t, 40_000, float64(rp.RateDuring), 1e-6)
 	require.InDelta(t, 55_000, float64(rp.RateWithout), 1e-6, "the median of the runs without")
 	require.InDelta(t, 40.0/55, float64(rp.Ratio), 1e-9)

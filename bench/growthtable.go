@@ -87,9 +87,9 @@ func printGrowth(w io.Writer, rep *growthReport, jsonPath string) {
 				rp.PartitionsDropped, thousands(float64(rp.EventsDropped)), rp.Cutoff.Format("2006-01-02 15:04 MST"),
 				hours(float64(rp.RetentionSeconds)), secondsShort(float64(rp.Seconds)), secondsShort(float64(rp.RestedSeconds)), keys, thousands(float64(rp.EventsLeft)))
 			if st := rp.Steps; st != nil {
-				fmt.Fprintf(w, "  steps: dropping %s, closing and analyzing %s, summarising BRIN ranges %s, partitions ahead %s, pruning %s\n",
-					secondsShort(float64(st.Dropping)), secondsShort(float64(st.Closing)), secondsShort(float64(st.Summarising)),
-					secondsShort(float64(st.Partitions)), secondsShort(float64(st.Pruning)))
+				fmt.Fprintf(w, "  steps: dropping %s, closing %s, analyzing %s, summarising BRIN ranges %s, partitions ahead %s, pruning %s\n",
+					secondsShort(float64(st.Dropping)), secondsShort(float64(st.Closing)), secondsShort(float64(st.Analyzing)),
+					secondsShort(float64(st.Summarising)), secondsShort(float64(st.Partitions)), secondsShort(float64(st.Pruning)))
 			}
 			fmt.Fprintf(w, "  events received per second from the pass's start, over %s: %s; over the same span of the runs without it: %s (%s)\n",
 				secondsShort(float64(rp.Span)), thousands(float64(rp.RateDuring)), thousands(float64(rp.RateWithout)), pct(float64(rp.Ratio)))

@@ -32,7 +32,7 @@ func Maintain(ctx context.Context, st *store.Store, cfg config.Config, log *slog
 	m, err := st.Maintain(ctx, Policy(cfg))
 	did := []any{"took", time.Since(start).Round(time.Millisecond),
 		"partitions_dropped", m.Dropped, "events_dropped_estimate", m.DroppedEvents,
-		"partitions_closed", m.Closed, "keys_forgotten", m.Keys,
+		"partitions_closed", m.Closed, "partitions_analyzed", m.Analyzed, "keys_forgotten", m.Keys,
 		"duplicate_audit_pruned", m.Duplicates, "dead_letters_pruned", m.DeadLetters,
 		"ledger_entries_pruned", m.LedgerEntries,
 		"steps", slog.GroupValue(
@@ -40,6 +40,7 @@ func Maintain(ctx context.Context, st *store.Store, cfg config.Config, log *slog
 			slog.Duration("dropping", m.Spent.Dropping.Round(time.Millisecond)),
 			slog.Duration("resting", m.Rested.Round(time.Millisecond)),
 			slog.Duration("closing", m.Spent.Closing.Round(time.Millisecond)),
+			slog.Duration("analyzing", m.Spent.Analyzing.Round(time.Millisecond)),
 			slog.Duration("summarising", m.Spent.Summarising.Round(time.Millisecond)),
 			slog.Duration("pruning", m.Spent.Pruning.Round(time.Millisecond)))}
 	switch {

@@ -49,6 +49,8 @@ type Maintenance struct {
 	Skipped bool
 	// Closed names the partitions whose window indexes were built.
 	Closed []string
+	// Analyzed names the partitions taking rows that were analyzed.
+	Analyzed []string
 	// Dropped names the partitions removed by retention, and DroppedEvents
 	// is about how many events they held (PostgreSQL's estimate).
 	Dropped       []string
@@ -67,7 +69,8 @@ type Maintenance struct {
 type MaintenanceSteps struct {
 	Partitions  time.Duration // creating the partitions ahead
 	Dropping    time.Duration // detaching and dropping, Rested included
-	Closing     time.Duration // closing ended partitions, analyzing the one taking rows
+	Closing     time.Duration // closing ended partitions
+	Analyzing   time.Duration // analyzing the partition taking rows, when stale
 	Summarising time.Duration // the BRIN ranges filled since the last pass
 	Pruning     time.Duration // forgetting keys and records by age
 }
@@ -174,15 +177,10 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		m.DroppedEvents += max(int64(n), 0)
 	}
 	lap(&m.Spent.Dropping)
-	var open []string // the partitions not closed: taking rows, ahead, or just ended
+	var open []partition // the partitions not closed: taking rows, ahead, or just ended
 	for _, part := range kept {
 		if part.to.After(now.Add(-closeMargin)) {
-			open = append(open, pgx.Identifier{part.name}.Sanitize())
-			if !part.from.After(now) {
-				if err := analyzeIfStale(ctx, conn, part.name); err != nil {
-					return m, s.classify(err, "analyzing partition "+part.name)
-				}
-			}
+			open = append(open, part)
 			continue
 		}
 		built, err := s.closePartition(ctx, conn, part.name)
@@ -194,6 +192,21 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		}
 	}
 	lap(&m.Spent.Closing)
+	var openNames []string
+	for _, part := range open {
+		openNames = append(openNames, pgx.Identifier{part.name}.Sanitize())
+		if part.from.After(now) {
+			continue
+		}
+		analyzed, err := analyzeIfStale(ctx, conn, part.name)
+		if err != nil {
+			return m, s.classify(err, "analyzing partition "+part.name)
+		}
+		if analyzed {
+			m.Analyzed = append(m.Analyzed, part.name)
+		}
+	}
+	lap(&m.Spent.Analyzing)
 
 	// The partition taking rows is read by "timestamp" through its BRIN
 	// index, which knows nothing of the block ranges filled since the last
@@ -203,7 +216,7 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	if _, err := conn.Exec(ctx, `
 		SELECT brin_summarize_new_values(i.inhrelid::regclass)
 		FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid
-		WHERE i.inhparent = 'processed_events_timestamp_brin'::regclass AND x.indrelid = ANY($1::regclass[])`, open); err != nil {
+		WHERE i.inhparent = 'processed_events_timestamp_brin'::regclass AND x.indrelid = ANY($1::regclass[])`, openNames); err != nil {
 		return m, s.classify(err, "summarising the BRIN indexes")
 	}
 	lap(&m.Spent.Summarising)
@@ -243,10 +256,11 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 // and a tenth of the partition changed since): without statistics of its
 // own the planner takes it for empty and scans it whole rather than
 // through its BRIN index, and autovacuum may be off or not have come by.
-// The measure spares a pass sampling a partition that hardly changed.
-func analyzeIfStale(ctx context.Context, db dbConn, name string) error {
+// The measure spares a pass sampling a partition that hardly changed. It
+// says whether it analyzed.
+func analyzeIfStale(ctx context.Context, db dbConn, name string) (analyzed bool, err error) {
 	var stale bool
-	err := db.QueryRow(ctx, `
+	err = db.QueryRow(ctx, `
 		SELECT s.last_analyze IS NULL AND s.last_autoanalyze IS NULL
 			OR s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
 		FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
@@ -255,13 +269,13 @@ func analyzeIfStale(ctx context.Context, db dbConn, name string) error {
 	case errors.Is(err, pgx.ErrNoRows):
 		stale = true
 	case err != nil:
-		return err
+		return false, err
 	}
 	if !stale {
-		return nil
+		return false, nil
 	}
 	_, err = db.Exec(ctx, `ANALYZE `+pgx.Identifier{name}.Sanitize())
-	return err
+	return err == nil, err
 }
 
 // detachedPartitions names the tables that were partitions of
