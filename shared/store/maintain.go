@@ -56,7 +56,7 @@ type Maintenance struct {
 	Dropped       []string
 	DroppedEvents int64
 	// Rested is how long the pass paused between the steps of the drops,
-	// for ingest's sake: see dropPartition.
+	// and after the last, for ingest's sake: see diskPacer.
 	Rested time.Duration
 	// Spent is how long each step of the pass took.
 	Spent MaintenanceSteps
@@ -162,14 +162,15 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	for _, name := range orphans {
 		due = append(due, partition{name: name})
 	}
+	var pace diskPacer
 	for _, part := range due {
 		var n float64
 		_ = conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace`, part.name).Scan(&n)
 		if err := s.ledgerMessagesOf(ctx, conn, part, now, p.Ledger); err != nil {
 			return m, s.classify(err, "keeping the messages of partition "+part.name+" in the ledger")
 		}
-		rested, err := s.dropPartition(ctx, conn, part.name)
-		m.Rested += rested
+		err := s.dropPartition(ctx, conn, part.name, &pace)
+		m.Rested = pace.rested
 		if err != nil {
 			return m, s.classify(err, "dropping partition "+part.name)
 		}
@@ -183,7 +184,8 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 			open = append(open, part)
 			continue
 		}
-		built, err := s.closePartition(ctx, conn, part.name)
+		built, err := s.closePartition(ctx, conn, part.name, &pace)
+		m.Rested = pace.rested
 		if err != nil {
 			return m, s.classify(err, "closing partition "+part.name)
 		}
@@ -248,6 +250,11 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		}
 	}
 	lap(&m.Spent.Pruning)
+	err = pace.wait(ctx)
+	m.Rested = pace.rested
+	if err != nil {
+		return m, err
+	}
 	return m, nil
 }
 

@@ -205,7 +205,7 @@ var windowIndexes = []struct{ suffix, columns string }{
 // closePartition vacuums and analyzes a partition whose range is over, so
 // that its visibility map lets index-only scans skip the heap, and builds
 // its window indexes. Each step is skipped when done before.
-func (s *Store) closePartition(ctx context.Context, db dbConn, name string) (built bool, err error) {
+func (s *Store) closePartition(ctx context.Context, db dbConn, name string, pace *diskPacer) (built bool, err error) {
 	var have []string
 	rows, err := db.Query(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1`, name)
 	if err == nil {
@@ -223,6 +223,9 @@ func (s *Store) closePartition(ctx context.Context, db dbConn, name string) (bui
 	}
 	if len(todo) == 0 {
 		return false, nil
+	}
+	if err := pace.wait(ctx); err != nil {
+		return false, err
 	}
 	if _, err := db.Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{name}.Sanitize()); err != nil {
 		return false, err
@@ -306,26 +309,26 @@ func repackListingIndexes(ctx context.Context, db dbConn, name string) error {
 // discard, about 0.3 ms per MB), and every consume transaction commits
 // with an fsync. So the detached partition's indexes are dropped, then its
 // table (about half of its bytes each; a step per index cost a transaction
-// each for nothing), and after each step the pass rests as long as the
-// step took: it holds the disk at most half the time.
-func (s *Store) dropPartition(ctx context.Context, db dbConn, name string) (rested time.Duration, err error) {
+// each for nothing), and pace rests the disk after each step as long as
+// the step took: the pass holds it at most half the time.
+func (s *Store) dropPartition(ctx context.Context, db dbConn, name string, pace *diskPacer) error {
 	table := pgx.Identifier{name}.Sanitize()
 	var pending bool
-	err = db.QueryRow(ctx, `
+	err := db.QueryRow(ctx, `
 		SELECT i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name).Scan(&pending)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// Detached already: only the drop is left.
 	case err != nil:
-		return 0, err
+		return err
 	case pending:
 		if _, err := db.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` FINALIZE`); err != nil {
-			return 0, err
+			return err
 		}
 	default:
 		if _, err := db.Exec(ctx, `ALTER TABLE processed_events DETACH PARTITION `+table+` CONCURRENTLY`); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	rows, err := db.Query(ctx, `
@@ -334,36 +337,16 @@ func (s *Store) dropPartition(ctx context.Context, db dbConn, name string) (rest
 			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
 		ORDER BY 1`, table)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	indexes, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if len(indexes) > 0 {
-		if rested, err = restAfter(ctx, db, `DROP INDEX IF EXISTS `+strings.Join(indexes, ", ")); err != nil {
-			return rested, err
+		if err := pace.step(ctx, db, `DROP INDEX IF EXISTS `+strings.Join(indexes, ", ")); err != nil {
+			return err
 		}
 	}
-	r, err := restAfter(ctx, db, `DROP TABLE IF EXISTS `+table)
-	return rested + r, err
-}
-
-// maxDropRest bounds a rest between the steps of a drop.
-const maxDropRest = time.Second
-
-// restAfter executes sql, then waits as long as it took (maxDropRest at
-// most), and says how long it waited: see dropPartition.
-func restAfter(ctx context.Context, db dbConn, sql string) (time.Duration, error) {
-	start := time.Now()
-	if _, err := db.Exec(ctx, sql); err != nil {
-		return 0, err
-	}
-	rest := min(time.Since(start), maxDropRest)
-	select {
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-time.After(rest):
-		return rest, nil
-	}
+	return pace.step(ctx, db, `DROP TABLE IF EXISTS `+table)
 }
