@@ -11,10 +11,12 @@ const maxDropRest = time.Second
 // diskPacer spaces out the steps of a pass that free files (see
 // dropPartition): after such a step the disk is owed a rest as long as the
 // step took (maxDropRest at most), and the next step that writes or frees
-// much waits for what is left of it. Work in between that does neither
-// (detaching the next partition, the ledger, analyzing) counts toward the
-// rest. The pass ends with what is left of the last rest, so that the
-// stalls it causes fall within it.
+// much waits for what is left of it. Work in between that frees no files
+// and writes little (detaching the next partition, its ledger entries,
+// analyzing, summarising, pruning by age) counts toward the rest. The pass
+// ends with what is left of the last rest, so that the stalls it causes
+// fall within it. Closing a partition waits for the rest before it begins,
+// but its own steps (vacuum, index rebuilds and builds) are not paced.
 type diskPacer struct {
 	free   time.Time     // when the disk may be taken again
 	rested time.Duration // how long the pass waited for it

@@ -262,20 +262,23 @@ var repackedListingIndexes = []string{
 // repackListingIndexes rebuilds partition name's share of the
 // repackedListingIndexes at closedFillfactor, CONCURRENTLY: reads go on
 // meanwhile (a plain REINDEX would lock each index, and every query's
-// planning with it). A rebuild cut short leaves an invalid copy, which is
-// dropped first.
+// planning with it). A rebuild cut short leaves an invalid copy, named
+// after the index with _ccnew or _ccold and attached to nothing, which is
+// dropped first; other invalid indexes are not this pass's to drop.
 func repackListingIndexes(ctx context.Context, db dbConn, name string) error {
 	rows, err := db.Query(ctx, `
-		SELECT x.indexrelid::regclass::text, x.indisvalid FROM pg_index x
+		SELECT x.indexrelid::regclass::text, i.inhrelid IS NULL AS leftover FROM pg_index x
 		LEFT JOIN pg_inherits i ON i.inhrelid = x.indexrelid
-		WHERE x.indrelid = $1::regclass AND (NOT x.indisvalid OR i.inhparent = ANY($2::regclass[]))
-		ORDER BY x.indisvalid, 1`, pgx.Identifier{name}.Sanitize(), repackedListingIndexes)
+		JOIN pg_class c ON c.oid = x.indexrelid
+		WHERE x.indrelid = $1::regclass AND (i.inhparent = ANY($2::regclass[])
+			OR NOT x.indisvalid AND i.inhrelid IS NULL AND c.relname ~ '_cc(new|old)[0-9]*$')
+		ORDER BY 2 DESC, 1`, pgx.Identifier{name}.Sanitize(), repackedListingIndexes)
 	if err != nil {
 		return err
 	}
 	type index struct {
-		Name  string
-		Valid bool
+		Name     string
+		Leftover bool
 	}
 	indexes, err := pgx.CollectRows(rows, pgx.RowToStructByPos[index])
 	if err != nil {
@@ -286,7 +289,7 @@ func repackListingIndexes(ctx context.Context, db dbConn, name string) error {
 			fmt.Sprintf(`ALTER INDEX %s SET (fillfactor = %d)`, ix.Name, closedFillfactor),
 			`REINDEX INDEX CONCURRENTLY ` + ix.Name,
 		}
-		if !ix.Valid {
+		if ix.Leftover {
 			steps = []string{`DROP INDEX CONCURRENTLY IF EXISTS ` + ix.Name}
 		}
 		for _, sql := range steps {

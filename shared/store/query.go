@@ -173,8 +173,8 @@ ORDER BY ` + order
 		// happen, so few pass. A one-day window at 20 million events: 25
 		// ms before, 18 ms with the floor, and in the partition taking rows
 		// 47 ms before, 20 ms with it (pgbench, 2 cores).
-		top, ok := windowTop(f)
-		if !ok || f.Since != nil && !f.Since.Before(top.Add(-2*windowProbe)) {
+		top, ok := windowFloor(f)
+		if !ok {
 			conds, _ := where(false, true)
 			return `WITH page AS MATERIALIZED (SELECT processed_at, id FROM (SELECT processed_at, id FROM processed_events` + conds + ` OFFSET 0) w
 	ORDER BY processed_at DESC, id DESC LIMIT ` + n + `)` +
@@ -199,8 +199,8 @@ page AS MATERIALIZED (SELECT processed_at, id FROM (SELECT processed_at, id FROM
 		// below the n-th newest of them, as those n alone fill it; when it
 		// holds fewer, the floor is the window's start. A day's window then
 		// reads an hour of it where events are dense, as logs are.
-		top, ok := windowTop(f)
-		if !ok || f.Since != nil && !f.Since.Before(top.Add(-2*windowProbe)) {
+		top, ok := windowFloor(f)
+		if !ok {
 			conds, _ := where(false, true)
 			return `WITH page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events` + conds + `
 	ORDER BY "timestamp" DESC, id DESC LIMIT ` + n + `)` +
@@ -253,6 +253,15 @@ page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events
 // a floor for its page (see eventsQuery); windows less than twice as long
 // are read whole.
 const windowProbe = time.Hour
+
+// windowFloor says whether a listing with a window finds a floor for its
+// page (see eventsQuery): when the window's end is known (its until, or
+// the cursor's time) and the window is longer than twice windowProbe. It
+// probes the windowProbe below top.
+func windowFloor(f event.Filter) (top time.Time, ok bool) {
+	top, ok = windowTop(f)
+	return top, ok && (f.Since == nil || f.Since.Before(top.Add(-2*windowProbe)))
+}
 
 // windowTop is where a listing with a window probes for its floor: below
 // the cursor's time, or else the window's end. In timestamp order nothing
