@@ -255,28 +255,23 @@ page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events
 const windowProbe = time.Hour
 
 // windowFloor says whether a listing with a window finds a floor for its
-// page (see eventsQuery): when the window's end is known (its until, or
-// the cursor's time) and the window is longer than twice windowProbe. It
-// probes the windowProbe below top.
+// page (see eventsQuery), and below which time it probes the last
+// windowProbe: the cursor's time, or else the window's end, when the window
+// is longer than twice windowProbe. In timestamp order nothing above top
+// can be listed; in processing order the cursor's time is a processed_at,
+// which stands for the timestamps of the events just below the cursor
+// (events are processed soon after they happen): the floor is right
+// whatever the probe finds, and only slower when it finds little.
 func windowFloor(f event.Filter) (top time.Time, ok bool) {
-	top, ok = windowTop(f)
-	return top, ok && (f.Since == nil || f.Since.Before(top.Add(-2*windowProbe)))
-}
-
-// windowTop is where a listing with a window probes for its floor: below
-// the cursor's time, or else the window's end. In timestamp order nothing
-// above it can be listed; in processing order the cursor's time is a
-// processed_at, which stands for the timestamps of the events just below
-// the cursor (events are processed soon after they happen): the floor is
-// right whatever the probe finds, and only slower when it finds little.
-func windowTop(f event.Filter) (time.Time, bool) {
 	switch {
 	case f.After != nil:
-		return f.After.At, true
+		top = f.After.At
 	case f.Until != nil:
-		return *f.Until, true
+		top = *f.Until
+	default:
+		return time.Time{}, false
 	}
-	return time.Time{}, false
+	return top, f.Since == nil || f.Since.Before(top.Add(-2*windowProbe))
 }
 
 // Count returns how many distinct events of topic were processed; "" counts
