@@ -90,8 +90,10 @@ const deleteChunk = 10000
 //     p.Retention.
 //  3. It closes the partitions whose range is over: vacuums them and builds
 //     the indexes that serve time windows (see windowIndexes).
-//  4. It analyzes the partition taking rows, and summarises the block
-//     ranges of the BRIN index on "timestamp" that rows filled since.
+//  4. It analyzes the partition taking rows when its statistics are
+//     missing or stale (a pass that dropped partitions leaves stale ones to
+//     the next), and summarises the block ranges of the BRIN index on
+//     "timestamp" that rows filled since.
 //  5. It forgets the keys, the duplicate audit, the dead letters and the
 //     ledger entries older than p says.
 //
@@ -201,7 +203,11 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		if part.from.After(now) {
 			continue
 		}
-		analyzed, err := analyzeIfStale(ctx, conn, part.name)
+		// A pass that dropped partitions leaves stale statistics to the
+		// next pass: both steps are heavy, one on the disk and one on the
+		// processors, and ingest would bear them at once. Missing ones
+		// cannot wait.
+		analyzed, err := analyzeIfStale(ctx, conn, part.name, len(m.Dropped) == 0)
 		if err != nil {
 			return m, s.classify(err, "analyzing partition "+part.name)
 		}
@@ -257,20 +263,20 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	return m, nil
 }
 
-// analyzeIfStale analyzes the partition taking rows when its statistics
-// are missing or stale by autovacuum's default measure (more than 50 rows
-// and a tenth of the partition changed since): without statistics of its
-// own the planner takes it for empty and scans it whole rather than
-// through its BRIN index, and autovacuum may be off or not have come by.
-// The measure spares a pass sampling a partition that hardly changed. It
-// says whether it analyzed.
-func analyzeIfStale(ctx context.Context, db dbConn, name string) (analyzed bool, err error) {
+// analyzeIfStale analyzes the partition taking rows when it has no
+// statistics, or, if refresh, when they are stale by autovacuum's default
+// measure (more than 50 rows and a tenth of the partition changed since):
+// without statistics of its own the planner takes it for empty and scans
+// it whole rather than through its BRIN index, and autovacuum may be off or
+// not have come by. The measure spares a pass sampling a partition that
+// hardly changed. It says whether it analyzed.
+func analyzeIfStale(ctx context.Context, db dbConn, name string, refresh bool) (analyzed bool, err error) {
 	var stale bool
 	err = db.QueryRow(ctx, `
 		SELECT s.last_analyze IS NULL AND s.last_autoanalyze IS NULL
-			OR s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
+			OR $2 AND s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
 		FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-		WHERE s.relid = $1::regclass`, pgx.Identifier{name}.Sanitize()).Scan(&stale)
+		WHERE s.relid = $1::regclass`, pgx.Identifier{name}.Sanitize(), refresh).Scan(&stale)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		stale = true

@@ -661,3 +661,47 @@ func TestMaintainAnalyzesThePartitionTakingRows(t *testing.T) {
 	require.Equal(t, []string{current}, m.Analyzed)
 	require.Eventually(t, func() bool { return analyzes() == 2 }, 10*time.Second, 20*time.Millisecond, "200 of 1,000 rows changed: stale")
 }
+
+// A pass that drops partitions leaves the refresh of stale statistics to
+// the next pass, so that ingest does not bear both at once; statistics
+// that are missing it gathers all the same.
+func TestMaintainThatDropsLeavesStaleStatisticsToTheNextPass(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, now, current := storeTakingRows(t)
+	old := func(days int) {
+		t.Helper()
+		from := now.Truncate(day).Add(-time.Duration(days) * day)
+		require.NoError(t, s.ensurePartitions(ctx, s.pool, from, from.Add(day)))
+	}
+	changesReported := func(n int64) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			var mod int64
+			require.NoError(t, s.pool.QueryRow(ctx, `SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = $1`, current).Scan(&mod))
+			return mod >= n
+		}, 10*time.Second, 20*time.Millisecond)
+	}
+	keep := Policy{Retention: 5 * day}
+
+	insertLogLines(t, s, now, 1, 1000, `{}`, 0)
+	changesReported(1000)
+	old(20)
+	m, err := s.Maintain(ctx, keep)
+	require.NoError(t, err)
+	require.Len(t, m.Dropped, 1)
+	require.Equal(t, []string{current}, m.Analyzed, "never analyzed: analyzed in a pass that drops too")
+
+	insertLogLines(t, s, now, 1001, 1500, `{}`, 0)
+	changesReported(500)
+	old(19)
+	m, err = s.Maintain(ctx, keep)
+	require.NoError(t, err)
+	require.Len(t, m.Dropped, 1)
+	require.Empty(t, m.Analyzed, "stale, in a pass that drops")
+
+	m, err = s.Maintain(ctx, keep)
+	require.NoError(t, err)
+	require.Empty(t, m.Dropped)
+	require.Equal(t, []string{current}, m.Analyzed, "stale, in the next pass")
+}
