@@ -4,7 +4,8 @@
 // build with the faults tag, the first Hit of the point that the
 // environment variable Variable names stops the whole process (SIGSTOP to
 // the thread that hit it, which stops before it goes any further), after
-// writing Announcement to stderr; the test lets it go on with SIGCONT. In every other build Hit does nothing.
+// writing Announcement to stderr; the test lets it go on with SIGCONT. In
+// every other build Hit does nothing.
 package faultpoint
 
 // Variable names the point at which a faults build stops, e.g.
