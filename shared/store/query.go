@@ -149,12 +149,17 @@ ORDER BY ` + order
 		conds, lead := where(true, true)
 		return byProcessed(conds, lead, n), args, limit
 
-	case f.Order == event.ByProcessed:
-		// Which of the window's events were processed last, nothing but
-		// the whole window tells: its keys come from an index-only scan of
-		// a window index (through BRIN in the partition taking rows) and a
-		// top-N sort in memory, and only the page's rows are then fetched.
-		// OFFSET 0 plans the window's scan apart from the order, which
+	case since != "" || until != "":
+		// A window's page comes from its keys alone, and only the page's
+		// rows are then fetched. In timestamp order, the closed partitions
+		// give the keys in order from an index-only scan of a window index;
+		// the partition taking rows has no index in this order, and its
+		// events in the window are found through the BRIN index on
+		// "timestamp" and sorted. In processing order, which of the
+		// window's events were processed last nothing but the whole window
+		// tells: its keys come from an index-only scan of a window index
+		// (through BRIN in the partition taking rows) and a top-N sort in
+		// memory. OFFSET 0 plans that scan apart from the order, which
 		// keeps the planner from walking (processed_at, id) backwards in
 		// the hope of meeting the window soon. (Materializing the window's
 		// keys did that too, at the price of writing them all to a
@@ -163,60 +168,43 @@ ORDER BY ` + order
 		// 29 ms like this.) The cost grows with the events in the window,
 		// not with the store.
 		//
-		// A window longer than twice windowProbe still reads all of its
-		// events, but sorts few: any page's worth of them bounds the page
-		// from below, as they alone would fill it. The floor is the n-th
-		// latest processed among the events of the window's last
-		// windowProbe (below the cursor); those processed earlier are
-		// dropped as they are read, and the partitions that ended before
-		// it are not read at all. Log lines are processed soon after they
-		// happen, so few pass. A one-day window at 20 million events: 25
-		// ms before, 18 ms with the floor, and in the partition taking rows
-		// 47 ms before, 20 ms with it (pgbench, 2 cores).
-		top, ok := windowFloor(f)
-		if !ok {
-			conds, _ := where(false, true)
-			return `WITH page AS MATERIALIZED (SELECT processed_at, id FROM (SELECT processed_at, id FROM processed_events` + conds + ` OFFSET 0) w
-	ORDER BY processed_at DESC, id DESC LIMIT ` + n + `)` +
-				fetch(`p.processed_at DESC, p.id DESC`), args, limit
-		}
-		probeConds, _ := where(false, true, `"timestamp" >= `+arg(top.Add(-windowProbe)))
-		conds, _ := where(false, true, `processed_at >= (SELECT at FROM floor)`)
-		return `WITH floor AS (SELECT coalesce((SELECT processed_at FROM (SELECT processed_at, id FROM processed_events` + probeConds + ` OFFSET 0) s
-	ORDER BY processed_at DESC, id DESC OFFSET ` + strconv.Itoa(limit-1) + ` LIMIT 1), '-infinity') AS at),
-page AS MATERIALIZED (SELECT processed_at, id FROM (SELECT processed_at, id FROM processed_events` + conds + ` OFFSET 0) w
-	ORDER BY processed_at DESC, id DESC LIMIT ` + n + `)` +
-			fetch(`p.processed_at DESC, p.id DESC`), args, limit
-
-	case since != "" || until != "":
-		// In timestamp order, the closed partitions give the page's keys
-		// from an index-only scan of a window index, and only the page's
-		// rows are then fetched. The partition taking rows has no index in
-		// this order: its events in the window are found through the BRIN
-		// index on "timestamp", and sorted. Both read the whole window
-		// unless a floor narrows it: when the window's last windowProbe
-		// (below the cursor) holds a page of events, the page cannot reach
-		// below the n-th newest of them, as those n alone fill it; when it
-		// holds fewer, the floor is the window's start. A day's window then
-		// reads an hour of it where events are dense, as logs are.
-		top, ok := windowFloor(f)
-		if !ok {
-			conds, _ := where(false, true)
-			return `WITH page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events` + conds + `
-	ORDER BY "timestamp" DESC, id DESC LIMIT ` + n + `)` +
-				fetch(`page."timestamp" DESC, page.id DESC`), args, limit
-		}
+		// A window longer than twice windowProbe (see windowFloor) has a
+		// floor that its page cannot reach below: the n-th latest, in the
+		// listing's order, of the events of its last windowProbe (below the
+		// cursor), as those n alone would fill it. What lies under it is
+		// dropped as it is read, and partitions that ended before it are
+		// not read at all. When the probe finds fewer, the floor is the
+		// window's start in timestamp order, and none in processing order.
+		// In timestamp order a day's window then reads an hour of it where
+		// events are dense, as logs are; in processing order it still reads
+		// the whole window, but sorts few, as log lines are processed soon
+		// after they happen. A one-day window at 20 million events, in
+		// processing order: 25 ms before, 18 ms with the floor, and in the
+		// partition taking rows 47 ms before, 20 ms with it (pgbench, 2
+		// cores).
+		keys, order := `"timestamp", id, processed_at`, `page."timestamp" DESC, page.id DESC`
+		from := func(conds string) string { return ` FROM processed_events` + conds }
 		floorIfNone := `'-infinity'::timestamptz`
-		if since != "" {
+		if f.Order == event.ByProcessed {
+			keys, order = `processed_at, id`, `p.processed_at DESC, p.id DESC`
+			from = func(conds string) string {
+				return ` FROM (SELECT processed_at, id FROM processed_events` + conds + ` OFFSET 0) w`
+			}
+		} else if since != "" {
 			floorIfNone = since + `::timestamptz`
 		}
+		sorted := "\n\tORDER BY " + at + " DESC, id DESC"
+		top, ok := windowFloor(f)
+		if !ok {
+			conds, _ := where(false, true)
+			return `WITH page AS MATERIALIZED (SELECT ` + keys + from(conds) + sorted + ` LIMIT ` + n + `)` +
+				fetch(order), args, limit
+		}
 		probeConds, _ := where(false, true, `"timestamp" >= `+arg(top.Add(-windowProbe)))
-		conds, _ := where(false, true, `"timestamp" >= (SELECT at FROM floor)`)
-		return `WITH floor AS (SELECT coalesce((SELECT "timestamp" FROM processed_events` + probeConds + `
-	ORDER BY "timestamp" DESC, id DESC OFFSET ` + strconv.Itoa(limit-1) + ` LIMIT 1), ` + floorIfNone + `) AS at),
-page AS MATERIALIZED (SELECT "timestamp", id, processed_at FROM processed_events` + conds + `
-	ORDER BY "timestamp" DESC, id DESC LIMIT ` + n + `)` +
-			fetch(`page."timestamp" DESC, page.id DESC`), args, limit
+		conds, _ := where(false, true, at+` >= (SELECT at FROM floor)`)
+		return `WITH floor AS (SELECT coalesce((SELECT ` + at + from(probeConds) + sorted + ` OFFSET ` + strconv.Itoa(limit-1) + ` LIMIT 1), ` + floorIfNone + `) AS at),
+page AS MATERIALIZED (SELECT ` + keys + from(conds) + sorted + ` LIMIT ` + n + `)` +
+			fetch(order), args, limit
 
 	default:
 		// The same, without a window: what the partition taking rows must
