@@ -100,8 +100,7 @@ const deleteChunk = 10000
 // Only one process maintains at a time: another one's pass is Skipped. A
 // pass may take long on its first run after the migration, which closes the
 // migrated partition; what it has done stays done if it is interrupted.
-func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
-	var m Maintenance
+func (s *Store) Maintain(ctx context.Context, p Policy) (m Maintenance, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return m, s.unavailable(err)
@@ -166,6 +165,8 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 		due = append(due, partition{name: name})
 	}
 	var pace diskPacer
+	// However the pass ends, it reports the rests it took.
+	defer func() { m.Rested = pace.rested }()
 	for _, part := range due {
 		var n float64
 		_ = conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace`, part.name).Scan(&n)
@@ -173,7 +174,6 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 			return m, s.classify(err, "keeping the messages of partition "+part.name+" in the ledger")
 		}
 		err := s.dropPartition(ctx, conn, part.name, &pace)
-		m.Rested = pace.rested
 		if err != nil {
 			return m, s.classify(err, "dropping partition "+part.name)
 		}
@@ -188,7 +188,6 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 			continue
 		}
 		built, err := s.closePartition(ctx, conn, part.name, &pace)
-		m.Rested = pace.rested
 		if err != nil {
 			return m, s.classify(err, "closing partition "+part.name)
 		}
@@ -259,7 +258,6 @@ func (s *Store) Maintain(ctx context.Context, p Policy) (Maintenance, error) {
 	lap(&m.Spent.Pruning)
 	// The work is done: a rest cut short fails nothing.
 	_ = pace.wait(ctx)
-	m.Rested = pace.rested
 	return m, nil
 }
 
